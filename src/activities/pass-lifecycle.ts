@@ -1,0 +1,14 @@
+import { activatePassesChunk, expirePassesChunk, passKeyRange } from '../db/queries/passes.ts';
+import type { StepHandler } from './step-runner.ts';
+
+/** Steps of the `pass-lifecycle` job; the rules are the SQL in src/db/queries/passes.ts. */
+export const passLifecycleSteps: Record<string, StepHandler> = {
+  activate: {
+    chunk: (tx, ctx) => activatePassesChunk(tx, ctx),
+    keyRange: (db) => passKeyRange(db),
+  },
+  expire: {
+    chunk: (tx, ctx) => expirePassesChunk(tx, ctx),
+    keyRange: (db) => passKeyRange(db),
+  },
+};

@@ -1,0 +1,258 @@
+import { ApplicationFailure, Context } from '@temporalio/activity';
+import { TransactionRollbackError } from 'drizzle-orm';
+import type { Db, Tx } from '../db/client.ts';
+import {
+  claimStepRun,
+  finishStepRun,
+  lockStepRun,
+  recordSkips,
+  type StepRunRow,
+  saveCheckpoint,
+} from '../db/queries/runs.ts';
+import type { Logger } from '../logger.ts';
+
+/**
+ * The shared step runner, activity half. A step walks its rows in keyset-paged chunks. Each chunk —
+ * read, process, write, skip records and the checkpoint — commits in one transaction, so a retried
+ * attempt resumes exactly after the last committed chunk and nothing is applied twice.
+ */
+
+export interface ChunkContext<P = Record<string, unknown>> {
+  asOf: Date;
+  params: P;
+  /** Exclusive lower key bound: the checkpoint. */
+  after: string | null;
+  /** Inclusive upper key bound of this partition. */
+  upTo: string | null;
+  limit: number;
+}
+
+export interface ChunkResult {
+  /** Rows in the page (processed, skipped or found already done). */
+  read: number;
+  written: number;
+  /** Largest key in the page; null when the page was empty. */
+  lastKey: string | null;
+  /** Items that could not be processed, with the reason; recorded once per key. */
+  skipped?: Array<{ key: string; reason: string }>;
+}
+
+export interface StepHandler<P = Record<string, unknown>> {
+  /** Processes one page inside the given transaction. Must be idempotent. */
+  chunk(tx: Tx, ctx: ChunkContext<P>): Promise<ChunkResult>;
+  /** Key bounds for partitioned runs; absent when the step cannot be partitioned. */
+  keyRange?(db: Db): Promise<{ min: string; max: string } | null>;
+  /** Runs once after the last chunk (for example to mark a parent row done); must be idempotent. */
+  finish?(db: Db, ctx: Omit<ChunkContext<P>, 'after' | 'limit'>, totals: StepTotals): Promise<void>;
+}
+
+export interface StepInput {
+  jobRunId: string;
+  job: string;
+  step: string;
+  partition: number;
+  after: string | null;
+  upTo: string | null;
+  asOf: string;
+  params: Record<string, unknown>;
+  dryRun: boolean;
+  chunkSize: number;
+  skipLimit: number;
+  pauseMs?: number;
+}
+
+export interface StepTotals {
+  read: number;
+  written: number;
+  skipped: number;
+  chunks: number;
+}
+
+export interface StepRunnerHooks {
+  /** Called after each committed chunk (metrics). */
+  onChunk?(info: { job: string; step: string; read: number; written: number; skipped: number }): void;
+}
+
+export interface StepRunnerDeps {
+  db: Db;
+  logger: Logger;
+  handlers: Record<string, Record<string, StepHandler<never>>>;
+  /** Aborted when the worker is asked to stop: the step stops after the chunk it is committing. */
+  stopSignal?: AbortSignal;
+  hooks?: StepRunnerHooks;
+}
+
+/** An older attempt of a step whose work a newer attempt has taken over. */
+export class StaleAttemptError extends Error {
+  override name = 'StaleAttempt';
+}
+
+class DryRunRollback extends Error {
+  override name = 'DryRunRollback';
+}
+
+export function findHandler(
+  deps: StepRunnerDeps,
+  job: string,
+  step: string,
+): StepHandler<Record<string, unknown>> {
+  const handler = deps.handlers[job]?.[step];
+  if (!handler) {
+    throw ApplicationFailure.create({
+      message: `no step ${job}/${step} on this worker`,
+      type: 'UnknownStep',
+      nonRetryable: true,
+    });
+  }
+  return handler as StepHandler<Record<string, unknown>>;
+}
+
+export async function runStep(deps: StepRunnerDeps, input: StepInput): Promise<StepTotals> {
+  const handler = findHandler(deps, input.job, input.step);
+  const activity = Context.current();
+  const attempt = activity.info.attempt;
+  const log = deps.logger.child({
+    job: input.job,
+    jobRunId: input.jobRunId,
+    step: input.step,
+    partition: input.partition,
+    attempt,
+  });
+
+  const claimed = await claimStepRun(deps.db, input, attempt);
+  if (claimed.status === 'COMPLETED') {
+    log.info('step already completed; returning its recorded counts', totalsOf(claimed));
+    return totalsOf(claimed);
+  }
+  if (claimed.attempt !== attempt) throw new StaleAttemptError(`attempt ${claimed.attempt} owns this step`);
+
+  const asOf = new Date(input.asOf);
+  let checkpoint = claimed.checkpoint ?? input.after;
+  let totals = totalsOf(claimed);
+  log.info(checkpoint === input.after ? 'step started' : 'step resumed from checkpoint', {
+    checkpoint,
+    ...totals,
+  });
+
+  for (;;) {
+    if (deps.stopSignal?.aborted) {
+      throw ApplicationFailure.create({
+        message: `worker shutting down; ${input.step} resumes after key ${checkpoint ?? '(start)'} on the next attempt`,
+        type: 'WorkerShutdown',
+      });
+    }
+    activity.cancellationSignal.throwIfAborted();
+
+    const ctx: ChunkContext = {
+      asOf,
+      params: input.params,
+      after: checkpoint,
+      upTo: input.upTo,
+      limit: input.chunkSize,
+    };
+    const chunk = await deps.db.transaction(async (tx) => {
+      const row = await lockStepRun(tx, claimed.id);
+      if (row.attempt !== attempt) throw new StaleAttemptError(`attempt ${row.attempt} took over this step`);
+      if (row.checkpoint !== checkpoint && row.checkpoint !== null) {
+        throw new StaleAttemptError(`checkpoint moved to ${row.checkpoint} under attempt ${attempt}`);
+      }
+      const result = input.dryRun ? await dryRunChunk(tx, handler, ctx) : await handler.chunk(tx, ctx);
+      const skipped = result.skipped ?? [];
+      await recordSkips(tx, claimed.id, skipped);
+      const next = result.lastKey ?? checkpoint;
+      await saveCheckpoint(tx, claimed.id, {
+        checkpoint: next,
+        read: result.read,
+        written: result.written,
+        skipped: skipped.length,
+      });
+      return { ...result, skippedCount: skipped.length, next };
+    });
+
+    checkpoint = chunk.next;
+    totals = {
+      read: totals.read + chunk.read,
+      written: totals.written + chunk.written,
+      skipped: totals.skipped + chunk.skippedCount,
+      chunks: totals.chunks + 1,
+    };
+    activity.heartbeat({ checkpoint, ...totals });
+    deps.hooks?.onChunk?.({
+      job: input.job,
+      step: input.step,
+      read: chunk.read,
+      written: chunk.written,
+      skipped: chunk.skippedCount,
+    });
+    log.debug('chunk committed', {
+      checkpoint,
+      read: chunk.read,
+      written: chunk.written,
+      skipped: chunk.skippedCount,
+    });
+
+    if (totals.skipped > input.skipLimit) {
+      const message = `${totals.skipped} items skipped, over the limit of ${input.skipLimit}; see the run's skip records`;
+      await finishStepRun(deps.db, claimed.id, attempt, 'FAILED', message);
+      throw ApplicationFailure.create({ message, type: 'SkipLimitExceeded', nonRetryable: true });
+    }
+    if (chunk.read < input.chunkSize) break;
+    if (input.pauseMs) await activity.sleep(input.pauseMs);
+  }
+
+  if (handler.finish && !input.dryRun) {
+    await handler.finish(deps.db, { asOf, params: input.params, upTo: input.upTo }, totals);
+  }
+  const finished = await finishStepRun(deps.db, claimed.id, attempt, 'COMPLETED');
+  if (!finished) throw new StaleAttemptError('a newer attempt took over before this one finished');
+  log.info('step completed', { ...totals });
+  return totals;
+}
+
+/** Runs the chunk in a savepoint and rolls it back: exact counts, nothing written. */
+async function dryRunChunk(
+  tx: Tx,
+  handler: StepHandler<Record<string, unknown>>,
+  ctx: ChunkContext,
+): Promise<ChunkResult> {
+  let result: ChunkResult | undefined;
+  try {
+    await tx.transaction(async (savepoint) => {
+      result = await handler.chunk(savepoint, ctx);
+      throw new DryRunRollback();
+    });
+  } catch (err) {
+    if (!(err instanceof DryRunRollback) && !(err instanceof TransactionRollbackError)) throw err;
+  }
+  if (!result) throw new Error('dry run produced no result');
+  return result;
+}
+
+/** Splits a step's key range into `partitions` contiguous ranges (after, upTo]. */
+export function splitKeyRange(
+  range: { min: string; max: string } | null,
+  partitions: number,
+): Array<{ partition: number; after: string | null; upTo: string | null }> {
+  if (!range || partitions <= 1) return [{ partition: 0, after: null, upTo: null }];
+  const min = BigInt(range.min);
+  const max = BigInt(range.max);
+  const span = max - min + 1n;
+  const parts = BigInt(partitions);
+  const result: Array<{ partition: number; after: string | null; upTo: string | null }> = [];
+  let after: bigint | null = null;
+  for (let i = 0n; i < parts; i++) {
+    const upTo: bigint | null = i === parts - 1n ? null : min - 1n + (span * (i + 1n)) / parts;
+    if (upTo !== null && after !== null && upTo <= after) continue;
+    result.push({
+      partition: Number(i),
+      after: after === null ? null : after.toString(),
+      upTo: upTo === null ? null : upTo.toString(),
+    });
+    after = upTo;
+  }
+  return result;
+}
+
+function totalsOf(row: StepRunRow): StepTotals {
+  return { read: row.readCount, written: row.writeCount, skipped: row.skipCount, chunks: row.chunks };
+}

@@ -1,0 +1,128 @@
+import { type Client, WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
+import type { Db } from '../db/client.ts';
+import { findCompletedRun } from '../db/queries/runs.ts';
+import {
+  findJob,
+  JOB_NAMES,
+  type JobInput,
+  type JobResult,
+  jobWorkflowId,
+  normaliseAsOf,
+  parseJobInput,
+  type RunSettings,
+} from '../jobs/index.ts';
+
+/**
+ * Launching a job instance. The instance is the job name plus its normalised logical time; Temporal's
+ * workflow ID uniqueness makes a second concurrent launch impossible, and the run records let a re-launch
+ * of a completed instance report what it did instead of running again.
+ */
+
+export interface LaunchRequest {
+  job: string;
+  /** Logical time; defaults to the start of the current minute (the same instant a schedule would use). */
+  asOf?: Date;
+  params?: Record<string, unknown>;
+  dryRun?: boolean;
+  /** Run a completed instance again (safe: every chunk is idempotent). */
+  rerun?: boolean;
+  wait?: boolean;
+  settings?: RunSettings;
+}
+
+export type LaunchOutcome =
+  | { outcome: 'started'; workflowId: string; runId: string; asOf: string }
+  | { outcome: 'completed'; workflowId: string; runId: string; asOf: string; result: JobResult }
+  | { outcome: 'already-completed'; workflowId: string; runId: string; asOf: string; result: JobResult };
+
+export class LaunchError extends Error {
+  override name = 'LaunchError';
+}
+
+export class JobAlreadyRunningError extends LaunchError {
+  override name = 'JobAlreadyRunningError';
+}
+
+export interface LaunchDeps {
+  client: Client;
+  db: Db;
+  taskQueue: string;
+  now?: () => Date;
+}
+
+export function startOfMinute(instant: Date): Date {
+  return new Date(Math.floor(instant.getTime() / 60_000) * 60_000);
+}
+
+/** Validates everything first: a bad request starts nothing and writes nothing. */
+export function prepareLaunch(request: LaunchRequest, now: Date) {
+  const job = findJob(request.job);
+  if (!job) throw new LaunchError(`unknown job '${request.job}' (jobs: ${JOB_NAMES.join(', ')})`);
+  if (request.asOf && Number.isNaN(request.asOf.getTime()))
+    throw new LaunchError('--as-of is not a valid instant');
+  const asOf = normaliseAsOf(request.asOf ?? startOfMinute(now));
+  const input: JobInput = {
+    asOf: asOf.toISOString(),
+    dryRun: request.dryRun ?? false,
+    params: request.params ?? {},
+    settings: request.settings ?? {},
+  };
+  try {
+    parseJobInput(job, input);
+  } catch (err) {
+    throw new LaunchError(`invalid parameters for ${err instanceof Error ? err.message : String(err)}`);
+  }
+  const instanceId = jobWorkflowId(job.name, asOf);
+  // A dry run is never the instance itself: it must not block or satisfy the real run.
+  const workflowId = request.dryRun ? `${instanceId}-dry-run-${now.getTime()}` : instanceId;
+  return { job, asOf, input, workflowId };
+}
+
+export async function launchJob(deps: LaunchDeps, request: LaunchRequest): Promise<LaunchOutcome> {
+  const now = deps.now?.() ?? new Date();
+  const { job, asOf, input, workflowId } = prepareLaunch(request, now);
+  const asOfIso = asOf.toISOString();
+
+  if (!request.rerun && !request.dryRun) {
+    const done = await findCompletedRun(deps.db, workflowId);
+    if (done?.result) {
+      return {
+        outcome: 'already-completed',
+        workflowId,
+        runId: done.id,
+        asOf: asOfIso,
+        result: done.result as unknown as JobResult,
+      };
+    }
+  }
+
+  let handle: Awaited<ReturnType<Client['workflow']['start']>>;
+  try {
+    handle = await deps.client.workflow.start(job.workflowType, {
+      taskQueue: deps.taskQueue,
+      workflowId,
+      args: [input],
+      // A failed instance may always be restarted; a completed one only when asked to (--rerun).
+      workflowIdReusePolicy: request.rerun ? 'ALLOW_DUPLICATE' : 'ALLOW_DUPLICATE_FAILED_ONLY',
+      workflowIdConflictPolicy: 'FAIL',
+    });
+  } catch (err) {
+    if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+    const existing = deps.client.workflow.getHandle(workflowId);
+    const description = await existing.describe();
+    if (description.status.name === 'RUNNING') {
+      throw new JobAlreadyRunningError(
+        `${job.name} as of ${asOfIso} is already running (workflow ${workflowId}, run ${description.runId}); ` +
+          'wait for it to finish or look at it in the Temporal Web UI',
+      );
+    }
+    // Completed in Temporal but its run record is gone (pruned): report Temporal's result.
+    const result = (await existing.result()) as JobResult;
+    return { outcome: 'already-completed', workflowId, runId: description.runId, asOf: asOfIso, result };
+  }
+
+  if (!request.wait)
+    return { outcome: 'started', workflowId, runId: handle.firstExecutionRunId, asOf: asOfIso };
+  const result = (await handle.result()) as JobResult;
+  return { outcome: 'completed', workflowId, runId: handle.firstExecutionRunId, asOf: asOfIso, result };
+}

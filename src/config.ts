@@ -1,0 +1,136 @@
+import { z } from 'zod';
+
+/**
+ * The one place that reads the environment. Every entrypoint calls `loadConfig()` first; a bad value
+ * stops start-up with a message that names the variable.
+ */
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+const port = (fallback: number) =>
+  z.coerce
+    .number({ message: 'must be a port number' })
+    .int('must be a whole number')
+    .min(0, 'must be between 0 and 65535')
+    .max(65535, 'must be between 0 and 65535')
+    .default(fallback);
+
+export function isValidTimeZone(zone: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: zone });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const postgresUrl = z
+  .string()
+  .trim()
+  .refine((value) => {
+    try {
+      const url = new URL(value);
+      return (url.protocol === 'postgres:' || url.protocol === 'postgresql:') && url.hostname !== '';
+    } catch {
+      return false;
+    }
+  }, 'must be a postgres:// or postgresql:// URL with a host, e.g. postgres://user@127.0.0.1:5432/ptpass');
+
+const envSchema = z.object({
+  DATABASE_URL: postgresUrl.optional(),
+  PTPASS_DATA_DIR: z.string().min(1).default('.data'),
+  PTPASS_PGLITE_PORT: port(55432),
+  TEMPORAL_ADDRESS: z
+    .string()
+    .regex(/^[A-Za-z0-9.\-[\]:]+:\d{1,5}$/, 'must be host:port, e.g. 127.0.0.1:7233')
+    .optional(),
+  TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
+  TEMPORAL_TASK_QUEUE: z.string().min(1).default('ptpass'),
+  TEMPORAL_UI_PORT: port(8233),
+  TEMPORAL_CLI: z.string().min(1).optional(),
+  BUSINESS_TIMEZONE: z
+    .string()
+    .default('Asia/Seoul')
+    .refine(isValidTimeZone, 'must be an IANA time zone such as Asia/Seoul or Europe/Berlin'),
+  LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
+  METRICS_PORT: port(9464),
+  ADMIN_PORT: port(8300),
+  WORKER_SHUTDOWN_GRACE_SECONDS: z.coerce
+    .number()
+    .positive('must be a positive number of seconds')
+    .default(30),
+});
+
+export interface Config {
+  /** Explicit PostgreSQL URL; when absent the embedded PGlite served by `npm start` is used. */
+  databaseUrl: string | undefined;
+  /** Where `npm start` keeps PGlite's files and the Temporal dev server's SQLite file. */
+  dataDir: string;
+  pglitePort: number;
+  /** Explicit Temporal frontend; when absent `npm start` runs a dev server on 127.0.0.1:7233. */
+  temporalAddress: string | undefined;
+  namespace: string;
+  taskQueue: string;
+  temporalUiPort: number;
+  temporalCli: string | undefined;
+  businessTimeZone: string;
+  logLevel: 'debug' | 'info' | 'warn' | 'error';
+  metricsPort: number;
+  adminPort: number;
+  shutdownGraceSeconds: number;
+}
+
+export const DEFAULT_TEMPORAL_ADDRESS = '127.0.0.1:7233';
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  // Empty strings mean "unset": `DATABASE_URL= npm start` should fall back, not fail.
+  const present = Object.fromEntries(
+    Object.entries(env).filter(([, value]) => value !== undefined && value !== ''),
+  );
+  const parsed = envSchema.safeParse(present);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((issue) => {
+      const name = String(issue.path[0] ?? 'environment');
+      return `${name} ${issue.message}${describeValue(name, present[name])}`;
+    });
+    throw new ConfigError(`invalid configuration: ${lines.join('; ')}`);
+  }
+  const e = parsed.data;
+  return {
+    databaseUrl: e.DATABASE_URL,
+    dataDir: e.PTPASS_DATA_DIR,
+    pglitePort: e.PTPASS_PGLITE_PORT,
+    temporalAddress: e.TEMPORAL_ADDRESS,
+    namespace: e.TEMPORAL_NAMESPACE,
+    taskQueue: e.TEMPORAL_TASK_QUEUE,
+    temporalUiPort: e.TEMPORAL_UI_PORT,
+    temporalCli: e.TEMPORAL_CLI,
+    businessTimeZone: e.BUSINESS_TIMEZONE,
+    logLevel: e.LOG_LEVEL,
+    metricsPort: e.METRICS_PORT,
+    adminPort: e.ADMIN_PORT,
+    shutdownGraceSeconds: e.WORKER_SHUTDOWN_GRACE_SECONDS,
+  };
+}
+
+/** The URL every process uses for the database: the explicit one, or the embedded PGlite socket. */
+export function resolveDatabaseUrl(config: Config): { url: string; embedded: boolean } {
+  if (config.databaseUrl) return { url: config.databaseUrl, embedded: false };
+  return { url: `postgres://postgres@127.0.0.1:${config.pglitePort}/postgres`, embedded: true };
+}
+
+export function resolveTemporalAddress(config: Config): string {
+  return config.temporalAddress ?? DEFAULT_TEMPORAL_ADDRESS;
+}
+
+function describeValue(name: string, value: unknown): string {
+  if (typeof value !== 'string') return '';
+  if (name === 'DATABASE_URL') return ` (got '${redactUrl(value)}')`;
+  return ` (got '${value}')`;
+}
+
+export function redactUrl(value: string): string {
+  return value.replace(/\/\/([^:@/]+):[^@/]*@/, '//$1:***@');
+}

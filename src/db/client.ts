@@ -1,0 +1,56 @@
+import { fileURLToPath } from 'node:url';
+import { sql } from 'drizzle-orm';
+import { drizzle, type PostgresJsDatabase } from 'drizzle-orm/postgres-js';
+import { migrate } from 'drizzle-orm/postgres-js/migrator';
+import postgres from 'postgres';
+import * as schema from './schema.ts';
+
+export type Schema = typeof schema;
+export type Db = PostgresJsDatabase<Schema>;
+/** A transaction handle; query functions accept `Db | Tx` and work inside or outside a transaction. */
+export type Tx = Parameters<Parameters<Db['transaction']>[0]>[0];
+export type DbOrTx = Db | Tx;
+
+export const MIGRATIONS_FOLDER = fileURLToPath(new URL('../../drizzle', import.meta.url));
+
+export interface DbOptions {
+  url: string;
+  /** Connections in the pool. */
+  max?: number;
+  /**
+   * The embedded PGlite socket is one PostgreSQL session shared by every client, so named prepared
+   * statements from different connections would collide; use unnamed statements there.
+   */
+  embedded?: boolean;
+  /** Application name shown in pg_stat_activity. */
+  applicationName?: string;
+}
+
+export function createDb(options: DbOptions): { db: Db; sql: postgres.Sql; close: () => Promise<void> } {
+  const client = postgres(options.url, {
+    max: options.max ?? 10,
+    prepare: !options.embedded,
+    onnotice: () => {},
+    connection: { application_name: options.applicationName ?? 'ptpass' },
+    // Large batch chunks must not be cut by a client-side timeout; PostgreSQL's own timeouts apply.
+    idle_timeout: 30,
+    connect_timeout: 10,
+  });
+  const db = drizzle(client, { schema });
+  return { db, sql: client, close: () => client.end({ timeout: 5 }) };
+}
+
+/**
+ * Applies the committed SQL migrations under `drizzle/` on a dedicated connection that holds a session
+ * advisory lock, so a worker and a CLI command starting together do not migrate twice.
+ */
+export async function migrateDatabase(options: DbOptions): Promise<void> {
+  const { db, close } = createDb({ ...options, max: 1, applicationName: 'ptpass-migrate' });
+  try {
+    await db.execute(sql`SELECT pg_advisory_lock(7346221)`);
+    await migrate(db, { migrationsFolder: MIGRATIONS_FOLDER });
+    await db.execute(sql`SELECT pg_advisory_unlock(7346221)`);
+  } finally {
+    await close();
+  }
+}

@@ -1,0 +1,96 @@
+import { sql } from 'drizzle-orm';
+import type { DbOrTx } from '../client.ts';
+
+/**
+ * Pass lifecycle rules, one set-based statement per chunk. Each statement reads a keyset page
+ * (`id > after ORDER BY id LIMIT n`, never OFFSET), and its UPDATE re-checks the rule in its own WHERE
+ * clause, so a pass changed by someone else after the page was read is left alone.
+ */
+
+export interface ChunkWindow {
+  asOf: Date;
+  /** Exclusive lower key bound (the checkpoint); null from the start. */
+  after: string | null;
+  /** Inclusive upper key bound of a partition; null for no bound. */
+  upTo: string | null;
+  limit: number;
+}
+
+export interface ChunkCounts {
+  /** Rows in the page. */
+  read: number;
+  /** Rows this chunk changed. */
+  written: number;
+  /** Largest key in the page; null when the page was empty. */
+  lastKey: string | null;
+}
+
+/** A timestamptz parameter for raw SQL (the postgres.js driver of Drizzle passes dates as text). */
+export const instant = (at: Date) => sql`${at.toISOString()}::timestamptz`;
+
+const afterKey = (w: ChunkWindow) => sql`${w.after ?? '0'}::bigint`;
+const upToKey = (w: ChunkWindow) => sql`${w.upTo ?? '9223372036854775807'}::bigint`;
+
+async function single(db: DbOrTx, query: ReturnType<typeof sql>): Promise<ChunkCounts> {
+  const rows = await db.execute<{ read: number; written: number; last_key: string | null }>(query);
+  const row = rows[0];
+  return { read: Number(row?.read ?? 0), written: Number(row?.written ?? 0), lastKey: row?.last_key ?? null };
+}
+
+/** READY passes whose start is at or before T become PROGRESSED. */
+export function activatePassesChunk(db: DbOrTx, w: ChunkWindow): Promise<ChunkCounts> {
+  return single(
+    db,
+    sql`
+    WITH page AS (
+      SELECT id FROM passes
+      WHERE status = 'READY' AND started_at <= ${instant(w.asOf)}
+        AND id > ${afterKey(w)} AND id <= ${upToKey(w)}
+      ORDER BY id
+      LIMIT ${w.limit}
+    ), changed AS (
+      UPDATE passes p SET status = 'PROGRESSED', modified_at = now()
+      FROM page
+      WHERE p.id = page.id AND p.status = 'READY' AND p.started_at <= ${instant(w.asOf)}
+      RETURNING p.id
+    )
+    SELECT (SELECT count(*) FROM page)::int AS read,
+           (SELECT count(*) FROM changed)::int AS written,
+           (SELECT max(id) FROM page)::text AS last_key`,
+  );
+}
+
+/**
+ * PROGRESSED passes that ended at or before T, or have no sessions left, become EXPIRED at T.
+ * Unlimited passes (no end, no count) never match.
+ */
+export function expirePassesChunk(db: DbOrTx, w: ChunkWindow): Promise<ChunkCounts> {
+  return single(
+    db,
+    sql`
+    WITH page AS (
+      SELECT id FROM passes
+      WHERE status = 'PROGRESSED' AND (ended_at <= ${instant(w.asOf)} OR remaining_count = 0)
+        AND id > ${afterKey(w)} AND id <= ${upToKey(w)}
+      ORDER BY id
+      LIMIT ${w.limit}
+    ), changed AS (
+      UPDATE passes p SET status = 'EXPIRED', expired_at = ${instant(w.asOf)}, modified_at = now()
+      FROM page
+      WHERE p.id = page.id AND p.status = 'PROGRESSED' AND (p.ended_at <= ${instant(w.asOf)} OR p.remaining_count = 0)
+      RETURNING p.id
+    )
+    SELECT (SELECT count(*) FROM page)::int AS read,
+           (SELECT count(*) FROM changed)::int AS written,
+           (SELECT max(id) FROM page)::text AS last_key`,
+  );
+}
+
+/** Key bounds of the passes table, for splitting a step into parallel key-range partitions. */
+export async function passKeyRange(db: DbOrTx): Promise<{ min: string; max: string } | null> {
+  const rows = await db.execute<{ min: string | null; max: string | null }>(
+    sql`SELECT min(id)::text AS min, max(id)::text AS max FROM passes`,
+  );
+  const row = rows[0];
+  return row?.min && row.max ? { min: row.min, max: row.max } : null;
+}

@@ -1,0 +1,296 @@
+import { sql } from 'drizzle-orm';
+import {
+  bigint,
+  boolean,
+  check,
+  date,
+  index,
+  integer,
+  jsonb,
+  pgEnum,
+  pgTable,
+  primaryKey,
+  text,
+  timestamp,
+  unique,
+  uuid,
+} from 'drizzle-orm/pg-core';
+
+/**
+ * ptpass tables. Invariants that must hold whatever code writes the rows are CHECK constraints here,
+ * not application code: the database rejects a negative remaining count or an end before the start.
+ * `modified_at` is set explicitly by every write (set-based batch updates included).
+ */
+
+const id = () => bigint('id', { mode: 'number' }).primaryKey().generatedAlwaysAsIdentity();
+const ts = (name: string) => timestamp(name, { withTimezone: true, mode: 'date' });
+const timestamps = {
+  createdAt: ts('created_at').notNull().defaultNow(),
+  modifiedAt: ts('modified_at').notNull().defaultNow(),
+};
+
+export const userStatus = pgEnum('user_status', ['ACTIVE', 'INACTIVE']);
+export const passStatus = pgEnum('pass_status', ['READY', 'PROGRESSED', 'EXPIRED']);
+export const bulkPassStatus = pgEnum('bulk_pass_status', ['READY', 'COMPLETED']);
+export const bookingStatus = pgEnum('booking_status', ['READY', 'PROGRESSED', 'COMPLETED', 'CANCELLED']);
+export const notificationStatus = pgEnum('notification_status', ['PENDING', 'SENT', 'FAILED']);
+export const runStatus = pgEnum('run_status', ['RUNNING', 'COMPLETED', 'FAILED']);
+
+export const users = pgTable('users', {
+  id: id(),
+  name: text('name').notNull(),
+  phone: text('phone'),
+  status: userStatus('status').notNull().default('ACTIVE'),
+  meta: jsonb('meta').$type<Record<string, unknown>>().notNull().default({}),
+  ...timestamps,
+});
+
+export const userGroups = pgTable('user_groups', {
+  id: id(),
+  name: text('name').notNull(),
+  ...timestamps,
+});
+
+export const userGroupMembers = pgTable(
+  'user_group_members',
+  {
+    groupId: bigint('group_id', { mode: 'number' })
+      .notNull()
+      .references(() => userGroups.id, { onDelete: 'cascade' }),
+    userId: bigint('user_id', { mode: 'number' })
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    ...timestamps,
+  },
+  (t) => [primaryKey({ columns: [t.groupId, t.userId] }), index('user_group_members_user_idx').on(t.userId)],
+);
+
+export const packages = pgTable(
+  'packages',
+  {
+    id: id(),
+    name: text('name').notNull(),
+    /** Sessions a pass of this package starts with; null means unlimited. */
+    sessionCount: integer('session_count'),
+    /** Days a pass of this package lasts; null means unlimited. */
+    periodDays: integer('period_days'),
+    ...timestamps,
+  },
+  (t) => [
+    check('packages_session_count_positive', sql`${t.sessionCount} IS NULL OR ${t.sessionCount} > 0`),
+    check('packages_period_days_positive', sql`${t.periodDays} IS NULL OR ${t.periodDays} > 0`),
+  ],
+);
+
+export const bulkPasses = pgTable(
+  'bulk_passes',
+  {
+    id: id(),
+    packageId: bigint('package_id', { mode: 'number' })
+      .notNull()
+      .references(() => packages.id),
+    groupId: bigint('group_id', { mode: 'number' })
+      .notNull()
+      .references(() => userGroups.id),
+    status: bulkPassStatus('status').notNull().default('READY'),
+    /** Sessions per issued pass; null takes the package's count. */
+    count: integer('count'),
+    startedAt: ts('started_at').notNull(),
+    endedAt: ts('ended_at'),
+    issuedCount: integer('issued_count').notNull().default(0),
+    completedAt: ts('completed_at'),
+    ...timestamps,
+  },
+  (t) => [
+    check('bulk_passes_count_positive', sql`${t.count} IS NULL OR ${t.count} > 0`),
+    check('bulk_passes_end_after_start', sql`${t.endedAt} IS NULL OR ${t.endedAt} > ${t.startedAt}`),
+    check('bulk_passes_issued_count_non_negative', sql`${t.issuedCount} >= 0`),
+    index('bulk_passes_due_idx').on(t.status, t.startedAt, t.id),
+  ],
+);
+
+export const passes = pgTable(
+  'passes',
+  {
+    id: id(),
+    userId: bigint('user_id', { mode: 'number' })
+      .notNull()
+      .references(() => users.id),
+    packageId: bigint('package_id', { mode: 'number' })
+      .notNull()
+      .references(() => packages.id),
+    bulkPassId: bigint('bulk_pass_id', { mode: 'number' }).references(() => bulkPasses.id),
+    status: passStatus('status').notNull().default('READY'),
+    /** Sessions left; null means unlimited. */
+    remainingCount: integer('remaining_count'),
+    startedAt: ts('started_at').notNull(),
+    /** Null means the pass never runs out by time. */
+    endedAt: ts('ended_at'),
+    expiredAt: ts('expired_at'),
+    ...timestamps,
+  },
+  (t) => [
+    check(
+      'passes_remaining_count_non_negative',
+      sql`${t.remainingCount} IS NULL OR ${t.remainingCount} >= 0`,
+    ),
+    check('passes_end_after_start', sql`${t.endedAt} IS NULL OR ${t.endedAt} > ${t.startedAt}`),
+    check('passes_expired_has_time', sql`${t.status} <> 'EXPIRED' OR ${t.expiredAt} IS NOT NULL`),
+    unique('passes_bulk_pass_user_unique').on(t.bulkPassId, t.userId),
+    // Keyset scans of the lifecycle steps walk one status in id order.
+    index('passes_status_id_idx').on(t.status, t.id),
+    index('passes_user_idx').on(t.userId),
+  ],
+);
+
+export const bookings = pgTable(
+  'bookings',
+  {
+    id: id(),
+    /** Null when the pass was deleted: deduction skips such a booking and records why. */
+    passId: bigint('pass_id', { mode: 'number' }).references(() => passes.id, { onDelete: 'set null' }),
+    userId: bigint('user_id', { mode: 'number' })
+      .notNull()
+      .references(() => users.id),
+    status: bookingStatus('status').notNull().default('READY'),
+    usedPass: boolean('used_pass').notNull().default(false),
+    attended: boolean('attended').notNull().default(false),
+    startedAt: ts('started_at').notNull(),
+    endedAt: ts('ended_at').notNull(),
+    cancelledAt: ts('cancelled_at'),
+    ...timestamps,
+  },
+  (t) => [
+    check('bookings_end_after_start', sql`${t.endedAt} > ${t.startedAt}`),
+    check('bookings_cancelled_has_time', sql`${t.status} <> 'CANCELLED' OR ${t.cancelledAt} IS NOT NULL`),
+    index('bookings_status_started_idx').on(t.status, t.startedAt),
+    index('bookings_undeducted_idx')
+      .on(t.id)
+      .where(sql`${t.usedPass} = false AND ${t.status} <> 'CANCELLED'`),
+    index('bookings_pass_idx').on(t.passId),
+    index('bookings_started_idx').on(t.startedAt),
+  ],
+);
+
+export const notifications = pgTable(
+  'notifications',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    /** What happened: 'class-reminder', 'pass-expiry', 'job-failed', ... */
+    event: text('event').notNull(),
+    /** Null for operator alerts. */
+    userId: bigint('user_id', { mode: 'number' }).references(() => users.id),
+    /** One row per (event, subject): a re-run or retried chunk can never create a second one. */
+    dedupeKey: text('dedupe_key').notNull().unique(),
+    channel: text('channel').notNull(),
+    status: notificationStatus('status').notNull().default('PENDING'),
+    /** IDs the template needs (booking, pass); never the message itself. */
+    subject: jsonb('subject').$type<Record<string, string | number>>().notNull().default({}),
+    /** Rendered at send time from the database; kept for the record. */
+    message: text('message'),
+    /** Not sent before this instant (quiet hours). */
+    dueAt: ts('due_at').notNull().defaultNow(),
+    attempts: integer('attempts').notNull().default(0),
+    lastError: text('last_error'),
+    sentAt: ts('sent_at'),
+    ...timestamps,
+  },
+  (t) => [
+    check('notifications_attempts_non_negative', sql`${t.attempts} >= 0`),
+    index('notifications_pending_idx').on(t.dueAt, t.id).where(sql`${t.status} = 'PENDING'`),
+  ],
+);
+
+export const statistics = pgTable(
+  'statistics',
+  {
+    id: id(),
+    /** Business day in BUSINESS_TIMEZONE. */
+    day: date('day', { mode: 'string' }).notNull(),
+    bookings: integer('bookings').notNull().default(0),
+    attended: integer('attended').notNull().default(0),
+    noShows: integer('no_shows').notNull().default(0),
+    cancelled: integer('cancelled').notNull().default(0),
+    sessionsDeducted: integer('sessions_deducted').notNull().default(0),
+    passesIssued: integer('passes_issued').notNull().default(0),
+    passesExpired: integer('passes_expired').notNull().default(0),
+    activePasses: integer('active_passes').notNull().default(0),
+    ...timestamps,
+  },
+  (t) => [unique('statistics_day_unique').on(t.day)],
+);
+
+export const jobRuns = pgTable(
+  'job_runs',
+  {
+    /** The Temporal run ID of the workflow execution that this record describes. */
+    id: uuid('id').primaryKey(),
+    workflowId: text('workflow_id').notNull(),
+    job: text('job').notNull(),
+    /** The job's logical time ("as of"). */
+    asOf: ts('as_of').notNull(),
+    params: jsonb('params').$type<Record<string, unknown>>().notNull().default({}),
+    dryRun: boolean('dry_run').notNull().default(false),
+    status: runStatus('status').notNull().default('RUNNING'),
+    readCount: bigint('read_count', { mode: 'number' }).notNull().default(0),
+    writeCount: bigint('write_count', { mode: 'number' }).notNull().default(0),
+    skipCount: bigint('skip_count', { mode: 'number' }).notNull().default(0),
+    /** The workflow's result, so a re-launch of a completed instance can return it. */
+    result: jsonb('result').$type<Record<string, unknown>>(),
+    error: text('error'),
+    startedAt: ts('started_at').notNull().defaultNow(),
+    endedAt: ts('ended_at'),
+    ...timestamps,
+  },
+  (t) => [
+    index('job_runs_job_started_idx').on(t.job, t.startedAt),
+    index('job_runs_workflow_idx').on(t.workflowId, t.startedAt),
+    index('job_runs_running_idx').on(t.startedAt).where(sql`${t.status} = 'RUNNING'`),
+  ],
+);
+
+export const stepRuns = pgTable(
+  'step_runs',
+  {
+    id: id(),
+    jobRunId: uuid('job_run_id')
+      .notNull()
+      .references(() => jobRuns.id, { onDelete: 'cascade' }),
+    step: text('step').notNull(),
+    /** Key-range partition of a step run in parallel; 0 for an unpartitioned step. */
+    partition: integer('partition').notNull().default(0),
+    status: runStatus('status').notNull().default('RUNNING'),
+    readCount: bigint('read_count', { mode: 'number' }).notNull().default(0),
+    writeCount: bigint('write_count', { mode: 'number' }).notNull().default(0),
+    skipCount: bigint('skip_count', { mode: 'number' }).notNull().default(0),
+    chunks: integer('chunks').notNull().default(0),
+    /** Last committed key; a retried attempt resumes after it. */
+    checkpoint: text('checkpoint'),
+    /** The activity attempt that owns the step; an older attempt still running stops at its next chunk. */
+    attempt: integer('attempt').notNull().default(1),
+    error: text('error'),
+    startedAt: ts('started_at').notNull().defaultNow(),
+    endedAt: ts('ended_at'),
+    ...timestamps,
+  },
+  (t) => [
+    unique('step_runs_job_step_partition_unique').on(t.jobRunId, t.step, t.partition),
+    check(
+      'step_runs_counts_non_negative',
+      sql`${t.readCount} >= 0 AND ${t.writeCount} >= 0 AND ${t.skipCount} >= 0`,
+    ),
+  ],
+);
+
+export const stepSkips = pgTable(
+  'step_skips',
+  {
+    stepRunId: bigint('step_run_id', { mode: 'number' })
+      .notNull()
+      .references(() => stepRuns.id, { onDelete: 'cascade' }),
+    itemKey: text('item_key').notNull(),
+    reason: text('reason').notNull(),
+    createdAt: ts('created_at').notNull().defaultNow(),
+  },
+  (t) => [primaryKey({ columns: [t.stepRunId, t.itemKey] })],
+);

@@ -1,0 +1,2 @@
+// Every workflow the worker registers. One file per job; the shared orchestration is run-job.ts.
+export { passLifecycle } from './pass-lifecycle.ts';

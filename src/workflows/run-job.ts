@@ -1,0 +1,163 @@
+import {
+  ApplicationFailure,
+  CancellationScope,
+  proxyActivities,
+  upsertMemo,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type { createActivities } from '../activities/index.ts';
+import {
+  InvalidParametersError,
+  type JobDefinition,
+  type JobResult,
+  normaliseAsOf,
+  parseJobInput,
+  resolveStep,
+  type StepSummary,
+} from '../jobs/definition.ts';
+
+/**
+ * The shared step runner, workflow half: validate the input, open a run record, run each step as one
+ * long heartbeating activity (or several in parallel, one per key-range partition), and close the run
+ * record with the counts. History stays small whatever the row count: a few events per step.
+ */
+
+type Activities = ReturnType<typeof createActivities>;
+
+const bookkeeping = proxyActivities<Activities>({
+  startToCloseTimeout: '1 minute',
+  retry: { initialInterval: '1 second', maximumInterval: '30 seconds' },
+});
+
+export async function runJob(job: JobDefinition, rawInput: unknown): Promise<JobResult> {
+  let input: ReturnType<typeof parseJobInput>;
+  try {
+    input = parseJobInput(job, rawInput);
+  } catch (err) {
+    if (err instanceof InvalidParametersError) {
+      throw ApplicationFailure.create({ message: err.message, type: err.name, nonRetryable: true });
+    }
+    throw err;
+  }
+  const info = workflowInfo();
+  const asOf = normaliseAsOf(
+    input.asOf ? new Date(input.asOf) : scheduledTimeOr(info.startTime),
+  ).toISOString();
+
+  const steps = proxyActivities<Activities>({
+    startToCloseTimeout: '24 hours',
+    heartbeatTimeout: `${input.settings.heartbeatTimeoutSeconds ?? 60} seconds`,
+    retry: {
+      initialInterval: '1 second',
+      backoffCoefficient: 2,
+      maximumInterval: '1 minute',
+      maximumAttempts: input.settings.maxAttempts ?? 10,
+      nonRetryableErrorTypes: ['InvalidParameters', 'SkipLimitExceeded', 'UnknownStep'],
+    },
+  });
+
+  const { jobRunId } = await bookkeeping.startJobRun({
+    jobRunId: info.runId,
+    workflowId: info.workflowId,
+    job: job.name,
+    asOf,
+    params: input.params as Record<string, unknown>,
+    dryRun: input.dryRun,
+  });
+
+  const summaries: StepSummary[] = [];
+  const result = (): JobResult => ({
+    jobRunId,
+    workflowId: info.workflowId,
+    job: job.name,
+    asOf,
+    dryRun: input.dryRun,
+    read: sum(summaries, 'read'),
+    written: sum(summaries, 'written'),
+    skipped: sum(summaries, 'skipped'),
+    steps: summaries,
+  });
+
+  try {
+    for (const stepDef of job.steps) {
+      const settings = resolveStep(stepDef, input.settings);
+      const common = {
+        jobRunId,
+        job: job.name,
+        step: settings.name,
+        asOf,
+        params: input.params as Record<string, unknown>,
+        dryRun: input.dryRun,
+        chunkSize: settings.chunkSize,
+        skipLimit: settings.skipLimit,
+        pauseMs: settings.pauseMs,
+      };
+      const ranges =
+        settings.partitions > 1
+          ? await bookkeeping.planStep({
+              job: job.name,
+              step: settings.name,
+              partitions: settings.partitions,
+            })
+          : [{ partition: 0, after: null, upTo: null }];
+      const parts = await Promise.all(ranges.map((range) => steps.runStep({ ...common, ...range })));
+      summaries.push({
+        step: settings.name,
+        partitions: parts.length,
+        read: sum(parts, 'read'),
+        written: sum(parts, 'written'),
+        skipped: sum(parts, 'skipped'),
+        chunks: sum(parts, 'chunks'),
+      });
+      upsertMemo({ ptpass: memoOf(result()) });
+    }
+  } catch (err) {
+    const message = err instanceof Error ? describeFailure(err) : String(err);
+    await CancellationScope.nonCancellable(() =>
+      bookkeeping.finishJobRun({ jobRunId, status: 'FAILED', result: result(), error: message }),
+    );
+    upsertMemo({ ptpass: { ...memoOf(result()), status: 'FAILED', error: message } });
+    throw ApplicationFailure.create({
+      message: `${job.name} failed: ${message}`,
+      type: 'JobFailed',
+      nonRetryable: true,
+      cause: err instanceof Error ? err : undefined,
+    });
+  }
+
+  const done = result();
+  await bookkeeping.finishJobRun({ jobRunId, status: 'COMPLETED', result: done });
+  upsertMemo({ ptpass: { ...memoOf(done), status: 'COMPLETED' } });
+  return done;
+}
+
+/** A scheduled run's logical time is the schedule's nominal time, not when the worker picked it up. */
+function scheduledTimeOr(fallback: Date): Date {
+  const attrs = workflowInfo().searchAttributes as Record<string, unknown[] | undefined> | undefined;
+  const scheduled = attrs?.TemporalScheduledStartTime?.[0];
+  if (scheduled instanceof Date) return scheduled;
+  if (typeof scheduled === 'string') return new Date(scheduled);
+  return fallback;
+}
+
+function memoOf(r: JobResult) {
+  return {
+    jobRunId: r.jobRunId,
+    asOf: r.asOf,
+    dryRun: r.dryRun,
+    read: r.read,
+    written: r.written,
+    skipped: r.skipped,
+    steps: r.steps.map((s) => `${s.step}: read ${s.read}, written ${s.written}, skipped ${s.skipped}`),
+  };
+}
+
+function describeFailure(err: Error): string {
+  // ActivityFailure wraps the activity's own error as its cause; the cause says what went wrong.
+  const cause = (err as { cause?: unknown }).cause;
+  return cause instanceof Error ? `${err.message}: ${cause.message}` : err.message;
+}
+
+function sum<K extends string>(rows: Array<Record<K, number>>, key: K): number {
+  return rows.reduce((total, row) => total + row[key], 0);
+}

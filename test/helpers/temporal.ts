@@ -1,0 +1,77 @@
+import { randomBytes } from 'node:crypto';
+import { Client, Connection } from '@temporalio/client';
+import { bundleWorkflowCode, NativeConnection, type Worker } from '@temporalio/worker';
+import { inject } from 'vitest';
+import type { ActivityDeps } from '../../src/activities/index.ts';
+import { createLogger } from '../../src/logger.ts';
+import { createPtpassWorker, WORKFLOWS_PATH } from '../../src/worker/create-worker.ts';
+
+export const temporalAddress = () => inject('temporalAddress');
+
+export interface TemporalTestContext {
+  client: Client;
+  connection: Connection;
+  nativeConnection: NativeConnection;
+  taskQueue: string;
+  bundle: { code: string };
+  /** A fresh worker on this file's task queue. */
+  startWorker(
+    deps: Omit<ActivityDeps, 'logger'> & { logger?: ActivityDeps['logger'] },
+  ): Promise<RunningWorker>;
+  close(): Promise<void>;
+}
+
+export interface RunningWorker {
+  worker: Worker;
+  stop(): Promise<void>;
+}
+
+/** Connects to the shared dev server and bundles the workflows once for this file. */
+export async function connectTemporal(label: string): Promise<TemporalTestContext> {
+  const address = temporalAddress();
+  const connection = await Connection.connect({ address });
+  const nativeConnection = await NativeConnection.connect({ address });
+  const client = new Client({ connection, namespace: 'default' });
+  const taskQueue = `test-${label}-${randomBytes(4).toString('hex')}`;
+  const bundle = await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: quietBundlerLogger });
+  return {
+    client,
+    connection,
+    nativeConnection,
+    taskQueue,
+    bundle,
+    async startWorker(deps) {
+      const worker = await createPtpassWorker({
+        connection: nativeConnection,
+        namespace: 'default',
+        taskQueue,
+        workflowBundle: bundle,
+        shutdownGraceSeconds: 5,
+        deps: { logger: createLogger('warn'), ...deps },
+      });
+      const running = worker.run();
+      return {
+        worker,
+        async stop() {
+          if (worker.getState() === 'RUNNING') worker.shutdown();
+          await running;
+        },
+      };
+    },
+    async close() {
+      await nativeConnection.close();
+      await connection.close();
+    },
+  };
+}
+
+const quietBundlerLogger = {
+  trace() {},
+  debug() {},
+  info() {},
+  warn() {},
+  error(message: string, meta?: unknown) {
+    console.error(message, meta);
+  },
+  log() {},
+};
