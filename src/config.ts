@@ -50,6 +50,7 @@ const envSchema = z.object({
   TEMPORAL_TASK_QUEUE: z.string().min(1).default('ptpass'),
   TEMPORAL_UI_PORT: port(8233),
   TEMPORAL_CLI: z.string().min(1).optional(),
+  TEMPORAL_UI_URL: z.url({ message: 'must be a URL such as http://127.0.0.1:8233' }).optional(),
   BUSINESS_TIMEZONE: z
     .string()
     .default('Asia/Seoul')
@@ -75,6 +76,8 @@ export interface Config {
   taskQueue: string;
   temporalUiPort: number;
   temporalCli: string | undefined;
+  /** Base URL of the Temporal Web UI, for links to a run. */
+  temporalUiUrl: string;
   businessTimeZone: string;
   logLevel: 'debug' | 'info' | 'warn' | 'error';
   metricsPort: number;
@@ -107,6 +110,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     taskQueue: e.TEMPORAL_TASK_QUEUE,
     temporalUiPort: e.TEMPORAL_UI_PORT,
     temporalCli: e.TEMPORAL_CLI,
+    temporalUiUrl: (e.TEMPORAL_UI_URL ?? `http://127.0.0.1:${e.TEMPORAL_UI_PORT}`).replace(/\/$/, ''),
     businessTimeZone: e.BUSINESS_TIMEZONE,
     logLevel: e.LOG_LEVEL,
     metricsPort: e.METRICS_PORT,
@@ -133,4 +137,10 @@ function describeValue(name: string, value: unknown): string {
 
 export function redactUrl(value: string): string {
   return value.replace(/\/\/([^:@/]+):[^@/]*@/, '//$1:***@');
+}
+
+/** Link to a workflow run in the Temporal Web UI. */
+export function workflowUrl(config: Config, workflowId: string, runId?: string): string {
+  const base = `${config.temporalUiUrl}/namespaces/${encodeURIComponent(config.namespace)}/workflows/${encodeURIComponent(workflowId)}`;
+  return runId ? `${base}/${encodeURIComponent(runId)}/history` : base;
 }

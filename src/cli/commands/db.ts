@@ -1,0 +1,14 @@
+import { resolveDatabaseUrl } from '../../config.ts';
+import { migrateDatabase } from '../../db/client.ts';
+import type { Command } from '../command.ts';
+
+export const dbMigrateCommand: Command = {
+  words: ['db', 'migrate'],
+  summary: 'Apply the committed SQL migrations (the worker and `npm start` also do this at start-up).',
+  options: {},
+  async run(_input, ctx) {
+    const database = resolveDatabaseUrl(ctx.config);
+    await migrateDatabase({ url: database.url, embedded: database.embedded });
+    return { json: { migrated: true }, text: 'migrations applied' };
+  },
+};

@@ -1,0 +1,139 @@
+import {
+  JobAlreadyRunningError,
+  LaunchError,
+  type LaunchOutcome,
+  launchJob,
+  prepareLaunch,
+} from '../../client/launch-job.ts';
+import { workflowUrl } from '../../config.ts';
+import { JOB_NAMES, JOBS, type JobResult } from '../../jobs/index.ts';
+import { parseInstant } from '../../time.ts';
+import { type Command, type CommandOutput, optionalString, table, UsageError } from '../command.ts';
+
+export const jobRunCommand: Command = {
+  words: ['job', 'run'],
+  args: '<job>',
+  summary: 'Start a job instance (or report it), optionally waiting for its summary.',
+  details: [
+    `Jobs: ${JOB_NAMES.join(', ')}.`,
+    'A job instance is the job plus its logical time (--as-of, whole seconds). Launching an instance that is',
+    'running is refused; launching one that completed prints its recorded result unless --rerun is given.',
+    'Times without an offset are read in BUSINESS_TIMEZONE.',
+  ].join('\n'),
+  options: {
+    'as-of': {
+      type: 'string',
+      placeholder: 'ISO',
+      description: 'Logical time (default: the start of this minute)',
+    },
+    'dry-run': { type: 'boolean', description: 'Count what would change; write nothing' },
+    rerun: { type: 'boolean', description: 'Run a completed instance again (safe: chunks are idempotent)' },
+    wait: { type: 'boolean', description: 'Wait for the job and print its summary' },
+    param: {
+      type: 'string',
+      multiple: true,
+      placeholder: 'KEY=VALUE',
+      description: 'A job parameter (repeatable)',
+    },
+  },
+  async run({ values, positionals }, ctx) {
+    const [name, ...extra] = positionals;
+    if (!name) throw new UsageError(`which job? (jobs: ${JOB_NAMES.join(', ')})`);
+    if (extra.length) throw new UsageError(`unexpected argument '${extra[0]}'`);
+    if (!(name in JOBS)) throw new UsageError(`unknown job '${name}' (jobs: ${JOB_NAMES.join(', ')})`);
+    const asOfText = optionalString(values, 'as-of');
+    const asOf = asOfText === undefined ? undefined : parseInstant(asOfText, ctx.config.businessTimeZone);
+    if (asOfText !== undefined && !asOf) {
+      throw new UsageError(`--as-of '${asOfText}' is not an ISO-8601 time such as 2026-11-22T00:05:00+09:00`);
+    }
+    const params = parseParams(values.param);
+    const request = {
+      job: name,
+      asOf,
+      params,
+      dryRun: values['dry-run'] === true,
+      rerun: values.rerun === true,
+      wait: values.wait === true,
+    };
+    // Validate before connecting anywhere: bad input starts nothing.
+    try {
+      prepareLaunch(request, new Date());
+    } catch (err) {
+      if (err instanceof LaunchError) throw new UsageError(err.message);
+      throw err;
+    }
+    const [client, db] = await Promise.all([ctx.temporal(), ctx.db()]);
+    if (request.wait) ctx.progress(`${name}: started, waiting for it to finish...`);
+    let outcome: LaunchOutcome;
+    try {
+      outcome = await launchJob({ client, db, taskQueue: ctx.config.taskQueue }, request);
+    } catch (err) {
+      if (err instanceof JobAlreadyRunningError)
+        return { json: { outcome: 'already-running', error: err.message }, text: err.message, exitCode: 3 };
+      throw err;
+    }
+    return describeOutcome(name, outcome, workflowUrl(ctx.config, outcome.workflowId, outcome.runId));
+  },
+};
+
+function parseParams(raw: unknown): Record<string, unknown> {
+  const params: Record<string, unknown> = {};
+  for (const pair of Array.isArray(raw) ? raw : []) {
+    const at = String(pair).indexOf('=');
+    if (at <= 0) throw new UsageError(`--param '${pair}' must be KEY=VALUE`);
+    const key = String(pair).slice(0, at);
+    const value = String(pair).slice(at + 1);
+    params[key] = /^-?\d+(\.\d+)?$/.test(value)
+      ? Number(value)
+      : value === 'true'
+        ? true
+        : value === 'false'
+          ? false
+          : value;
+  }
+  return params;
+}
+
+export function describeOutcome(name: string, outcome: LaunchOutcome, url: string): CommandOutput {
+  const head = {
+    started: `${name} as of ${outcome.asOf}: started`,
+    completed: `${name} as of ${outcome.asOf}: completed`,
+    'already-completed': `${name} as of ${outcome.asOf}: already completed earlier; not run again (use --rerun to run it again)`,
+  }[outcome.outcome];
+  const lines = [head, `  workflow ${outcome.workflowId}  run ${outcome.runId}`];
+  if ('result' in outcome) lines.push(summaryTable(outcome.result));
+  lines.push(`  Web UI: ${url}`);
+  return { json: { ...outcome, url }, text: lines.join('\n') };
+}
+
+export function summaryTable(result: JobResult): string {
+  const rows = result.steps.map((s) => [s.step, s.read, s.written, s.skipped, s.chunks]);
+  rows.push(['total', result.read, result.written, result.skipped, '']);
+  const body = table(['step', 'read', 'written', 'skipped', 'chunks'], rows);
+  return (result.dryRun ? '  (dry run: nothing was written)\n' : '') + body.replace(/^/gm, '  ');
+}
+
+export const jobsListCommand: Command = {
+  words: ['job', 'list'],
+  summary: 'List the jobs ptpass runs and their steps.',
+  options: {},
+  async run() {
+    const jobs = Object.values(JOBS).map((job) => ({
+      name: job.name,
+      description: job.description,
+      steps: job.steps.map((s) => ({
+        name: s.name,
+        chunkSize: s.chunkSize,
+        partitions: s.partitions,
+        skipLimit: s.skipLimit,
+      })),
+    }));
+    return {
+      json: jobs,
+      text: table(
+        ['job', 'steps', 'description'],
+        jobs.map((j) => [j.name, j.steps.map((s) => s.name).join(' → '), j.description]),
+      ),
+    };
+  },
+};

@@ -1,0 +1,161 @@
+import { Client, Connection } from '@temporalio/client';
+import { sql } from 'drizzle-orm';
+import {
+  type Config,
+  ConfigError,
+  loadConfig,
+  redactUrl,
+  resolveDatabaseUrl,
+  resolveTemporalAddress,
+} from '../config.ts';
+import { createDb, type Db } from '../db/client.ts';
+import { type CliContext, type Command, commandUsage, parseCommandArgs, UsageError } from './command.ts';
+import { COMMANDS } from './commands/index.ts';
+
+/** Something outside ptpass is not reachable (database, Temporal): one line, exit 1. */
+export class UnavailableError extends Error {
+  override name = 'UnavailableError';
+}
+
+export interface CliIo {
+  stdout(text: string): void;
+  stderr(text: string): void;
+  env?: NodeJS.ProcessEnv;
+}
+
+const defaultIo: CliIo = {
+  stdout: (text) => process.stdout.write(text),
+  stderr: (text) => process.stderr.write(text),
+};
+
+function findCommand(argv: string[]): { command?: Command; rest: string[]; prefix: string[] } {
+  const words = argv.filter((a) => !a.startsWith('-'));
+  let best: Command | undefined;
+  for (const command of COMMANDS) {
+    if (command.words.every((w, i) => words[i] === w) && (!best || command.words.length > best.words.length))
+      best = command;
+  }
+  if (!best) return { rest: argv, prefix: words.slice(0, 1) };
+  const rest = [...argv];
+  for (const word of best.words) rest.splice(rest.indexOf(word), 1);
+  return { command: best, rest, prefix: best.words };
+}
+
+export function topLevelHelp(prefix: string[] = []): string {
+  const shown = COMMANDS.filter((c) => prefix.every((w, i) => c.words[i] === w));
+  const list = shown.length ? shown : COMMANDS;
+  const rows = list.map((c) => [`ptpass ${[...c.words, c.args].filter(Boolean).join(' ')}`, c.summary]);
+  const width = Math.max(...rows.map(([l]) => l!.length));
+  return [
+    'ptpass — batch jobs for PT and fitness studios on Temporal and PostgreSQL',
+    '',
+    'Commands:',
+    ...rows.map(([l, r]) => `  ${l!.padEnd(width)}  ${r}`),
+    '',
+    'Every command takes --help and --json. Configuration comes from the environment (README "Configuration").',
+  ].join('\n');
+}
+
+/** Runs one `ptpass` invocation and returns its exit code. */
+export async function runCli(argv: string[], io: CliIo = defaultIo): Promise<number> {
+  const { command, rest, prefix } = findCommand(argv);
+  const json = argv.includes('--json');
+  const fail = (code: number, where: string, message: string) => {
+    if (json) io.stdout(`${JSON.stringify({ error: message })}\n`);
+    io.stderr(`${where}: ${message}\n`);
+    return code;
+  };
+  if (!command) {
+    if (argv.length === 0 || argv.includes('--help') || argv.includes('-h')) {
+      io.stdout(
+        `${topLevelHelp(prefix.length && COMMANDS.some((c) => c.words[0] === prefix[0]) ? prefix : [])}\n`,
+      );
+      return argv.length === 0 ? 2 : 0;
+    }
+    const known = COMMANDS.some((c) => c.words[0] === prefix[0]);
+    return fail(
+      2,
+      'ptpass',
+      known
+        ? `'${argv.join(' ')}' needs a subcommand; see ptpass ${prefix[0]} --help`
+        : `unknown command '${prefix[0] ?? argv[0]}'; see ptpass --help`,
+    );
+  }
+  const where = `ptpass ${command.words.join(' ')}`;
+  if (rest.includes('--help') || rest.includes('-h')) {
+    io.stdout(`${commandUsage(command)}\n`);
+    return 0;
+  }
+
+  let config: Config;
+  try {
+    config = loadConfig(io.env ?? process.env);
+  } catch (err) {
+    if (err instanceof ConfigError) return fail(2, where, err.message);
+    throw err;
+  }
+
+  const resources: Array<() => Promise<void>> = [];
+  let client: Promise<Client> | undefined;
+  let db: Promise<Db> | undefined;
+  const ctx: CliContext = {
+    config,
+    progress: (line) => io.stderr(`${line}\n`),
+    stdout: (text) => io.stdout(text),
+    temporal: () => {
+      client ??= (async () => {
+        const address = resolveTemporalAddress(config);
+        try {
+          const connection = await Connection.connect({ address, connectTimeout: '5 seconds' });
+          resources.push(() => connection.close());
+          return new Client({ connection, namespace: config.namespace });
+        } catch (err) {
+          throw new UnavailableError(
+            `cannot reach Temporal at ${address} (${firstLine(err)}); is \`npm start\` running, or is TEMPORAL_ADDRESS right?`,
+          );
+        }
+      })();
+      return client;
+    },
+    db: () => {
+      db ??= (async () => {
+        const database = resolveDatabaseUrl(config);
+        const handle = createDb({
+          url: database.url,
+          embedded: database.embedded,
+          max: 4,
+          applicationName: 'ptpass-cli',
+        });
+        resources.push(handle.close);
+        try {
+          await handle.db.execute(sql`select 1`);
+        } catch (err) {
+          throw new UnavailableError(
+            database.embedded
+              ? `cannot reach the embedded database at 127.0.0.1:${config.pglitePort} (${firstLine(err)}); start the stack with \`npm start\` or set DATABASE_URL`
+              : `cannot reach the database at ${redactUrl(database.url)} (${firstLine(err)})`,
+          );
+        }
+        return handle.db;
+      })();
+      return db;
+    },
+  };
+
+  try {
+    const input = parseCommandArgs(command, rest);
+    const output = await command.run(input, ctx);
+    if (output) io.stdout(`${json ? JSON.stringify(output.json, null, 2) : output.text}\n`);
+    return output?.exitCode ?? 0;
+  } catch (err) {
+    if (err instanceof UsageError) return fail(2, where, err.message);
+    if (err instanceof UnavailableError) return fail(1, where, err.message);
+    return fail(1, where, firstLine(err));
+  } finally {
+    for (const close of resources.reverse()) await close().catch(() => {});
+  }
+}
+
+function firstLine(err: unknown): string {
+  return (err instanceof Error ? err.message : String(err)).split('\n')[0]!;
+}

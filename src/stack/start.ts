@@ -1,0 +1,126 @@
+import { join, resolve } from 'node:path';
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { NativeConnection } from '@temporalio/worker';
+import { type Config, resolveTemporalAddress } from '../config.ts';
+import { createDb, migrateDatabase } from '../db/client.ts';
+import { createLogger } from '../logger.ts';
+import { createPtpassWorker } from '../worker/create-worker.ts';
+import { seedDemoStudio } from './demo-seed.ts';
+import { type EmbeddedDatabase, startEmbeddedDatabase } from './pglite-server.ts';
+import { devServerExecutable, ensureTemporalCli } from './temporal-cli.ts';
+
+/**
+ * `npm start`: the whole stack in one process tree — the Temporal dev server with its Web UI (state in a
+ * file), the database (PostgreSQL from DATABASE_URL, or embedded PGlite), migrations and the worker.
+ * Ctrl-C stops it cleanly: chunks in flight commit first.
+ */
+export async function startStack(
+  config: Config,
+  options: { demo: boolean; out: (line: string) => void },
+): Promise<void> {
+  const logger = createLogger(config.logLevel, { service: 'ptpass' });
+  const dataDir = resolve(config.dataDir);
+  const closers: Array<() => Promise<void>> = [];
+  const stop = new AbortController();
+  let stopping = false;
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.on(signal, () => {
+      if (stopping) return;
+      stopping = true;
+      options.out(`\n${signal}: stopping — letting the chunks in flight commit...`);
+      stop.abort();
+    });
+  }
+
+  try {
+    // Temporal: an explicit TEMPORAL_ADDRESS, or a dev server of our own.
+    let address = resolveTemporalAddress(config);
+    let temporalNote = `${address} (external)`;
+    if (!config.temporalAddress) {
+      const cli = await ensureTemporalCli({ explicit: config.temporalCli, log: options.out });
+      const dbFilename = join(dataDir, 'temporal.db');
+      const { mkdirSync } = await import('node:fs');
+      mkdirSync(dataDir, { recursive: true });
+      const env = await TestWorkflowEnvironment.createLocal({
+        server: {
+          executable: devServerExecutable(cli),
+          ip: '127.0.0.1',
+          port: Number(address.split(':').pop()),
+          ui: true,
+          uiPort: config.temporalUiPort,
+          dbFilename,
+          namespace: config.namespace,
+          extraArgs: ['--log-level', 'error'],
+        },
+      });
+      closers.push(() => env.teardown());
+      address = env.connection.options.address ?? address;
+      temporalNote = `${address} (dev server, state in ${dbFilename})`;
+    }
+
+    // Database: DATABASE_URL, or PGlite served on a local port for every process.
+    let embedded: EmbeddedDatabase | undefined;
+    let url = config.databaseUrl;
+    if (!url) {
+      embedded = await startEmbeddedDatabase({ dataDir: join(dataDir, 'pglite'), port: config.pglitePort });
+      closers.push(() => embedded!.stop());
+      url = embedded.url;
+    }
+    await migrateDatabase({ url, embedded: Boolean(embedded) });
+    const database = createDb({
+      url,
+      embedded: Boolean(embedded),
+      max: embedded ? 4 : 10,
+      applicationName: 'ptpass-worker',
+    });
+    closers.push(database.close);
+
+    if (options.demo) {
+      const seeded = await seedDemoStudio(database.db, new Date());
+      options.out(
+        seeded.seeded
+          ? `Demo studio seeded: ${seeded.members} members in 2 groups, passes and bookings around now.`
+          : 'Demo data not added: the database already has members.',
+      );
+    }
+
+    const connection = await NativeConnection.connect({ address });
+    closers.push(() => connection.close());
+    const worker = await createPtpassWorker({
+      connection,
+      namespace: config.namespace,
+      taskQueue: config.taskQueue,
+      shutdownGraceSeconds: config.shutdownGraceSeconds,
+      deps: { db: database.db, logger, stopSignal: stop.signal },
+    });
+    stop.signal.addEventListener('abort', () => {
+      if (worker.getState() === 'RUNNING') worker.shutdown();
+    });
+
+    options.out(
+      [
+        '',
+        'ptpass is running',
+        `  Temporal Web UI  ${config.temporalUiUrl}`,
+        `  Temporal         ${temporalNote}`,
+        `  Database         ${embedded ? `embedded PGlite in ${embedded.dataDir}, served on 127.0.0.1:${config.pglitePort}` : 'DATABASE_URL'}`,
+        `  Worker           task queue '${config.taskQueue}', namespace '${config.namespace}'`,
+        '  Try              npm run ptpass -- job run pass-lifecycle --wait',
+        'Press Ctrl-C to stop.',
+        '',
+      ].join('\n'),
+    );
+    logger.info('worker polling', {
+      taskQueue: config.taskQueue,
+      namespace: config.namespace,
+      temporal: address,
+      pid: process.pid,
+    });
+    await worker.run();
+    options.out('worker stopped');
+  } finally {
+    for (const close of closers.reverse()) {
+      await close().catch((err: unknown) => logger.warn('shutdown step failed', { error: err }));
+    }
+  }
+}
