@@ -89,15 +89,12 @@ export async function seedDemoStudio(db: Db, now: Date): Promise<{ seeded: boole
         endedAt: null,
       };
     });
-    const issued = await tx
-      .insert(passes)
-      .values(passRows)
-      .returning({
-        id: passes.id,
-        userId: passes.userId,
-        status: passes.status,
-        remaining: passes.remainingCount,
-      });
+    const issued = await tx.insert(passes).values(passRows).returning({
+      id: passes.id,
+      userId: passes.userId,
+      status: passes.status,
+      remaining: passes.remainingCount,
+    });
 
     const usable = issued.filter((p) => p.status === 'PROGRESSED' && p.remaining !== 0);
     const bookingRows = usable.flatMap((p, i) => {
@@ -118,15 +115,13 @@ export async function seedDemoStudio(db: Db, now: Date): Promise<{ seeded: boole
       return i % 3 === 0 ? [finished, soon] : i % 3 === 1 ? [finished, later] : [soon];
     });
     await tx.insert(bookings).values(bookingRows);
-    await tx
-      .insert(bulkPasses)
-      .values({
-        packageId: tenSessions!.id,
-        groupId: evening!.id,
-        count: 4,
-        startedAt: minutes(3),
-        endedAt: days(30),
-      });
+    await tx.insert(bulkPasses).values({
+      packageId: tenSessions!.id,
+      groupId: evening!.id,
+      count: 4,
+      startedAt: minutes(3),
+      endedAt: days(30),
+    });
     await tx.execute(sql`ANALYZE`);
     return { seeded: true, members: members.length };
   });
