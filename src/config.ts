@@ -48,6 +48,7 @@ const envSchema = z.object({
     .optional(),
   TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
   TEMPORAL_TASK_QUEUE: z.string().min(1).default('ptpass'),
+  TEMPORAL_PORT: port(7233),
   TEMPORAL_UI_PORT: port(8233),
   TEMPORAL_CLI: z.string().min(1).optional(),
   TEMPORAL_UI_URL: z.url({ message: 'must be a URL such as http://127.0.0.1:8233' }).optional(),
@@ -74,6 +75,8 @@ export interface Config {
   temporalAddress: string | undefined;
   namespace: string;
   taskQueue: string;
+  /** Port of the dev server `npm start` runs, where commands look for Temporal without TEMPORAL_ADDRESS. */
+  temporalPort: number;
   temporalUiPort: number;
   temporalCli: string | undefined;
   /** Base URL of the Temporal Web UI, for links to a run. */
@@ -84,8 +87,6 @@ export interface Config {
   adminPort: number;
   shutdownGraceSeconds: number;
 }
-
-export const DEFAULT_TEMPORAL_ADDRESS = '127.0.0.1:7233';
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   // Empty strings mean "unset": `DATABASE_URL= npm start` should fall back, not fail.
@@ -108,6 +109,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     temporalAddress: e.TEMPORAL_ADDRESS,
     namespace: e.TEMPORAL_NAMESPACE,
     taskQueue: e.TEMPORAL_TASK_QUEUE,
+    temporalPort: e.TEMPORAL_PORT,
     temporalUiPort: e.TEMPORAL_UI_PORT,
     temporalCli: e.TEMPORAL_CLI,
     temporalUiUrl: (e.TEMPORAL_UI_URL ?? `http://127.0.0.1:${e.TEMPORAL_UI_PORT}`).replace(/\/$/, ''),
@@ -126,7 +128,7 @@ export function resolveDatabaseUrl(config: Config): { url: string; embedded: boo
 }
 
 export function resolveTemporalAddress(config: Config): string {
-  return config.temporalAddress ?? DEFAULT_TEMPORAL_ADDRESS;
+  return config.temporalAddress ?? `127.0.0.1:${config.temporalPort}`;
 }
 
 function describeValue(name: string, value: unknown): string {

@@ -1,0 +1,74 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, expect, it } from 'vitest';
+import { freePort, ptpass } from './helpers/cli.ts';
+import { waitFor } from './helpers/worker-process.ts';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const dataDir = mkdtempSync(join(tmpdir(), 'ptpass-start-'));
+let child: ChildProcess | undefined;
+
+afterAll(() => {
+  child?.kill('SIGKILL');
+  rmSync(dataDir, { recursive: true, force: true });
+});
+
+it('npm start brings up dev server, Web UI, embedded database and worker; other commands use them; Ctrl-C stops it', async () => {
+  const ports = { temporal: await freePort(), ui: await freePort(), pglite: await freePort() };
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    PTPASS_DATA_DIR: dataDir,
+    TEMPORAL_PORT: String(ports.temporal),
+    TEMPORAL_UI_PORT: String(ports.ui),
+    PTPASS_PGLITE_PORT: String(ports.pglite),
+    TEMPORAL_TASK_QUEUE: 'ptpass-start-test',
+  };
+  delete env.DATABASE_URL;
+  delete env.TEMPORAL_ADDRESS;
+
+  // What `npm start -- --demo` runs.
+  child = spawn(process.execPath, ['--import', 'tsx', 'client.ts', 'start', '--demo'], {
+    cwd: ROOT,
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout?.on('data', (d: Buffer) => void (output += d.toString()));
+  child.stderr?.on('data', (d: Buffer) => void (output += d.toString()));
+  const exited = new Promise<number | null>((resolve) => child!.once('exit', (code) => resolve(code)));
+
+  await waitFor(
+    async () =>
+      output.includes('"msg":"worker polling"') ||
+      (child!.exitCode !== null && Promise.reject(new Error(output))),
+    'the worker to poll',
+    150_000,
+  );
+  expect(output).toContain(`Temporal Web UI  http://127.0.0.1:${ports.ui}`);
+  expect(output).toContain('Demo studio seeded: 50 members in 2 groups');
+  expect((await fetch(`http://127.0.0.1:${ports.ui}/`)).status).toBe(200);
+
+  // Another process reaches the same embedded database and dev server with no DATABASE_URL.
+  const run = await ptpass(['job', 'run', 'pass-lifecycle', '--wait', '--json'], env);
+  expect(run.code, run.stderr).toBe(0);
+  const result = run.json<{ outcome: string; result: { steps: Array<{ step: string; written: number }> } }>();
+  expect(result.outcome).toBe('completed');
+  // The demo studio has 10 READY passes that started, 10 ended and 10 used-up ones.
+  expect(result.result.steps.map((s) => [s.step, s.written])).toEqual([
+    ['activate', 10],
+    ['expire', 20],
+  ]);
+  const runs = await ptpass(['runs', 'list', '--json'], env);
+  expect(runs.json<unknown[]>()).toHaveLength(1);
+
+  child.kill('SIGINT');
+  expect(await exited).toBe(0);
+  expect(output).toContain('worker stopped');
+  // Everything it started is gone with it: the embedded database port answers no more.
+  const after = await ptpass(['runs', 'list'], env);
+  expect(after.code).toBe(1);
+  expect(after.stderr).toMatch(/cannot reach/);
+});
