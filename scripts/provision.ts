@@ -5,4 +5,8 @@
 import { ensureTemporalCli } from '../src/stack/temporal-cli.ts';
 
 const cli = await ensureTemporalCli({ explicit: process.env.TEMPORAL_CLI || undefined });
-process.stderr.write(cli ? `Temporal CLI: ${cli.path} (${cli.source})\n` : 'Temporal CLI: none; the SDK download will be tried\n');
+process.stderr.write(
+  cli
+    ? `Temporal CLI: ${cli.path} (${cli.source})\n`
+    : 'Temporal CLI: none; the SDK download will be tried\n',
+);

@@ -59,6 +59,12 @@ const envSchema = z.object({
   LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
   METRICS_PORT: port(9464),
   ADMIN_PORT: port(8300),
+  APPLY_SCHEDULES: z.enum(['true', 'false'], { message: "must be 'true' or 'false'" }).default('false'),
+  RUN_RETENTION_DAYS: z.coerce
+    .number()
+    .int('must be a whole number of days')
+    .min(1, 'must be at least 1 day')
+    .default(90),
   WORKER_SHUTDOWN_GRACE_SECONDS: z.coerce
     .number()
     .positive('must be a positive number of seconds')
@@ -86,6 +92,10 @@ export interface Config {
   metricsPort: number;
   adminPort: number;
   shutdownGraceSeconds: number;
+  /** Run records older than this are pruned by `prune-run-records`. */
+  runRetentionDays: number;
+  /** Whether worker.ts applies the schedule declaration at start (`npm start` always does). */
+  applySchedules: boolean;
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
@@ -118,6 +128,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     metricsPort: e.METRICS_PORT,
     adminPort: e.ADMIN_PORT,
     shutdownGraceSeconds: e.WORKER_SHUTDOWN_GRACE_SECONDS,
+    runRetentionDays: e.RUN_RETENTION_DAYS,
+    applySchedules: e.APPLY_SCHEDULES === 'true',
   };
 }
 

@@ -15,12 +15,21 @@ interface Service {
   environment?: Record<string, string>;
   command?: string[];
 }
-const compose = parse(readFileSync(`${ROOT}/docker-compose.yml`, 'utf8'), { merge: true }) as { services: Record<string, Service> };
+const compose = parse(readFileSync(`${ROOT}/docker-compose.yml`, 'utf8'), { merge: true }) as {
+  services: Record<string, Service>;
+};
 const services = compose.services;
 
 describe('docker-compose.yml', () => {
   it('has PostgreSQL 16, Temporal (schema, server, namespace), its UI and the ptpass worker', () => {
-    expect(Object.keys(services).sort()).toEqual(['postgresql', 'temporal', 'temporal-namespace', 'temporal-schema', 'temporal-ui', 'worker']);
+    expect(Object.keys(services).sort()).toEqual([
+      'postgresql',
+      'temporal',
+      'temporal-namespace',
+      'temporal-schema',
+      'temporal-ui',
+      'worker',
+    ]);
     expect(services.postgresql?.image).toBe('postgres:16');
     expect(services['temporal-schema']?.image).toMatch(/^temporalio\/admin-tools:/);
     expect(services.temporal?.image).toMatch(/^temporalio\/server:/);

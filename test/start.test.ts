@@ -17,13 +17,19 @@ afterAll(() => {
 });
 
 it('npm start brings up dev server, Web UI, embedded database and worker; other commands use them; Ctrl-C stops it', async () => {
-  const ports = { temporal: await freePort(), ui: await freePort(), pglite: await freePort() };
+  const ports = {
+    temporal: await freePort(),
+    ui: await freePort(),
+    pglite: await freePort(),
+    metrics: await freePort(),
+  };
   const env: NodeJS.ProcessEnv = {
     ...process.env,
     PTPASS_DATA_DIR: dataDir,
     TEMPORAL_PORT: String(ports.temporal),
     TEMPORAL_UI_PORT: String(ports.ui),
     PTPASS_PGLITE_PORT: String(ports.pglite),
+    METRICS_PORT: String(ports.metrics),
     TEMPORAL_TASK_QUEUE: 'ptpass-start-test',
   };
   delete env.DATABASE_URL;
@@ -36,8 +42,11 @@ it('npm start brings up dev server, Web UI, embedded database and worker; other 
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
-  child.stdout?.on('data', (d: Buffer) => void (output += d.toString()));
-  child.stderr?.on('data', (d: Buffer) => void (output += d.toString()));
+  const collect = (d: Buffer) => {
+    output += d.toString();
+  };
+  child.stdout?.on('data', collect);
+  child.stderr?.on('data', collect);
   const exited = new Promise<number | null>((resolve) => child!.once('exit', (code) => resolve(code)));
 
   await waitFor(
@@ -63,6 +72,16 @@ it('npm start brings up dev server, Web UI, embedded database and worker; other 
   ]);
   const runs = await ptpass(['runs', 'list', '--json'], env);
   expect(runs.json<unknown[]>()).toHaveLength(1);
+
+  // npm start applied the schedules, and /metrics shows the run beside the SDK's own metrics.
+  const schedules = await ptpass(['schedules', 'list', '--json'], env);
+  expect(schedules.json<Array<{ scheduleId: string; exists: boolean }>>()).toContainEqual(
+    expect.objectContaining({ scheduleId: 'pass-lifecycle', exists: true }),
+  );
+  const metrics = await (await fetch(`http://127.0.0.1:${ports.metrics}/metrics`)).text();
+  expect(metrics).toContain('ptpass_job_runs_total{job="pass-lifecycle",outcome="COMPLETED"} 1');
+  expect(metrics).toContain('ptpass_step_rows_total{job="pass-lifecycle",step="expire",kind="written"} 20');
+  expect(metrics).toMatch(/temporal_\w+/);
 
   child.kill('SIGINT');
   expect(await exited).toBe(0);

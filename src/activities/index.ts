@@ -4,6 +4,7 @@ import { finishJobRun, insertJobRun, type NewJobRun } from '../db/queries/runs.t
 import type { JobResult } from '../jobs/definition.ts';
 import type { Logger } from '../logger.ts';
 import { passLifecycleSteps } from './pass-lifecycle.ts';
+import { pruneRunRecordsSteps } from './prune-run-records.ts';
 import {
   runStep,
   type StepHandler,
@@ -17,6 +18,8 @@ export interface ActivityDeps {
   logger: Logger;
   /** Aborted when the worker is asked to stop; running steps stop after their current chunk. */
   stopSignal?: AbortSignal;
+  /** Default retention of run records for `prune-run-records` (RUN_RETENTION_DAYS). */
+  runRetentionDays?: number;
   hooks?: StepRunnerHooks & {
     onJobFinished?(info: {
       job: string;
@@ -37,7 +40,11 @@ export const STEP_HANDLERS: Record<string, Record<string, StepHandler<never>>> =
  * nothing here reaches for globals.
  */
 export function createActivities(deps: ActivityDeps) {
-  const runnerDeps = { ...deps, handlers: STEP_HANDLERS };
+  const handlers: Record<string, Record<string, StepHandler<never>>> = {
+    ...STEP_HANDLERS,
+    'prune-run-records': pruneRunRecordsSteps(deps.runRetentionDays ?? 90),
+  };
+  const runnerDeps = { ...deps, handlers };
   return {
     async startJobRun(run: NewJobRun): Promise<{ jobRunId: string }> {
       await insertJobRun(deps.db, run);
@@ -85,7 +92,7 @@ export function createActivities(deps: ActivityDeps) {
     },
 
     async planStep(input: { job: string; step: string; partitions: number }) {
-      const handler = STEP_HANDLERS[input.job]?.[input.step];
+      const handler = handlers[input.job]?.[input.step];
       if (!handler) {
         throw ApplicationFailure.create({
           message: `no step ${input.job}/${input.step}`,

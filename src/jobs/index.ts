@@ -1,15 +1,18 @@
 import type { JobDefinition } from './definition.ts';
 import { passLifecycleJob } from './pass-lifecycle.ts';
+import { pruneRunRecordsJob } from './prune-run-records.ts';
 
 export * from './definition.ts';
 export { passLifecycleJob } from './pass-lifecycle.ts';
+export { pruneRunRecordsJob } from './prune-run-records.ts';
 
 /** Every job ptpass runs, by name. The CLI, the worker and the schedules all read this one list. */
 export const JOBS = {
   [passLifecycleJob.name]: passLifecycleJob,
+  [pruneRunRecordsJob.name]: pruneRunRecordsJob,
 } as const satisfies Record<string, JobDefinition>;
 
-export type JobName = keyof typeof JOBS;
+export type JobName = Extract<keyof typeof JOBS, string>;
 export const JOB_NAMES = Object.keys(JOBS) as JobName[];
 
 export function findJob(name: string): JobDefinition | undefined {

@@ -1,10 +1,10 @@
+import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { NativeConnection } from '@temporalio/worker';
 import { type Config, resolveTemporalAddress } from '../config.ts';
 import { createDb, migrateDatabase } from '../db/client.ts';
 import { createLogger } from '../logger.ts';
-import { createPtpassWorker } from '../worker/create-worker.ts';
+import { prepareRuntime, runWorker, stopOnSignals } from '../worker/run-worker.ts';
 import { seedDemoStudio } from './demo-seed.ts';
 import { type EmbeddedDatabase, startEmbeddedDatabase } from './pglite-server.ts';
 import { devServerExecutable, ensureTemporalCli } from './temporal-cli.ts';
@@ -21,16 +21,10 @@ export async function startStack(
   const logger = createLogger(config.logLevel, { service: 'ptpass' });
   const dataDir = resolve(config.dataDir);
   const closers: Array<() => Promise<void>> = [];
-  const stop = new AbortController();
-  let stopping = false;
-  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-    process.on(signal, () => {
-      if (stopping) return;
-      stopping = true;
-      options.out(`\n${signal}: stopping — letting the chunks in flight commit...`);
-      stop.abort();
-    });
-  }
+  const stopSignal = stopOnSignals(logger, (signal) =>
+    options.out(`\n${signal}: stopping — letting the chunks in flight commit...`),
+  );
+  const { sdkMetricsPort } = await prepareRuntime(config, logger);
 
   try {
     // Temporal: an explicit TEMPORAL_ADDRESS, or a dev server of our own.
@@ -38,14 +32,13 @@ export async function startStack(
     let temporalNote = `${address} (external)`;
     if (!config.temporalAddress) {
       const cli = await ensureTemporalCli({ explicit: config.temporalCli, log: options.out });
-      const dbFilename = join(dataDir, 'temporal.db');
-      const { mkdirSync } = await import('node:fs');
       mkdirSync(dataDir, { recursive: true });
+      const dbFilename = join(dataDir, 'temporal.db');
       const env = await TestWorkflowEnvironment.createLocal({
         server: {
           executable: devServerExecutable(cli),
           ip: '127.0.0.1',
-          port: Number(address.split(':').pop()),
+          port: config.temporalPort,
           ui: true,
           uiPort: config.temporalUiPort,
           dbFilename,
@@ -84,19 +77,6 @@ export async function startStack(
       );
     }
 
-    const connection = await NativeConnection.connect({ address });
-    closers.push(() => connection.close());
-    const worker = await createPtpassWorker({
-      connection,
-      namespace: config.namespace,
-      taskQueue: config.taskQueue,
-      shutdownGraceSeconds: config.shutdownGraceSeconds,
-      deps: { db: database.db, logger, stopSignal: stop.signal },
-    });
-    stop.signal.addEventListener('abort', () => {
-      if (worker.getState() === 'RUNNING') worker.shutdown();
-    });
-
     options.out(
       [
         '',
@@ -105,18 +85,22 @@ export async function startStack(
         `  Temporal         ${temporalNote}`,
         `  Database         ${embedded ? `embedded PGlite in ${embedded.dataDir}, served on 127.0.0.1:${config.pglitePort}` : 'DATABASE_URL'}`,
         `  Worker           task queue '${config.taskQueue}', namespace '${config.namespace}'`,
+        `  Metrics          ${config.metricsPort ? `http://127.0.0.1:${config.metricsPort}/metrics` : 'off (METRICS_PORT=0)'}`,
+        '  Schedules        applied; see `npm run ptpass -- schedules list`',
         '  Try              npm run ptpass -- job run pass-lifecycle --wait',
         'Press Ctrl-C to stop.',
         '',
       ].join('\n'),
     );
-    logger.info('worker polling', {
-      taskQueue: config.taskQueue,
-      namespace: config.namespace,
-      temporal: address,
-      pid: process.pid,
+    await runWorker({
+      config,
+      logger,
+      db: database.db,
+      address,
+      sdkMetricsPort,
+      applySchedules: true,
+      stopSignal,
     });
-    await worker.run();
     options.out('worker stopped');
   } finally {
     for (const close of closers.reverse()) {

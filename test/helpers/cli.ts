@@ -13,8 +13,12 @@ export async function ptpass(args: string[], env: NodeJS.ProcessEnv): Promise<Cl
   let stdout = '';
   let stderr = '';
   const code = await runCli(args, {
-    stdout: (t) => void (stdout += t),
-    stderr: (t) => void (stderr += t),
+    stdout: (t) => {
+      stdout += t;
+    },
+    stderr: (t) => {
+      stderr += t;
+    },
     env,
   });
   return { code, stdout, stderr, json: <T>() => JSON.parse(stdout) as T };

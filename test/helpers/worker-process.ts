@@ -27,6 +27,8 @@ export async function spawnWorker(options: {
       TEMPORAL_ADDRESS: temporalAddress(),
       TEMPORAL_TASK_QUEUE: options.taskQueue,
       LOG_LEVEL: 'info',
+      // Several worker processes run at once in tests; metrics only where a test asks for them.
+      METRICS_PORT: '0',
       ...options.env,
     },
     stdio: ['ignore', 'ignore', 'pipe'],

@@ -2,6 +2,7 @@ import type { Command } from '../command.ts';
 import { dbMigrateCommand } from './db.ts';
 import { jobRunCommand, jobsListCommand } from './job.ts';
 import { runsListCommand, runsShowCommand } from './runs.ts';
+import { scheduleCommands } from './schedules.ts';
 import { startCommand } from './start.ts';
 
 /** Every `ptpass` subcommand. Add a command here and it gets --help, --json and error handling. */
@@ -11,5 +12,6 @@ export const COMMANDS: Command[] = [
   jobsListCommand,
   runsListCommand,
   runsShowCommand,
+  ...scheduleCommands,
   dbMigrateCommand,
 ];

@@ -1,0 +1,45 @@
+import type { JobName } from './index.ts';
+
+/**
+ * Every job's Temporal Schedule, in one declaration. Calendars are read in BUSINESS_TIMEZONE.
+ * `ptpass schedules apply` (and `npm start`) make Temporal match this list.
+ *
+ * A scheduled run's workflow ID is `<scheduleId>-<nominal time>`, which is exactly the job instance ID
+ * (`jobWorkflowId`) because the schedule ID is the job name, and the run's logical time is the nominal
+ * time (see `scheduledTimeOr` in src/workflows/run-job.ts).
+ */
+
+type Range = number | { start: number; end: number; step: number };
+export interface CalendarDeclaration {
+  minute?: Range | '*';
+  hour?: Range | '*';
+  dayOfWeek?: 'SUNDAY' | 'MONDAY' | 'TUESDAY' | 'WEDNESDAY' | 'THURSDAY' | 'FRIDAY' | 'SATURDAY' | '*';
+}
+
+export interface ScheduleDeclaration {
+  /** Also the schedule ID. */
+  job: JobName;
+  calendar: CalendarDeclaration;
+  /** What happens when the previous run is still going at the next tick. */
+  overlap: 'SKIP' | 'BUFFER_ONE' | 'ALLOW_ALL';
+  /** How far back missed runs are caught up after an outage. */
+  catchupWindow: string;
+  note: string;
+}
+
+export const SCHEDULES: readonly ScheduleDeclaration[] = [
+  {
+    job: 'pass-lifecycle',
+    calendar: { hour: 0, minute: 5 },
+    overlap: 'SKIP',
+    catchupWindow: '1 day',
+    note: 'Daily 00:05: activate passes that start today, expire passes that ended or ran out.',
+  },
+  {
+    job: 'prune-run-records',
+    calendar: { dayOfWeek: 'SUNDAY', hour: 3, minute: 30 },
+    overlap: 'SKIP',
+    catchupWindow: '7 days',
+    note: 'Weekly, Sunday 03:30: delete job and step run records older than the retention age.',
+  },
+];

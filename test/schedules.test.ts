@@ -1,0 +1,181 @@
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { promisify } from 'node:util';
+import { Client, Connection } from '@temporalio/client';
+import { NativeConnection, type Worker } from '@temporalio/worker';
+import { eq } from 'drizzle-orm';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { launchJob } from '../src/client/launch-job.ts';
+import { applySchedules } from '../src/client/schedules.ts';
+import { jobRuns } from '../src/db/schema.ts';
+import { createLogger } from '../src/logger.ts';
+import { addDays, businessDayOf, startOfBusinessDay } from '../src/time.ts';
+import { createPtpassWorker } from '../src/worker/create-worker.ts';
+import { ptpass } from './helpers/cli.ts';
+import { createTestDatabase, type TestDatabase } from './helpers/db.ts';
+import { temporalAddress } from './helpers/temporal.ts';
+import { waitFor } from './helpers/worker-process.ts';
+
+/**
+ * Schedules use the production IDs (the job names), so this file works in a Temporal namespace of its own
+ * on the shared dev server.
+ */
+const run = promisify(execFile);
+const namespace = `schedules-${randomBytes(4).toString('hex')}`;
+const taskQueue = `schedules-${randomBytes(4).toString('hex')}`;
+const zone = 'Asia/Seoul';
+
+let database: TestDatabase;
+let connection: Connection;
+let nativeConnection: NativeConnection;
+let client: Client;
+let worker: Worker;
+let running: Promise<void>;
+let env: NodeJS.ProcessEnv;
+
+async function temporalCli(...args: string[]) {
+  const { stdout } = await run(inject('temporalCli'), [
+    ...args,
+    '--address',
+    temporalAddress(),
+    '--namespace',
+    namespace,
+  ]);
+  return stdout;
+}
+
+beforeAll(async () => {
+  database = await createTestDatabase('schedules');
+  connection = await Connection.connect({ address: temporalAddress() });
+  await run(inject('temporalCli'), [
+    'operator',
+    'namespace',
+    'create',
+    '--namespace',
+    namespace,
+    '--address',
+    temporalAddress(),
+  ]);
+  client = new Client({ connection, namespace });
+  await waitFor(
+    async () =>
+      connection.workflowService.describeNamespace({ namespace }).then(
+        () => true,
+        () => false,
+      ),
+    'the namespace',
+  );
+  nativeConnection = await NativeConnection.connect({ address: temporalAddress() });
+  worker = await createPtpassWorker({
+    connection: nativeConnection,
+    namespace,
+    taskQueue,
+    deps: { db: database.db, logger: createLogger('warn') },
+  });
+  running = worker.run();
+  env = {
+    DATABASE_URL: database.url,
+    TEMPORAL_ADDRESS: temporalAddress(),
+    TEMPORAL_NAMESPACE: namespace,
+    TEMPORAL_TASK_QUEUE: taskQueue,
+    BUSINESS_TIMEZONE: zone,
+  };
+});
+afterAll(async () => {
+  for await (const s of client.schedule.list()) await client.schedule.getHandle(s.scheduleId).delete();
+  worker?.shutdown();
+  await running;
+  await nativeConnection?.close();
+  await connection?.close();
+  await database?.drop();
+});
+
+describe('schedules', () => {
+  it('apply creates every declared schedule once; applying again changes nothing', async () => {
+    const first = await ptpass(['schedules', 'apply', '--json'], env);
+    expect(first.code, first.stderr).toBe(0);
+    expect(first.json()).toEqual([
+      { scheduleId: 'pass-lifecycle', change: 'created' },
+      { scheduleId: 'prune-run-records', change: 'created' },
+    ]);
+    const second = await applySchedules({ client, taskQueue, businessTimeZone: zone });
+    expect(second.map((c) => c.change)).toEqual(['unchanged', 'unchanged']);
+
+    // The real temporal CLI reads them.
+    const described = JSON.parse(
+      await temporalCli('schedule', 'describe', '--schedule-id', 'pass-lifecycle', '-o', 'json'),
+    );
+    expect(JSON.stringify(described)).toContain('passLifecycle');
+    expect(JSON.stringify(described)).toContain(zone);
+    const listed = await temporalCli('schedule', 'list');
+    expect(listed).toContain('pass-lifecycle');
+    expect(listed).toContain('prune-run-records');
+  });
+
+  it('pause keeps a note, survives apply, and resume lifts it', async () => {
+    const paused = await ptpass(
+      ['schedules', 'pause', 'pass-lifecycle', '--note', 'studio closed for holidays'],
+      env,
+    );
+    expect(paused.code, paused.stderr).toBe(0);
+    await applySchedules({ client, taskQueue, businessTimeZone: zone });
+    const list = await ptpass(['schedules', 'list', '--json'], env);
+    expect(list.json<Array<{ scheduleId: string; paused: boolean; note: string }>>()).toContainEqual(
+      expect.objectContaining({
+        scheduleId: 'pass-lifecycle',
+        paused: true,
+        note: 'studio closed for holidays',
+      }),
+    );
+    expect((await ptpass(['schedules', 'resume', 'pass-lifecycle'], env)).code).toBe(0);
+    const description = await client.schedule.getHandle('pass-lifecycle').describe();
+    expect(description.state.paused).toBe(false);
+
+    const unknown = await ptpass(['schedules', 'pause', 'nope'], env);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toMatch(
+      /unknown schedule 'nope' \(schedules: pass-lifecycle, prune-run-records\)/,
+    );
+  });
+
+  it('a run triggered with the real temporal CLI runs its job, as of the schedule’s time', async () => {
+    await temporalCli('schedule', 'trigger', '--schedule-id', 'pass-lifecycle');
+    const record = await waitFor(async () => {
+      const rows = await database.db.select().from(jobRuns).where(eq(jobRuns.job, 'pass-lifecycle'));
+      return rows.find((r) => r.status === 'COMPLETED');
+    }, 'the triggered run to complete');
+    // The workflow ID carries the nominal time; the run's logical time is that same instant.
+    const suffix = record.workflowId.replace(/^pass-lifecycle-/, '');
+    expect(new Date(suffix).toISOString()).toBe(record.asOf.toISOString());
+  });
+
+  it('a backfill over 3 past days creates 3 job instances with those logical times, and a manual run of one is not run again', async () => {
+    const today = businessDayOf(new Date(), zone);
+    const days = [addDays(today, -4), addDays(today, -3), addDays(today, -2)];
+    const backfill = await ptpass(
+      ['schedules', 'backfill', 'pass-lifecycle', '--from', days[0]!, '--to', days[2]!],
+      env,
+    );
+    expect(backfill.code, backfill.stderr).toBe(0);
+
+    // Daily at 00:05 business time.
+    const expected = days.map((d) =>
+      new Date(startOfBusinessDay(d, zone).getTime() + 5 * 60_000).toISOString(),
+    );
+    const runs = await waitFor(async () => {
+      const rows = await database.db.select().from(jobRuns).where(eq(jobRuns.job, 'pass-lifecycle'));
+      const done = rows.filter((r) => r.status === 'COMPLETED' && expected.includes(r.asOf.toISOString()));
+      return done.length === 3 ? done : undefined;
+    }, 'three backfilled runs');
+    expect(runs.map((r) => r.asOf.toISOString()).sort()).toEqual(expected);
+    expect(runs.map((r) => r.workflowId).sort()).toEqual(
+      expected.map((t) => `pass-lifecycle-${t.replace('.000Z', 'Z')}`),
+    );
+
+    const manual = await launchJob(
+      { client, db: database.db, taskQueue },
+      { job: 'pass-lifecycle', asOf: new Date(expected[1]!) },
+    );
+    expect(manual.outcome).toBe('already-completed');
+  });
+});
