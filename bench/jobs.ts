@@ -1,0 +1,94 @@
+import type postgres from 'postgres';
+import type { RunSettings } from '../src/jobs/index.ts';
+
+/**
+ * What the benchmark measures for each job: how to seed it, the "limit" arm (the same change as the
+ * fewest set-based statements), the "reference" arm (cursor read, one UPDATE per item, commit every 5 —
+ * the course project's approach), and a fingerprint of the rows the job changes.
+ */
+
+type Sql = postgres.Sql;
+
+export interface BenchJob {
+  job: string;
+  /** Tables the job reads or writes; restored from a snapshot before each arm. */
+  tables: string[];
+  seed(sql: Sql, scale: number, asOf: Date): Promise<{ items: number }>;
+  limit(sql: Sql, asOf: Date): Promise<number>;
+  /** Processes at most `cap` items the reference way; returns how many and how many exist. */
+  reference(url: string, asOf: Date, cap: number): Promise<{ processed: number; lastKey: number }>;
+  /** Hash of the job's output rows with key <= upTo (all rows when undefined). */
+  fingerprint(sql: Sql, upTo?: number): Promise<string>;
+  params?: Record<string, unknown>;
+  settings(partitions: number, chunkSize?: number): RunSettings;
+}
+
+const DAY = 86_400_000;
+
+export const passLifecycleBench: BenchJob = {
+  job: 'pass-lifecycle',
+  tables: ['passes', 'packages', 'users'],
+  async seed(sql, scale, asOf) {
+    const passes = Math.round(1_000_000 * scale);
+    const members = Math.max(1, Math.round(passes / 10));
+    await sql`INSERT INTO users (name, phone) SELECT 'member ' || g, '010-0000-' || lpad((g % 10000)::text, 4, '0') FROM generate_series(1, ${members}) g`;
+    await sql`INSERT INTO packages (name, session_count, period_days) VALUES ('PT 10', 10, 30)`;
+    // Half of the passes ended a day before T (due for expiry); the rest end a month later.
+    await sql`
+      INSERT INTO passes (user_id, package_id, status, remaining_count, started_at, ended_at)
+      SELECT 1 + (g % ${members}), 1, 'PROGRESSED', 1 + (g % 10), ${new Date(asOf.getTime() - 30 * DAY)},
+             CASE WHEN g % 2 = 0 THEN ${new Date(asOf.getTime() - DAY)}::timestamptz ELSE ${new Date(asOf.getTime() + 30 * DAY)}::timestamptz END
+      FROM generate_series(1, ${passes}) g`;
+    await sql`ANALYZE`;
+    return { items: Math.floor(passes / 2) };
+  },
+  async limit(sql, asOf) {
+    const activated =
+      await sql`UPDATE passes SET status = 'PROGRESSED', modified_at = now() WHERE status = 'READY' AND started_at <= ${asOf}`;
+    const expired = await sql`
+      UPDATE passes SET status = 'EXPIRED', expired_at = ${asOf}, modified_at = now()
+      WHERE status = 'PROGRESSED' AND (ended_at <= ${asOf} OR remaining_count = 0)`;
+    return activated.count + expired.count;
+  },
+  async reference(url, asOf, cap) {
+    const { default: postgresJs } = await import('postgres');
+    const reader = postgresJs(url, { max: 1, onnotice: () => {} });
+    const writer = postgresJs(url, { max: 1, onnotice: () => {} });
+    let processed = 0;
+    let lastKey = 0;
+    try {
+      await reader.begin(async (r) => {
+        const cursor = r<{ id: string }[]>`
+          SELECT id FROM passes WHERE status = 'PROGRESSED' AND (ended_at <= ${asOf} OR remaining_count = 0) ORDER BY id`.cursor(
+          5,
+        );
+        for await (const rows of cursor) {
+          await writer.begin(async (w) => {
+            for (const row of rows) {
+              await w`UPDATE passes SET status = 'EXPIRED', expired_at = ${asOf}, modified_at = now() WHERE id = ${row.id}`;
+            }
+          });
+          processed += rows.length;
+          lastKey = Number(rows[rows.length - 1]!.id);
+          if (processed >= cap) break;
+        }
+      });
+    } finally {
+      await reader.end();
+      await writer.end();
+    }
+    return { processed, lastKey };
+  },
+  async fingerprint(sql, upTo) {
+    const [row] = await sql<{ hash: string }[]>`
+      SELECT md5(string_agg(id || ':' || status || ':' || coalesce(extract(epoch FROM expired_at)::text, '-'), ',' ORDER BY id)) AS hash
+      FROM passes WHERE id <= ${upTo ?? Number.MAX_SAFE_INTEGER}`;
+    return row!.hash;
+  },
+  settings(partitions, chunkSize) {
+    const step = { partitions, ...(chunkSize ? { chunkSize } : {}) };
+    return { steps: { activate: step, expire: step } };
+  },
+};
+
+export const BENCH_JOBS: BenchJob[] = [passLifecycleBench];

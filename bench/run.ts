@@ -1,0 +1,215 @@
+/**
+ * `npm run bench [-- --scale 0.1] [--jobs pass-lifecycle] [--partitions 2] [--reference-cap 20000]
+ *                [--sweep-chunks 500,1000,2000,5000]`
+ *
+ * For each job, on the local PostgreSQL and a real Temporal dev server with a real worker process,
+ * three arms on the same seeded data: limit (fewest set-based statements, no Temporal), ptpass (the job
+ * through Temporal as in production), reference (cursor + one UPDATE per item + commit every 5, capped at
+ * a sample and extrapolated). Checks the arms produced the same rows, then prints the ratios.
+ * Figures also go to bench-results/<time>.json.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { Client, Connection } from '@temporalio/client';
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { launchJob } from '../src/client/launch-job.ts';
+import { createDb, migrateDatabase } from '../src/db/client.ts';
+import { devServerExecutable, ensureTemporalCli } from '../src/stack/temporal-cli.ts';
+import { BENCH_JOBS, type BenchJob } from './jobs.ts';
+import { adminSql, fmt, formatTable, ROOT, startWorkerProcess, timed } from './support.ts';
+
+const { values } = parseArgs({
+  options: {
+    scale: { type: 'string', default: '1' },
+    jobs: { type: 'string' },
+    partitions: { type: 'string', default: '2' },
+    'reference-cap': { type: 'string', default: '20000' },
+    'sweep-chunks': { type: 'string' },
+    'admin-url': {
+      type: 'string',
+      default: process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres',
+    },
+  },
+});
+const scale = Number(values.scale);
+const partitions = Number(values.partitions);
+const referenceCap = Number(values['reference-cap']);
+if (!(scale > 0) || !(partitions >= 1) || !(referenceCap >= 5)) {
+  console.error('bench: --scale must be > 0, --partitions >= 1, --reference-cap >= 5');
+  process.exit(2);
+}
+const selected = values.jobs ? BENCH_JOBS.filter((j) => values.jobs!.split(',').includes(j.job)) : BENCH_JOBS;
+
+const adminUrl = values['admin-url']!;
+const dbName = 'ptpass_bench';
+const benchUrl = (() => {
+  const u = new URL(adminUrl);
+  u.pathname = `/${dbName}`;
+  return u.toString();
+})();
+
+async function restore(sql: ReturnType<typeof adminSql>, job: BenchJob) {
+  await sql.unsafe(`TRUNCATE job_runs, ${job.tables.join(', ')} RESTART IDENTITY CASCADE`);
+  for (const table of [...job.tables].reverse()) {
+    await sql.unsafe(`INSERT INTO ${table} OVERRIDING SYSTEM VALUE SELECT * FROM bench_snapshot_${table}`);
+  }
+  await sql.unsafe('VACUUM ANALYZE');
+}
+
+async function main() {
+  const admin = adminSql(adminUrl);
+  await admin.unsafe(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
+  await admin.unsafe(`CREATE DATABASE ${dbName}`);
+  await admin.end();
+  await migrateDatabase({ url: benchUrl });
+  const sql = adminSql(benchUrl);
+
+  const cli = await ensureTemporalCli();
+  const env = await TestWorkflowEnvironment.createLocal({
+    server: { executable: devServerExecutable(cli), ip: '127.0.0.1', extraArgs: ['--log-level', 'error'] },
+  });
+  const address = env.connection.options.address!;
+  const connection = await Connection.connect({ address });
+  const client = new Client({ connection });
+  const { db, close } = createDb({ url: benchUrl, max: 2 });
+  const taskQueue = 'bench';
+  const worker = await startWorkerProcess({
+    DATABASE_URL: benchUrl,
+    TEMPORAL_ADDRESS: address,
+    TEMPORAL_TASK_QUEUE: taskQueue,
+  });
+  const results: Record<string, unknown>[] = [];
+  console.log(
+    `bench: scale ${scale}, partitions ${partitions}, reference sample ${referenceCap} items, worker pid ${worker.pid}\n`,
+  );
+
+  try {
+    for (const job of selected) {
+      const asOf = new Date(Date.UTC(2026, 5, 1, 0, 5, 0) + results.length * 3600_000);
+      const { items } = await job.seed(sql, scale, asOf);
+      for (const table of job.tables)
+        await sql.unsafe(`CREATE TABLE bench_snapshot_${table} AS SELECT * FROM ${table}`);
+
+      // limit
+      await restore(sql, job);
+      const limit = await timed(() => job.limit(sql, asOf));
+      const limitPrint = await job.fingerprint(sql);
+
+      // ptpass
+      let launchIndex = 0;
+      const runPtpass = async (settings: ReturnType<BenchJob['settings']>) => {
+        await restore(sql, job);
+        const at = new Date(asOf.getTime() + launchIndex++ * 1000);
+        const run = await timed(() =>
+          launchJob(
+            { client, db, taskQueue },
+            { job: job.job, asOf: at, params: job.params, settings, wait: true, rerun: true },
+          ),
+        );
+        if (run.value.outcome !== 'completed') throw new Error(`ptpass arm: ${run.value.outcome}`);
+        const history = await client.workflow.getHandle(run.value.workflowId, run.value.runId).fetchHistory();
+        return { seconds: run.seconds, result: run.value.result, events: history.events?.length ?? 0 };
+      };
+      if (values['sweep-chunks']) {
+        const sweep: Array<Array<string | number>> = [];
+        for (const size of values['sweep-chunks'].split(',').map(Number)) {
+          const r = await runPtpass(job.settings(1, size));
+          sweep.push([size, fmt.s(r.seconds), fmt.rate(items, r.seconds)]);
+        }
+        console.log(
+          `${job.job}: chunk size sweep (1 partition, ${items.toLocaleString('en-US')} items)\n${formatTable(['chunk size', 'seconds', 'rows/s'], sweep)}\n`,
+        );
+      }
+      // ptpass's timing uses the same logical time as the fingerprinted limit arm (asOf shifts by whole seconds only for identity).
+      const ptpass = await runPtpass(job.settings(partitions));
+      const ptpassPrint = await job.fingerprint(sql);
+
+      // reference (sample)
+      await restore(sql, job);
+      const reference = await timed(() => job.reference(benchUrl, asOf, referenceCap));
+      const referenceSeconds = (reference.seconds * items) / Math.max(1, reference.value.processed);
+      const referencePrint = await job.fingerprint(sql, reference.value.lastKey);
+      // Compare the reference's sample against ptpass's rows in the same key range.
+      await restore(sql, job);
+      await job.limit(sql, asOf);
+      const limitSamplePrint = await job.fingerprint(sql, reference.value.lastKey);
+
+      const same = limitPrint === ptpassPrint && referencePrint === limitSamplePrint;
+      const rss = worker.peakRssMb();
+      const row = {
+        job: job.job,
+        items,
+        limitSeconds: limit.seconds,
+        ptpassSeconds: ptpass.seconds,
+        referenceSeconds,
+        referenceSample: reference.value.processed,
+        referenceSampleSeconds: reference.seconds,
+        ptpassOverLimit: ptpass.seconds / limit.seconds,
+        referenceOverPtpass: referenceSeconds / ptpass.seconds,
+        workerPeakRssMb: rss,
+        historyEvents: ptpass.events,
+        written: ptpass.result.written,
+        sameRows: same,
+      };
+      results.push(row);
+      console.log(`${job.job} — ${items.toLocaleString('en-US')} items`);
+      if (!same) {
+        console.log('  ARMS DISAGREE: the rows differ, no ratios printed', {
+          limitPrint,
+          ptpassPrint,
+          referencePrint,
+          limitSamplePrint,
+        });
+        continue;
+      }
+      console.log(
+        formatTable(
+          ['arm', 'rows', 'seconds', 'rows/s', 'note'],
+          [
+            [
+              'limit',
+              items,
+              fmt.s(limit.seconds),
+              fmt.rate(items, limit.seconds),
+              'fewest set-based statements, one session',
+            ],
+            [
+              'ptpass',
+              items,
+              fmt.s(ptpass.seconds),
+              fmt.rate(items, ptpass.seconds),
+              `${partitions} partition(s), Temporal, worker process`,
+            ],
+            [
+              'reference',
+              items,
+              fmt.s(referenceSeconds),
+              fmt.rate(items, referenceSeconds),
+              `extrapolated from ${reference.value.processed} items in ${fmt.s(reference.seconds)} s`,
+            ],
+          ],
+        ),
+      );
+      console.log(
+        `  ptpass ÷ limit ${fmt.ratio(ptpass.seconds, limit.seconds)} · reference ÷ ptpass ${fmt.ratio(referenceSeconds, ptpass.seconds)} · worker peak RSS ${rss} MB · history events ${ptpass.events}\n`,
+      );
+      for (const table of job.tables) await sql.unsafe(`DROP TABLE bench_snapshot_${table}`);
+    }
+  } finally {
+    await worker.stop();
+    await close();
+    await sql.end();
+    await connection.close();
+    await env.teardown();
+  }
+  mkdirSync(join(ROOT, 'bench-results'), { recursive: true });
+  const file = join(ROOT, 'bench-results', `${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
+  writeFileSync(file, JSON.stringify({ scale, partitions, referenceCap, results }, null, 2));
+  console.log(`figures written to ${file}`);
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});

@@ -1,0 +1,78 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import postgres from 'postgres';
+
+/** Shared pieces of the benchmark: timing, a real worker process with peak-RSS tracking, table output. */
+
+export const ROOT = fileURLToPath(new URL('..', import.meta.url));
+
+export async function timed<T>(fn: () => Promise<T>): Promise<{ value: T; seconds: number }> {
+  const start = process.hrtime.bigint();
+  const value = await fn();
+  return { value, seconds: Number(process.hrtime.bigint() - start) / 1e9 };
+}
+
+export interface BenchWorker {
+  pid: number;
+  /** Peak resident set size so far, from the kernel's VmHWM. */
+  peakRssMb(): number;
+  stop(): Promise<void>;
+}
+
+export async function startWorkerProcess(env: Record<string, string>): Promise<BenchWorker> {
+  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', 'worker.ts'], {
+    cwd: ROOT,
+    env: { ...process.env, LOG_LEVEL: 'warn', METRICS_PORT: '0', ...env },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let log = '';
+  await new Promise<void>((resolve, reject) => {
+    child.stderr?.on('data', (d: Buffer) => {
+      log += d.toString();
+      if (log.includes('"msg":"worker polling"')) resolve();
+    });
+    child.once('exit', (code) => reject(new Error(`worker exited (${code}): ${log.slice(-2000)}`)));
+    // LOG_LEVEL=warn hides the polling line; fall back to a short settle time.
+    setTimeout(resolve, 15_000).unref();
+  });
+  const pid = child.pid!;
+  return {
+    pid,
+    peakRssMb() {
+      try {
+        const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+        const kb = Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0);
+        return Math.round(kb / 1024);
+      } catch {
+        return 0;
+      }
+    },
+    async stop() {
+      const exited = new Promise((r) => child.once('exit', r));
+      child.kill('SIGTERM');
+      await exited;
+    },
+  };
+}
+
+export function adminSql(url: string) {
+  return postgres(url, { max: 1, onnotice: () => {} });
+}
+
+export function formatTable(header: string[], rows: Array<Array<string | number>>): string {
+  const cells = [header, ...rows.map((r) => r.map(String))];
+  const widths = header.map((_, i) => Math.max(...cells.map((r) => (r[i] ?? '').length)));
+  const line = (r: string[]) => `| ${r.map((c, i) => c.padEnd(widths[i] ?? 0)).join(' | ')} |`;
+  return [
+    line(cells[0]!),
+    `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`,
+    ...cells.slice(1).map(line),
+  ].join('\n');
+}
+
+export const fmt = {
+  s: (x: number) => x.toFixed(2),
+  rate: (rows: number, s: number) => (s > 0 ? Math.round(rows / s).toLocaleString('en-US') : '-'),
+  ratio: (a: number, b: number) => (b > 0 ? `${(a / b).toFixed(2)}×` : '-'),
+};
