@@ -10,7 +10,7 @@ export interface PtpassWorkerOptions {
   taskQueue: string;
   deps: ActivityDeps;
   shutdownGraceSeconds?: number;
-  /** A prebuilt workflow bundle (tests bundle once per file); otherwise the workflows are bundled now. */
+  /** A prebuilt workflow bundle (tests bundle once per file); otherwise bundled now in a child process. */
   workflowBundle?: WorkerOptions['workflowBundle'];
   maxConcurrentActivityTaskExecutions?: number;
 }
