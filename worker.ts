@@ -9,6 +9,7 @@ import { NativeConnection } from '@temporalio/worker';
 import { reconcileRuns } from './src/client/reconcile-runs.ts';
 import { loadConfig, resolveDatabaseUrl, resolveTemporalAddress } from './src/config.ts';
 import { createDb, migrateDatabase } from './src/db/client.ts';
+import { deductSessionsJob } from './src/jobs/deduct-sessions.ts';
 import { createLogger } from './src/logger.ts';
 import { createPtpassWorker } from './src/worker/create-worker.ts';
 
@@ -47,7 +48,12 @@ export async function main(): Promise<void> {
       namespace: config.namespace,
       taskQueue: config.taskQueue,
       shutdownGraceSeconds: config.shutdownGraceSeconds,
-      deps: { db, logger, stopSignal: stop.signal },
+      deps: {
+        db,
+        logger,
+        stopSignal: stop.signal,
+        paramDefaults: { [deductSessionsJob.name]: { noShow: config.noShowPolicy } },
+      },
     });
     logger.info('worker polling', {
       taskQueue: config.taskQueue,

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { DEFAULT_NO_SHOW_POLICY, NO_SHOW_POLICIES, type NoShowPolicy } from './jobs/deduct-sessions.ts';
 
 /**
  * The one place that reads the environment. Every entrypoint calls `loadConfig()` first; a bad value
@@ -58,6 +59,9 @@ const envSchema = z.object({
   LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
   METRICS_PORT: port(9464),
   ADMIN_PORT: port(8300),
+  NO_SHOW_POLICY: z
+    .enum(NO_SHOW_POLICIES, { message: "must be 'deduct' or 'keep'" })
+    .default(DEFAULT_NO_SHOW_POLICY),
   WORKER_SHUTDOWN_GRACE_SECONDS: z.coerce
     .number()
     .positive('must be a positive number of seconds')
@@ -83,6 +87,8 @@ export interface Config {
   metricsPort: number;
   adminPort: number;
   shutdownGraceSeconds: number;
+  /** deduct-sessions: what a no-show costs when a run does not say (`--param noShow=...`). */
+  noShowPolicy: NoShowPolicy;
 }
 
 export const DEFAULT_TEMPORAL_ADDRESS = '127.0.0.1:7233';
@@ -116,6 +122,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     metricsPort: e.METRICS_PORT,
     adminPort: e.ADMIN_PORT,
     shutdownGraceSeconds: e.WORKER_SHUTDOWN_GRACE_SECONDS,
+    noShowPolicy: e.NO_SHOW_POLICY,
   };
 }
 

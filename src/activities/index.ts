@@ -3,6 +3,7 @@ import type { Db } from '../db/client.ts';
 import { finishJobRun, insertJobRun, type NewJobRun } from '../db/queries/runs.ts';
 import type { JobResult } from '../jobs/definition.ts';
 import type { Logger } from '../logger.ts';
+import { deductSessionsSteps } from './deduct-sessions.ts';
 import { passLifecycleSteps } from './pass-lifecycle.ts';
 import {
   runStep,
@@ -17,6 +18,11 @@ export interface ActivityDeps {
   logger: Logger;
   /** Aborted when the worker is asked to stop; running steps stop after their current chunk. */
   stopSignal?: AbortSignal;
+  /**
+   * Parameter defaults this worker's configuration supplies, by job name (e.g. the deduct-sessions no-show
+   * policy from NO_SHOW_POLICY). A run's own parameters win.
+   */
+  paramDefaults?: Record<string, Record<string, unknown>>;
   hooks?: StepRunnerHooks & {
     onJobFinished?(info: {
       job: string;
@@ -30,6 +36,7 @@ export interface ActivityDeps {
 /** Step handlers of every job, by job name then step name. */
 export const STEP_HANDLERS: Record<string, Record<string, StepHandler<never>>> = {
   'pass-lifecycle': passLifecycleSteps,
+  'deduct-sessions': deductSessionsSteps,
 };
 
 /**
@@ -98,7 +105,8 @@ export function createActivities(deps: ActivityDeps) {
     },
 
     runStep(input: StepInput) {
-      return runStep(runnerDeps, input);
+      const defaults = deps.paramDefaults?.[input.job];
+      return runStep(runnerDeps, defaults ? { ...input, params: { ...defaults, ...input.params } } : input);
     },
   };
 }

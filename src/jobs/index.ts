@@ -1,12 +1,15 @@
+import { deductSessionsJob } from './deduct-sessions.ts';
 import type { JobDefinition } from './definition.ts';
 import { passLifecycleJob } from './pass-lifecycle.ts';
 
+export { deductSessionsJob } from './deduct-sessions.ts';
 export * from './definition.ts';
 export { passLifecycleJob } from './pass-lifecycle.ts';
 
 /** Every job ptpass runs, by name. The CLI, the worker and the schedules all read this one list. */
 export const JOBS = {
   [passLifecycleJob.name]: passLifecycleJob,
+  [deductSessionsJob.name]: deductSessionsJob,
 } as const satisfies Record<string, JobDefinition>;
 
 export type JobName = keyof typeof JOBS;

@@ -1,2 +1,4 @@
 // Every workflow the worker registers. One file per job; the shared orchestration is run-job.ts.
+
+export { deductSessions } from './deduct-sessions.ts';
 export { passLifecycle } from './pass-lifecycle.ts';
