@@ -7,7 +7,7 @@ import { bookings, jobRuns, passes, stepRuns } from '../src/db/schema.ts';
 import type { JobResult } from '../src/jobs/index.ts';
 import { createTestDatabase, type TestDatabase } from './helpers/db.ts';
 import { seedPackage, seedPass, seedUser, uniqueAsOf } from './helpers/seed.ts';
-import { seedBooking } from './helpers/seed-bookings.ts';
+import { seedBooking, seedStudio } from './helpers/seed-bookings.ts';
 import { connectTemporal, type RunningWorker, type TemporalTestContext } from './helpers/temporal.ts';
 import { waitFor } from './helpers/worker-process.ts';
 
@@ -435,6 +435,42 @@ describe('deduct-sessions', () => {
       expect(await database.db.$count(stepRuns)).toBe(0);
       expect(await snapshot()).toEqual(before);
     });
+  });
+
+  it('partitions that share passes never over-deduct: each pass gives min(sessions, due bookings)', async () => {
+    const user = await seedUser(database.db);
+    const pkg = await seedPackage(database.db);
+    const seeded = await seedStudio(database.db, {
+      userId: user,
+      packageId: pkg,
+      asOf: T,
+      passCount: 40,
+      bookingsPerPass: 10,
+    });
+    const before = await database.db.execute<{ id: number; remaining: number | null; due: number }>(sql`
+      SELECT p.id::int, p.remaining_count AS remaining,
+             count(b.id) FILTER (WHERE b.status <> 'CANCELLED' AND b.ended_at <= ${T.toISOString()}::timestamptz)::int AS due
+      FROM passes p LEFT JOIN bookings b ON b.pass_id = p.id GROUP BY p.id ORDER BY p.id`);
+
+    const { result } = await run({
+      settings: { steps: { deduct: { partitions: 3, chunkSize: 7, skipLimit: 10_000 } } },
+    });
+    const deduct = stepOf(result, 'deduct');
+    expect(deduct.partitions).toBe(3);
+    expect(deduct.read).toBe(seeded.due);
+
+    const after = await database.db.execute<{ id: number; remaining: number | null; used: number }>(sql`
+      SELECT p.id::int, p.remaining_count AS remaining, count(b.id) FILTER (WHERE b.used_pass)::int AS used
+      FROM passes p LEFT JOIN bookings b ON b.pass_id = p.id GROUP BY p.id ORDER BY p.id`);
+    expect(after.map((r) => ({ ...r }))).toEqual(
+      before.map((p) => ({
+        id: p.id,
+        remaining: p.remaining === null ? null : Math.max(p.remaining - p.due, 0),
+        used: p.remaining === null ? p.due : Math.min(p.remaining, p.due),
+      })),
+    );
+    expect(deduct.written).toBe(after.reduce((n, r) => n + r.used, 0));
+    expect(deduct.skipped).toBe(seeded.due - deduct.written);
   });
 
   it('a dry run counts what would change and writes nothing', async () => {

@@ -34,8 +34,8 @@ export async function seedBooking(db: Db, b: BookingSeed): Promise<number> {
  * A studio's worth of passes and bookings in a few statements, deterministic from the ids:
  * `passCount` passes whose counts cycle through null (unlimited), 1, 2, 3, 5 and 8, each with
  * `bookingsPerPass` bookings interleaved across passes (so one pass's bookings spread over many chunks).
- * Every 7th booking is in the future, every 11th cancelled, every 5th a no-show. Returns what a clean run
- * must leave, computed from the seed by SQL independent of the job's: each pass's remaining count.
+ * Every 7th booking is in the future, every 11th cancelled, every 5th a no-show. Returns how many bookings
+ * there are and how many are due (not cancelled, ended by `asOf`).
  */
 export async function seedStudio(
   db: Db,
