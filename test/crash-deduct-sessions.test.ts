@@ -147,7 +147,7 @@ it('a worker killed with SIGKILL mid-step is replaced and every pass ends where 
   expect((await second.exited).code).toBe(0);
 });
 
-it('a worker process started with NO_SHOW_POLICY=keep leaves no-shows alone unless a run says otherwise', async () => {
+it('a worker process started with NO_SHOW_POLICY=keep leaves no-shows alone and counts them', async () => {
   const T = uniqueAsOf();
   const user = await seedUser(database.db);
   const pkg = await seedPackage(database.db);
