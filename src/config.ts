@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { DEFAULT_NO_SHOW_POLICY, NO_SHOW_POLICIES, type NoShowPolicy } from './jobs/deduct-sessions.ts';
 
 /**
  * The one place that reads the environment. Every entrypoint calls `loadConfig()` first; a bad value
@@ -65,6 +66,9 @@ const envSchema = z.object({
     .int('must be a whole number of days')
     .min(1, 'must be at least 1 day')
     .default(90),
+  NO_SHOW_POLICY: z
+    .enum(NO_SHOW_POLICIES, { message: "must be 'deduct' or 'keep'" })
+    .default(DEFAULT_NO_SHOW_POLICY),
   WORKER_SHUTDOWN_GRACE_SECONDS: z.coerce
     .number()
     .positive('must be a positive number of seconds')
@@ -96,6 +100,8 @@ export interface Config {
   runRetentionDays: number;
   /** Whether worker.ts applies the schedule declaration at start (`npm start` always does). */
   applySchedules: boolean;
+  /** deduct-sessions: what a no-show costs when a run does not say (`--param noShow=...`). */
+  noShowPolicy: NoShowPolicy;
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
@@ -130,6 +136,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     shutdownGraceSeconds: e.WORKER_SHUTDOWN_GRACE_SECONDS,
     runRetentionDays: e.RUN_RETENTION_DAYS,
     applySchedules: e.APPLY_SCHEDULES === 'true',
+    noShowPolicy: e.NO_SHOW_POLICY,
   };
 }
 

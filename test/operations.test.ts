@@ -109,7 +109,10 @@ describe('operations', () => {
       .returning();
     await database.db.insert(stepSkips).values({ stepRunId: step!.id, itemKey: '42', reason: 'test' });
 
-    inProcess = await temporal.startWorker({ db: database.db, runRetentionDays: 90 });
+    inProcess = await temporal.startWorker({
+      db: database.db,
+      paramDefaults: { 'prune-run-records': { retentionDays: 90 } },
+    });
     const launched = await launchJob(
       { client: temporal.client, db: database.db, taskQueue: temporal.taskQueue },
       { job: 'prune-run-records', asOf: T, wait: true, settings: { steps: { prune: { chunkSize: 2 } } } },

@@ -3,6 +3,7 @@ import type { Db } from '../db/client.ts';
 import { finishJobRun, insertJobRun, type NewJobRun } from '../db/queries/runs.ts';
 import type { JobResult } from '../jobs/definition.ts';
 import type { Logger } from '../logger.ts';
+import { deductSessionsSteps } from './deduct-sessions.ts';
 import { passLifecycleSteps } from './pass-lifecycle.ts';
 import { pruneRunRecordsSteps } from './prune-run-records.ts';
 import {
@@ -18,8 +19,11 @@ export interface ActivityDeps {
   logger: Logger;
   /** Aborted when the worker is asked to stop; running steps stop after their current chunk. */
   stopSignal?: AbortSignal;
-  /** Default retention of run records for `prune-run-records` (RUN_RETENTION_DAYS). */
-  runRetentionDays?: number;
+  /**
+   * Parameter defaults this worker's configuration supplies, by job name (e.g. the deduct-sessions no-show
+   * policy from NO_SHOW_POLICY). A run's own parameters win.
+   */
+  paramDefaults?: Record<string, Record<string, unknown>>;
   hooks?: StepRunnerHooks & {
     onJobFinished?(info: {
       job: string;
@@ -33,6 +37,8 @@ export interface ActivityDeps {
 /** Step handlers of every job, by job name then step name. */
 export const STEP_HANDLERS: Record<string, Record<string, StepHandler<never>>> = {
   'pass-lifecycle': passLifecycleSteps,
+  'deduct-sessions': deductSessionsSteps,
+  'prune-run-records': pruneRunRecordsSteps,
 };
 
 /**
@@ -40,10 +46,7 @@ export const STEP_HANDLERS: Record<string, Record<string, StepHandler<never>>> =
  * nothing here reaches for globals.
  */
 export function createActivities(deps: ActivityDeps) {
-  const handlers: Record<string, Record<string, StepHandler<never>>> = {
-    ...STEP_HANDLERS,
-    'prune-run-records': pruneRunRecordsSteps(deps.runRetentionDays ?? 90),
-  };
+  const handlers = STEP_HANDLERS;
   const runnerDeps = { ...deps, handlers };
   return {
     async startJobRun(run: NewJobRun): Promise<{ jobRunId: string }> {
@@ -105,7 +108,8 @@ export function createActivities(deps: ActivityDeps) {
     },
 
     runStep(input: StepInput) {
-      return runStep(runnerDeps, input);
+      const defaults = deps.paramDefaults?.[input.job];
+      return runStep(runnerDeps, defaults ? { ...input, params: { ...defaults, ...input.params } } : input);
     },
   };
 }

@@ -3,18 +3,17 @@ import type { StepHandler } from './step-runner.ts';
 
 const DAY_MS = 86_400_000;
 
-/** Steps of `prune-run-records`; the retention default comes from RUN_RETENTION_DAYS. */
-export function pruneRunRecordsSteps(
-  defaultRetentionDays: number,
-): Record<string, StepHandler<{ retentionDays?: number }>> {
-  return {
-    prune: {
-      chunk: (tx, ctx) =>
-        pruneJobRunsChunk(tx, {
-          cutoff: new Date(ctx.asOf.getTime() - (ctx.params.retentionDays ?? defaultRetentionDays) * DAY_MS),
-          after: ctx.after,
-          limit: ctx.limit,
-        }),
-    },
-  };
-}
+/** Used when neither the run nor the worker (RUN_RETENTION_DAYS, through paramDefaults) says otherwise. */
+export const DEFAULT_RETENTION_DAYS = 90;
+
+/** Steps of `prune-run-records`. */
+export const pruneRunRecordsSteps: Record<string, StepHandler<{ retentionDays?: number }>> = {
+  prune: {
+    chunk: (tx, ctx) =>
+      pruneJobRunsChunk(tx, {
+        cutoff: new Date(ctx.asOf.getTime() - (ctx.params.retentionDays ?? DEFAULT_RETENTION_DAYS) * DAY_MS),
+        after: ctx.after,
+        limit: ctx.limit,
+      }),
+  },
+};

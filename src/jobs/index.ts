@@ -1,7 +1,9 @@
+import { deductSessionsJob } from './deduct-sessions.ts';
 import type { JobDefinition } from './definition.ts';
 import { passLifecycleJob } from './pass-lifecycle.ts';
 import { pruneRunRecordsJob } from './prune-run-records.ts';
 
+export { deductSessionsJob } from './deduct-sessions.ts';
 export * from './definition.ts';
 export { passLifecycleJob } from './pass-lifecycle.ts';
 export { pruneRunRecordsJob } from './prune-run-records.ts';
@@ -10,6 +12,7 @@ export { pruneRunRecordsJob } from './prune-run-records.ts';
 export const JOBS = {
   [passLifecycleJob.name]: passLifecycleJob,
   [pruneRunRecordsJob.name]: pruneRunRecordsJob,
+  [deductSessionsJob.name]: deductSessionsJob,
 } as const satisfies Record<string, JobDefinition>;
 
 export type JobName = Extract<keyof typeof JOBS, string>;

@@ -82,8 +82,12 @@ export async function runWorker(options: RunWorkerOptions): Promise<void> {
         db,
         logger,
         stopSignal: options.stopSignal,
-        runRetentionDays: config.runRetentionDays,
         hooks: metrics.hooks,
+        // What this deployment's configuration says where a run does not.
+        paramDefaults: {
+          'deduct-sessions': { noShow: config.noShowPolicy },
+          'prune-run-records': { retentionDays: config.runRetentionDays },
+        },
       },
     });
     const stop = () => {

@@ -1,3 +1,5 @@
 // Every workflow the worker registers. One file per job; the shared orchestration is run-job.ts.
+
+export { deductSessions } from './deduct-sessions.ts';
 export { passLifecycle } from './pass-lifecycle.ts';
 export { pruneRunRecords } from './prune-run-records.ts';
