@@ -47,7 +47,7 @@ export async function main(): Promise<void> {
       namespace: config.namespace,
       taskQueue: config.taskQueue,
       shutdownGraceSeconds: config.shutdownGraceSeconds,
-      deps: { db, logger, stopSignal: stop.signal },
+      deps: { db, logger, businessTimeZone: config.businessTimeZone, stopSignal: stop.signal },
     });
     logger.info('worker polling', {
       taskQueue: config.taskQueue,

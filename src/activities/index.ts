@@ -4,6 +4,7 @@ import { finishJobRun, insertJobRun, type NewJobRun } from '../db/queries/runs.t
 import type { JobResult } from '../jobs/definition.ts';
 import type { Logger } from '../logger.ts';
 import { passLifecycleSteps } from './pass-lifecycle.ts';
+import { createStatisticsSteps } from './statistics.ts';
 import {
   runStep,
   type StepHandler,
@@ -15,6 +16,8 @@ import {
 export interface ActivityDeps {
   db: Db;
   logger: Logger;
+  /** IANA zone of business days (BUSINESS_TIMEZONE): where a statistics day starts and ends. */
+  businessTimeZone: string;
   /** Aborted when the worker is asked to stop; running steps stop after their current chunk. */
   stopSignal?: AbortSignal;
   hooks?: StepRunnerHooks & {
@@ -27,17 +30,30 @@ export interface ActivityDeps {
   };
 }
 
-/** Step handlers of every job, by job name then step name. */
-export const STEP_HANDLERS: Record<string, Record<string, StepHandler<never>>> = {
+type JobStepHandlers = Record<string, StepHandler<never>>;
+
+/**
+ * Step handlers of every job, by job name then step name; a factory when the handlers need the worker's
+ * dependencies (resolved once per `createActivities`).
+ */
+export const STEP_HANDLERS: Record<string, JobStepHandlers | ((deps: ActivityDeps) => JobStepHandlers)> = {
   'pass-lifecycle': passLifecycleSteps,
+  statistics: createStatisticsSteps,
 };
+
+function resolveStepHandlers(deps: ActivityDeps): Record<string, JobStepHandlers> {
+  return Object.fromEntries(
+    Object.entries(STEP_HANDLERS).map(([job, h]) => [job, typeof h === 'function' ? h(deps) : h]),
+  );
+}
 
 /**
  * All activities, wired to their dependencies. Workflows proxy `ReturnType<typeof createActivities>`;
  * nothing here reaches for globals.
  */
 export function createActivities(deps: ActivityDeps) {
-  const runnerDeps = { ...deps, handlers: STEP_HANDLERS };
+  const handlers = resolveStepHandlers(deps);
+  const runnerDeps = { ...deps, handlers };
   return {
     async startJobRun(run: NewJobRun): Promise<{ jobRunId: string }> {
       await insertJobRun(deps.db, run);
@@ -85,7 +101,7 @@ export function createActivities(deps: ActivityDeps) {
     },
 
     async planStep(input: { job: string; step: string; partitions: number }) {
-      const handler = STEP_HANDLERS[input.job]?.[input.step];
+      const handler = handlers[input.job]?.[input.step];
       if (!handler) {
         throw ApplicationFailure.create({
           message: `no step ${input.job}/${input.step}`,

@@ -1,12 +1,15 @@
 import type { JobDefinition } from './definition.ts';
 import { passLifecycleJob } from './pass-lifecycle.ts';
+import { statisticsJob } from './statistics.ts';
 
 export * from './definition.ts';
 export { passLifecycleJob } from './pass-lifecycle.ts';
+export { statisticsJob } from './statistics.ts';
 
 /** Every job ptpass runs, by name. The CLI, the worker and the schedules all read this one list. */
 export const JOBS = {
   [passLifecycleJob.name]: passLifecycleJob,
+  [statisticsJob.name]: statisticsJob,
 } as const satisfies Record<string, JobDefinition>;
 
 export type JobName = keyof typeof JOBS;

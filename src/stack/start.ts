@@ -91,7 +91,7 @@ export async function startStack(
       namespace: config.namespace,
       taskQueue: config.taskQueue,
       shutdownGraceSeconds: config.shutdownGraceSeconds,
-      deps: { db: database.db, logger, stopSignal: stop.signal },
+      deps: { db: database.db, logger, businessTimeZone: config.businessTimeZone, stopSignal: stop.signal },
     });
     stop.signal.addEventListener('abort', () => {
       if (worker.getState() === 'RUNNING') worker.shutdown();

@@ -3,6 +3,7 @@ import { dbMigrateCommand } from './db.ts';
 import { jobRunCommand, jobsListCommand } from './job.ts';
 import { runsListCommand, runsShowCommand } from './runs.ts';
 import { startCommand } from './start.ts';
+import { statsExportCommand, statsShowCommand } from './stats.ts';
 
 /** Every `ptpass` subcommand. Add a command here and it gets --help, --json and error handling. */
 export const COMMANDS: Command[] = [
@@ -12,4 +13,6 @@ export const COMMANDS: Command[] = [
   runsListCommand,
   runsShowCommand,
   dbMigrateCommand,
+  statsShowCommand,
+  statsExportCommand,
 ];
