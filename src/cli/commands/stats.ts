@@ -238,9 +238,9 @@ export const statsExportCommand: Command = {
     const { query, rows, missing } = await load(values, ctx);
     const csv = toCsv(rows);
     const note = missingNote(query, missing);
-    if (note) ctx.progress(note);
     if (out === undefined) {
       ctx.stdout(csv);
+      if (note) ctx.progress(note);
       return undefined;
     }
     const file = resolve(out);
@@ -256,6 +256,7 @@ export const statsExportCommand: Command = {
         `cannot write ${out}: ${code ?? (err instanceof Error ? err.message : String(err))}`,
       );
     }
+    if (note) ctx.progress(note);
     return {
       json: { file, rows: rows.length, ...query, missingDays: missing },
       text: `wrote ${rows.length} row(s) to ${out}`,
