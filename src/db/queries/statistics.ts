@@ -52,6 +52,10 @@ export async function upsertDailyStatistics(
     input.days.map((d) => ({ day: d.day, day_start: d.start.toISOString(), day_end: d.end.toISOString() })),
   );
   const asOf = instant(input.asOf);
+  // The statement is wide enough for PostgreSQL to JIT-compile it, which costs over a second per chunk and
+  // saves nothing at this size (measured: 1.7 s with JIT, 0.13 s without, for one day over 100k passes).
+  // SET LOCAL: only for the chunk's transaction.
+  await db.execute(sql`SET LOCAL jit = off`);
   const rows = await db.execute<{ read: number; written: number; last_key: string | null }>(sql`
     WITH d AS MATERIALIZED (
       SELECT * FROM jsonb_to_recordset(${days}::jsonb) AS d(day date, day_start timestamptz, day_end timestamptz)
