@@ -113,6 +113,24 @@ describe('statistics job', () => {
     });
   });
 
+  it("uses the worker's business time zone: with UTC the same two bookings are one day", async () => {
+    const user = await seedUser(database.db);
+    await seedBooking(database.db, { userId: user, startedAt: seoul('2025-03-10 23:59:59'), attended: true });
+    await seedBooking(database.db, { userId: user, startedAt: seoul('2025-03-11 00:00:00'), attended: true });
+    await worker?.stop();
+    worker = await temporal.startWorker({ db: database.db, businessTimeZone: 'UTC' });
+    try {
+      await runStatistics({ from: '2025-03-10', to: '2025-03-11' });
+    } finally {
+      await worker.stop();
+      worker = await temporal.startWorker({ db: database.db, businessTimeZone: 'Asia/Seoul' });
+    }
+    expect((await statisticsRows(database.db)).map((r) => [r.day, r.bookings])).toEqual([
+      ['2025-03-10', 2],
+      ['2025-03-11', 0],
+    ]);
+  });
+
   it('counts every figure of a day, in total and per package', async () => {
     const D = '2025-05-20';
     const user = await seedUser(database.db);
