@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { launchJob } from '../src/client/launch-job.ts';
 import { applySchedules } from '../src/client/schedules.ts';
 import { jobRuns } from '../src/db/schema.ts';
+import { SCHEDULES } from '../src/jobs/schedules.ts';
 import { createLogger } from '../src/logger.ts';
 import { addDays, businessDayOf, startOfBusinessDay } from '../src/time.ts';
 import { createPtpassWorker } from '../src/worker/create-worker.ts';
@@ -70,7 +71,7 @@ beforeAll(async () => {
     connection: nativeConnection,
     namespace,
     taskQueue,
-    deps: { db: database.db, logger: createLogger('warn') },
+    deps: { db: database.db, logger: createLogger('warn'), businessTimeZone: zone },
   });
   running = worker.run();
   env = {
@@ -94,12 +95,12 @@ describe('schedules', () => {
   it('apply creates every declared schedule once; applying again changes nothing', async () => {
     const first = await ptpass(['schedules', 'apply', '--json'], env);
     expect(first.code, first.stderr).toBe(0);
-    expect(first.json()).toEqual([
-      { scheduleId: 'pass-lifecycle', change: 'created' },
-      { scheduleId: 'prune-run-records', change: 'created' },
-    ]);
+    expect(first.json()).toEqual(SCHEDULES.map((s) => ({ scheduleId: s.job, change: 'created' })));
+    expect(SCHEDULES.map((s) => s.job)).toEqual(
+      expect.arrayContaining(['pass-lifecycle', 'deduct-sessions', 'statistics', 'prune-run-records']),
+    );
     const second = await applySchedules({ client, taskQueue, businessTimeZone: zone });
-    expect(second.map((c) => c.change)).toEqual(['unchanged', 'unchanged']);
+    expect(second.map((c) => c.change)).toEqual(SCHEDULES.map(() => 'unchanged'));
 
     // The real temporal CLI reads them.
     const described = JSON.parse(
@@ -134,7 +135,7 @@ describe('schedules', () => {
     const unknown = await ptpass(['schedules', 'pause', 'nope'], env);
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toMatch(
-      /unknown schedule 'nope' \(schedules: pass-lifecycle, prune-run-records\)/,
+      /unknown schedule 'nope' \(schedules: pass-lifecycle, /,
     );
   });
 

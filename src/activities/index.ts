@@ -6,6 +6,7 @@ import type { Logger } from '../logger.ts';
 import { deductSessionsSteps } from './deduct-sessions.ts';
 import { passLifecycleSteps } from './pass-lifecycle.ts';
 import { pruneRunRecordsSteps } from './prune-run-records.ts';
+import { createStatisticsSteps } from './statistics.ts';
 import {
   runStep,
   type StepHandler,
@@ -17,6 +18,8 @@ import {
 export interface ActivityDeps {
   db: Db;
   logger: Logger;
+  /** IANA zone of business days (BUSINESS_TIMEZONE): where a statistics day starts and ends. */
+  businessTimeZone: string;
   /** Aborted when the worker is asked to stop; running steps stop after their current chunk. */
   stopSignal?: AbortSignal;
   /**
@@ -34,19 +37,31 @@ export interface ActivityDeps {
   };
 }
 
-/** Step handlers of every job, by job name then step name. */
-export const STEP_HANDLERS: Record<string, Record<string, StepHandler<never>>> = {
+type JobStepHandlers = Record<string, StepHandler<never>>;
+
+/**
+ * Step handlers of every job, by job name then step name; a factory when the handlers need the worker's
+ * dependencies (resolved once per `createActivities`).
+ */
+export const STEP_HANDLERS: Record<string, JobStepHandlers | ((deps: ActivityDeps) => JobStepHandlers)> = {
   'pass-lifecycle': passLifecycleSteps,
   'deduct-sessions': deductSessionsSteps,
   'prune-run-records': pruneRunRecordsSteps,
+  statistics: createStatisticsSteps,
 };
+
+function resolveStepHandlers(deps: ActivityDeps): Record<string, JobStepHandlers> {
+  return Object.fromEntries(
+    Object.entries(STEP_HANDLERS).map(([job, h]) => [job, typeof h === 'function' ? h(deps) : h]),
+  );
+}
 
 /**
  * All activities, wired to their dependencies. Workflows proxy `ReturnType<typeof createActivities>`;
  * nothing here reaches for globals.
  */
 export function createActivities(deps: ActivityDeps) {
-  const handlers = STEP_HANDLERS;
+  const handlers = resolveStepHandlers(deps);
   const runnerDeps = { ...deps, handlers };
   return {
     async startJobRun(run: NewJobRun): Promise<{ jobRunId: string }> {

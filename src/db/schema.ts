@@ -207,6 +207,10 @@ export const statistics = pgTable(
     id: id(),
     /** Business day in BUSINESS_TIMEZONE. */
     day: date('day', { mode: 'string' }).notNull(),
+    /** Null: the studio's totals for the day; otherwise the figures of one package (README "Statistics"). */
+    packageId: bigint('package_id', { mode: 'number' }).references(() => packages.id, {
+      onDelete: 'cascade',
+    }),
     bookings: integer('bookings').notNull().default(0),
     attended: integer('attended').notNull().default(0),
     noShows: integer('no_shows').notNull().default(0),
@@ -215,9 +219,26 @@ export const statistics = pgTable(
     passesIssued: integer('passes_issued').notNull().default(0),
     passesExpired: integer('passes_expired').notNull().default(0),
     activePasses: integer('active_passes').notNull().default(0),
+    /** Session-limited passes whose end (end date, or expiry if earlier) falls on the day. */
+    endingPasses: integer('ending_passes').notNull().default(0),
+    /** Sessions those passes were sold with; the utilisation denominator. */
+    endingSessionsSold: integer('ending_sessions_sold').notNull().default(0),
+    /** Sessions those passes used (sold minus remaining); the utilisation numerator. */
+    endingSessionsUsed: integer('ending_sessions_used').notNull().default(0),
     ...timestamps,
   },
-  (t) => [unique('statistics_day_unique').on(t.day)],
+  (t) => [
+    // One row per (day, package), the totals row (package null) included: re-runs upsert, never add.
+    unique('statistics_day_package_unique').on(t.day, t.packageId).nullsNotDistinct(),
+    check(
+      'statistics_counts_non_negative',
+      sql`${t.bookings} >= 0 AND ${t.attended} >= 0 AND ${t.noShows} >= 0 AND ${t.cancelled} >= 0
+        AND ${t.sessionsDeducted} >= 0 AND ${t.passesIssued} >= 0 AND ${t.passesExpired} >= 0
+        AND ${t.activePasses} >= 0 AND ${t.endingPasses} >= 0 AND ${t.endingSessionsSold} >= 0
+        AND ${t.endingSessionsUsed} >= 0`,
+    ),
+    check('statistics_used_within_sold', sql`${t.endingSessionsUsed} <= ${t.endingSessionsSold}`),
+  ],
 );
 
 export const jobRuns = pgTable(

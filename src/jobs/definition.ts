@@ -20,6 +20,12 @@ export interface StepDefinition extends StepDefaults {
   name: string;
 }
 
+/** A string flag of `ptpass job run <job>` that sets the job parameter of the same name. */
+export interface JobOptionSpec {
+  placeholder: string;
+  description: string;
+}
+
 export interface JobDefinition<P extends z.ZodType = z.ZodType> {
   name: string;
   /** The workflow function's exported name (the workflow type in Temporal). */
@@ -28,6 +34,14 @@ export interface JobDefinition<P extends z.ZodType = z.ZodType> {
   description: string;
   params: P;
   steps: readonly StepDefinition[];
+  /**
+   * Part of the instance identity beyond job + as-of, derived from validated params (e.g. the days a
+   * statistics run covers), so two launches with different params in the same minute are two instances.
+   * Undefined keeps the plain ID, the one a schedule uses.
+   */
+  instanceKey?(params: z.output<P>): string | undefined;
+  /** Flags `ptpass job run` accepts for this job; each sets the string parameter of the same name. */
+  options?: Record<string, JobOptionSpec>;
 }
 
 export function defineJob<P extends z.ZodType>(job: JobDefinition<P>): JobDefinition<P> {

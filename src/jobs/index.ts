@@ -2,17 +2,20 @@ import { deductSessionsJob } from './deduct-sessions.ts';
 import type { JobDefinition } from './definition.ts';
 import { passLifecycleJob } from './pass-lifecycle.ts';
 import { pruneRunRecordsJob } from './prune-run-records.ts';
+import { statisticsJob } from './statistics.ts';
 
 export { deductSessionsJob } from './deduct-sessions.ts';
 export * from './definition.ts';
 export { passLifecycleJob } from './pass-lifecycle.ts';
 export { pruneRunRecordsJob } from './prune-run-records.ts';
+export { statisticsJob } from './statistics.ts';
 
 /** Every job ptpass runs, by name. The CLI, the worker and the schedules all read this one list. */
 export const JOBS = {
   [passLifecycleJob.name]: passLifecycleJob,
   [pruneRunRecordsJob.name]: pruneRunRecordsJob,
   [deductSessionsJob.name]: deductSessionsJob,
+  [statisticsJob.name]: statisticsJob,
 } as const satisfies Record<string, JobDefinition>;
 
 export type JobName = Extract<keyof typeof JOBS, string>;

@@ -36,6 +36,20 @@ export const SCHEDULES: readonly ScheduleDeclaration[] = [
     note: 'Daily 00:05: activate passes that start today, expire passes that ended or ran out.',
   },
   {
+    job: 'deduct-sessions',
+    calendar: { hour: '*', minute: { start: 0, end: 59, step: 5 } },
+    overlap: 'SKIP',
+    catchupWindow: '1 hour',
+    note: 'Every 5 minutes: each booking whose class ended takes one session from its pass, once.',
+  },
+  {
+    job: 'statistics',
+    calendar: { hour: 1, minute: 0 },
+    overlap: 'SKIP',
+    catchupWindow: '2 days',
+    note: "Daily 01:00: yesterday's bookings, attendance, no-shows and pass figures.",
+  },
+  {
     job: 'prune-run-records',
     calendar: { dayOfWeek: 'SUNDAY', hour: 3, minute: 30 },
     overlap: 'SKIP',

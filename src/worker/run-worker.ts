@@ -81,6 +81,7 @@ export async function runWorker(options: RunWorkerOptions): Promise<void> {
       deps: {
         db,
         logger,
+        businessTimeZone: config.businessTimeZone,
         stopSignal: options.stopSignal,
         hooks: metrics.hooks,
         // What this deployment's configuration says where a run does not.

@@ -3,3 +3,4 @@
 export { deductSessions } from './deduct-sessions.ts';
 export { passLifecycle } from './pass-lifecycle.ts';
 export { pruneRunRecords } from './prune-run-records.ts';
+export { statistics } from './statistics.ts';

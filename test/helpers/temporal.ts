@@ -16,7 +16,11 @@ export interface TemporalTestContext {
   bundle: { code: string };
   /** A fresh worker on this file's task queue. */
   startWorker(
-    deps: Omit<ActivityDeps, 'logger'> & { logger?: ActivityDeps['logger'] },
+    deps: Omit<ActivityDeps, 'logger' | 'businessTimeZone'> & {
+      logger?: ActivityDeps['logger'];
+      /** Defaults to Asia/Seoul, the default BUSINESS_TIMEZONE. */
+      businessTimeZone?: string;
+    },
   ): Promise<RunningWorker>;
   close(): Promise<void>;
 }
@@ -47,7 +51,7 @@ export async function connectTemporal(label: string): Promise<TemporalTestContex
         taskQueue,
         workflowBundle: bundle,
         shutdownGraceSeconds: 5,
-        deps: { logger: createLogger('warn'), ...deps },
+        deps: { logger: createLogger('warn'), businessTimeZone: 'Asia/Seoul', ...deps },
       });
       const running = worker.run();
       return {

@@ -4,6 +4,7 @@ import { jobRunCommand, jobsListCommand } from './job.ts';
 import { runsListCommand, runsShowCommand } from './runs.ts';
 import { scheduleCommands } from './schedules.ts';
 import { startCommand } from './start.ts';
+import { statsExportCommand, statsShowCommand } from './stats.ts';
 
 /** Every `ptpass` subcommand. Add a command here and it gets --help, --json and error handling. */
 export const COMMANDS: Command[] = [
@@ -14,4 +15,6 @@ export const COMMANDS: Command[] = [
   runsShowCommand,
   ...scheduleCommands,
   dbMigrateCommand,
+  statsShowCommand,
+  statsExportCommand,
 ];

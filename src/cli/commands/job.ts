@@ -6,9 +6,26 @@ import {
   prepareLaunch,
 } from '../../client/launch-job.ts';
 import { workflowUrl } from '../../config.ts';
-import { JOB_NAMES, JOBS, type JobResult } from '../../jobs/index.ts';
+import { JOB_NAMES, JOBS, type JobDefinition, type JobResult } from '../../jobs/index.ts';
 import { parseInstant } from '../../time.ts';
-import { type Command, type CommandOutput, optionalString, table, UsageError } from '../command.ts';
+import {
+  type Command,
+  type CommandOutput,
+  type OptionSpec,
+  optionalString,
+  table,
+  UsageError,
+} from '../command.ts';
+
+/** Flags declared by job definitions (`options`), each with the jobs that accept it. */
+const JOB_FLAGS = new Map<string, { spec: OptionSpec; jobs: string[] }>();
+for (const job of Object.values(JOBS) as JobDefinition[]) {
+  for (const [flag, option] of Object.entries(job.options ?? {})) {
+    const known = JOB_FLAGS.get(flag);
+    if (known) known.jobs.push(job.name);
+    else JOB_FLAGS.set(flag, { spec: { type: 'string', ...option }, jobs: [job.name] });
+  }
+}
 
 export const jobRunCommand: Command = {
   words: ['job', 'run'],
@@ -19,6 +36,7 @@ export const jobRunCommand: Command = {
     'A job instance is the job plus its logical time (--as-of, whole seconds). Launching an instance that is',
     'running is refused; launching one that completed prints its recorded result unless --rerun is given.',
     'Times without an offset are read in BUSINESS_TIMEZONE.',
+    'Job-specific flags (e.g. --day for statistics) set the parameter of the same name.',
   ].join('\n'),
   options: {
     'as-of': {
@@ -35,6 +53,7 @@ export const jobRunCommand: Command = {
       placeholder: 'KEY=VALUE',
       description: 'A job parameter (repeatable)',
     },
+    ...Object.fromEntries([...JOB_FLAGS].map(([flag, { spec }]) => [flag, spec])),
   },
   async run({ values, positionals }, ctx) {
     const [name, ...extra] = positionals;
@@ -46,7 +65,7 @@ export const jobRunCommand: Command = {
     if (asOfText !== undefined && !asOf) {
       throw new UsageError(`--as-of '${asOfText}' is not an ISO-8601 time such as 2026-11-22T00:05:00+09:00`);
     }
-    const params = parseParams(values.param);
+    const params = { ...parseParams(values.param), ...jobFlagParams(name, values) };
     const request = {
       job: name,
       asOf,
@@ -75,6 +94,26 @@ export const jobRunCommand: Command = {
     return describeOutcome(name, outcome, workflowUrl(ctx.config, outcome.workflowId, outcome.runId));
   },
 };
+
+/** The job-declared flags given on the command line, as params; a flag of another job is refused. */
+function jobFlagParams(job: string, values: Record<string, unknown>): Record<string, string> {
+  const params: Record<string, string> = {};
+  for (const [flag, { jobs }] of JOB_FLAGS) {
+    if (values[flag] === undefined) continue;
+    if (!jobs.includes(job))
+      throw new UsageError(`--${flag} is not an option of ${job} (only of ${jobs.join(', ')})`);
+    const value = optionalString(values, flag);
+    if (value !== undefined) params[flag] = value;
+  }
+  if (Array.isArray(values.param)) {
+    for (const pair of values.param) {
+      const key = String(pair).split('=')[0];
+      if (key && key in params)
+        throw new UsageError(`${key} is given twice (--${key} and --param ${key}=...)`);
+    }
+  }
+  return params;
+}
 
 function parseParams(raw: unknown): Record<string, unknown> {
   const params: Record<string, unknown> = {};

@@ -1,0 +1,265 @@
+import { randomBytes } from 'node:crypto';
+import { rename, rm, writeFile } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
+import {
+  computedDays,
+  PERIODS,
+  type Period,
+  readStatistics,
+  type StatisticsRow,
+} from '../../db/queries/statistics.ts';
+import { addDays, isBusinessDay } from '../../time.ts';
+import {
+  type Command,
+  type OptionSpec,
+  optionalString,
+  requireString,
+  table,
+  UsageError,
+} from '../command.ts';
+
+/**
+ * `ptpass stats show` and `ptpass stats export`: the rows the `statistics` job stored, by day, ISO week or
+ * month. Rollups are derived from the daily rows at read time (src/db/queries/statistics.ts); rates are
+ * computed from the summed inputs, never averaged.
+ */
+
+/** A read over ten years is a mistake, not a report. */
+const MAX_SHOW_DAYS = 3660;
+
+const rangeOptions: Record<string, OptionSpec> = {
+  from: { type: 'string', placeholder: 'YYYY-MM-DD', description: 'First business day (required)' },
+  to: { type: 'string', placeholder: 'YYYY-MM-DD', description: 'Last business day, inclusive (required)' },
+  period: {
+    type: 'string',
+    placeholder: 'day|week|month',
+    description: 'Rows per day (default), ISO week or month',
+  },
+  'by-package': {
+    type: 'boolean',
+    description: 'One row per package and period instead of the studio totals',
+  },
+};
+
+interface StatsQuery {
+  from: string;
+  to: string;
+  period: Period;
+  byPackage: boolean;
+}
+
+function parseQuery(values: Record<string, unknown>): StatsQuery {
+  const from = requireString(values, 'from');
+  const to = requireString(values, 'to');
+  for (const [name, day] of [
+    ['from', from],
+    ['to', to],
+  ] as const) {
+    if (!isBusinessDay(day)) throw new UsageError(`--${name} '${day}' is not a calendar day YYYY-MM-DD`);
+  }
+  if (from > to) throw new UsageError(`--to ${to} is before --from ${from}`);
+  if (to > addDays(from, MAX_SHOW_DAYS - 1))
+    throw new UsageError(`the range is longer than ${MAX_SHOW_DAYS} days; ask for a shorter one`);
+  const period = optionalString(values, 'period') ?? 'day';
+  if (!PERIODS.includes(period as Period))
+    throw new UsageError(`--period '${period}' must be one of ${PERIODS.join(', ')}`);
+  return { from, to, period: period as Period, byPackage: values['by-package'] === true };
+}
+
+/** attended / (attended + no-shows): null when no class of the period has ended. */
+export function attendanceRate(row: StatisticsRow): number | null {
+  const denominator = row.attended + row.noShows;
+  return denominator === 0 ? null : row.attended / denominator;
+}
+
+/** Sessions used / sessions sold, over the session-limited passes that ended in the period. */
+export function utilisation(row: StatisticsRow): number | null {
+  return row.endingSessionsSold === 0 ? null : row.endingSessionsUsed / row.endingSessionsSold;
+}
+
+const ratio = (value: number | null) => (value === null ? null : Math.round(value * 10_000) / 10_000);
+const percent = (value: number | null) => (value === null ? '-' : `${(value * 100).toFixed(1)}%`);
+
+function missingDays(query: StatsQuery, computed: Set<string>): string[] {
+  const missing: string[] = [];
+  for (let day = query.from; day <= query.to; day = addDays(day, 1))
+    if (!computed.has(day)) missing.push(day);
+  return missing;
+}
+
+function missingNote(query: StatsQuery, missing: string[]): string | undefined {
+  if (missing.length === 0) return undefined;
+  return (
+    `note: ${missing.length} day(s) from ${query.from} to ${query.to} have no statistics yet (first: ${missing[0]}); ` +
+    `compute them with: ptpass job run statistics --from ${missing[0]} --to ${missing.at(-1)} --wait`
+  );
+}
+
+async function load(values: Record<string, unknown>, ctx: Parameters<Command['run']>[1]) {
+  const query = parseQuery(values);
+  const db = await ctx.db();
+  const [rows, computed] = await Promise.all([readStatistics(db, query), computedDays(db, query)]);
+  return { query, rows, missing: missingDays(query, computed) };
+}
+
+function jsonRow(row: StatisticsRow) {
+  return { ...row, attendanceRate: ratio(attendanceRate(row)), utilisation: ratio(utilisation(row)) };
+}
+
+export const statsShowCommand: Command = {
+  words: ['stats', 'show'],
+  summary: 'Statistics by day, ISO week or month, as a table.',
+  details: [
+    'Rows come from the `statistics` job (ptpass job run statistics --day D | --from F --to T). Weeks are ISO',
+    'weeks labelled with their ISO year (2026-W53 runs into January 2027); a period cut by --from/--to sums only',
+    'the days inside the range (see the days column). Active passes is the count at the end of the last day.',
+    'Attendance = attended / (attended + no-shows); utilisation = sessions used / sessions sold on the passes',
+    'that ended in the period. Days never computed are named in a note.',
+  ].join('\n'),
+  options: rangeOptions,
+  async run({ values }, ctx) {
+    const { query, rows, missing } = await load(values, ctx);
+    const json = { ...query, rows: rows.map(jsonRow), missingDays: missing };
+    const header = [
+      query.period,
+      ...(query.byPackage ? ['package'] : []),
+      'days',
+      'bookings',
+      'attended',
+      'no-shows',
+      'attend',
+      'cancelled',
+      'deducted',
+      'issued',
+      'expired',
+      'active',
+      'ending',
+      'sold',
+      'used',
+      'utilised',
+    ];
+    const body = rows.map((r) => [
+      r.period,
+      ...(query.byPackage ? [`${r.packageId} ${r.packageName ?? ''}`.trim()] : []),
+      r.days,
+      r.bookings,
+      r.attended,
+      r.noShows,
+      percent(attendanceRate(r)),
+      r.cancelled,
+      r.sessionsDeducted,
+      r.passesIssued,
+      r.passesExpired,
+      r.activePasses,
+      r.endingPasses,
+      r.endingSessionsSold,
+      r.endingSessionsUsed,
+      percent(utilisation(r)),
+    ]);
+    const lines = [rows.length ? table(header, body) : `no statistics from ${query.from} to ${query.to}`];
+    const note = missingNote(query, missing);
+    if (note) lines.push(note);
+    return { json, text: lines.join('\n') };
+  },
+};
+
+export const CSV_HEADER = [
+  'period',
+  'first_day',
+  'last_day',
+  'days',
+  'package_id',
+  'package_name',
+  'bookings',
+  'attended',
+  'no_shows',
+  'attendance_rate',
+  'cancelled',
+  'sessions_deducted',
+  'passes_issued',
+  'passes_expired',
+  'active_passes',
+  'ending_passes',
+  'ending_sessions_sold',
+  'ending_sessions_used',
+  'utilisation',
+] as const;
+
+/** One RFC 4180 field: quoted when it holds a comma, quote, CR or LF; quotes doubled. */
+export function csvField(value: string | number | null): string {
+  const text = value === null ? '' : String(value);
+  return /[",\r\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
+}
+
+/** RFC 4180: a header row, CRLF after every record. Rates are ratios (0.8333), empty when undefined. */
+export function toCsv(rows: StatisticsRow[]): string {
+  const records = rows.map((r) => [
+    r.period,
+    r.firstDay,
+    r.lastDay,
+    r.days,
+    r.packageId,
+    r.packageName,
+    r.bookings,
+    r.attended,
+    r.noShows,
+    ratio(attendanceRate(r)),
+    r.cancelled,
+    r.sessionsDeducted,
+    r.passesIssued,
+    r.passesExpired,
+    r.activePasses,
+    r.endingPasses,
+    r.endingSessionsSold,
+    r.endingSessionsUsed,
+    ratio(utilisation(r)),
+  ]);
+  return [[...CSV_HEADER], ...records].map((fields) => `${fields.map(csvField).join(',')}\r\n`).join('');
+}
+
+export const statsExportCommand: Command = {
+  words: ['stats', 'export'],
+  summary: 'Statistics by day, ISO week or month as RFC 4180 CSV (stdout, or --out FILE).',
+  details: [
+    'Columns: period, first_day, last_day, days, package_id, package_name (empty for studio totals), the figures,',
+    'attendance_rate and utilisation as ratios (empty when there is nothing to divide by). --out writes the',
+    'file whole or not at all; with --json it prints a summary instead of the rows.',
+  ].join('\n'),
+  options: {
+    ...rangeOptions,
+    out: { type: 'string', placeholder: 'FILE', description: 'Write the CSV to FILE instead of stdout' },
+  },
+  async run({ values }, ctx) {
+    const out = optionalString(values, 'out');
+    if (values.json === true && out === undefined)
+      throw new UsageError(
+        '--json prints a summary of the file; give --out FILE (CSV goes to stdout otherwise)',
+      );
+    const { query, rows, missing } = await load(values, ctx);
+    const csv = toCsv(rows);
+    const note = missingNote(query, missing);
+    if (out === undefined) {
+      ctx.stdout(csv);
+      if (note) ctx.progress(note);
+      return undefined;
+    }
+    const file = resolve(out);
+    // Written beside the target and renamed over it: a reader never sees half a file.
+    const temporary = join(dirname(file), `.${basename(file)}.${randomBytes(4).toString('hex')}.tmp`);
+    try {
+      await writeFile(temporary, csv, { flag: 'wx' });
+      await rename(temporary, file);
+    } catch (err) {
+      await rm(temporary, { force: true });
+      const code = (err as NodeJS.ErrnoException).code;
+      throw new UsageError(
+        `cannot write ${out}: ${code ?? (err instanceof Error ? err.message : String(err))}`,
+      );
+    }
+    if (note) ctx.progress(note);
+    return {
+      json: { file, rows: rows.length, ...query, missingDays: missing },
+      text: `wrote ${rows.length} row(s) to ${out}`,
+    };
+  },
+};
