@@ -67,12 +67,14 @@ export function prepareLaunch(request: LaunchRequest, now: Date) {
     params: request.params ?? {},
     settings: request.settings ?? {},
   };
+  let parsed: ReturnType<typeof parseJobInput>;
   try {
-    parseJobInput(job, input);
+    parsed = parseJobInput(job, input);
   } catch (err) {
     throw new LaunchError(`invalid parameters for ${err instanceof Error ? err.message : String(err)}`);
   }
-  const instanceId = jobWorkflowId(job.name, asOf);
+  const key = job.instanceKey?.(parsed.params);
+  const instanceId = key ? `${jobWorkflowId(job.name, asOf)}-${key}` : jobWorkflowId(job.name, asOf);
   // A dry run is never the instance itself: it must not block or satisfy the real run.
   const workflowId = request.dryRun ? `${instanceId}-dry-run-${now.getTime()}` : instanceId;
   return { job, asOf, input, workflowId };

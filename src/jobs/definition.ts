@@ -28,6 +28,11 @@ export interface JobDefinition<P extends z.ZodType = z.ZodType> {
   description: string;
   params: P;
   steps: readonly StepDefinition[];
+  /**
+   * Optional extra identity from the parameters: a run for one item (say one bulk pass) is its own
+   * instance, apart from the scheduled run at the same second. Appended to the workflow ID.
+   */
+  instanceKey?(params: z.output<P>): string | undefined;
 }
 
 export function defineJob<P extends z.ZodType>(job: JobDefinition<P>): JobDefinition<P> {
