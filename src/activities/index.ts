@@ -3,6 +3,7 @@ import type { Db } from '../db/client.ts';
 import { finishJobRun, insertJobRun, type NewJobRun } from '../db/queries/runs.ts';
 import type { JobResult } from '../jobs/definition.ts';
 import type { Logger } from '../logger.ts';
+import { issueBulkPassesSteps } from './issue-bulk-passes.ts';
 import { passLifecycleSteps } from './pass-lifecycle.ts';
 import {
   runStep,
@@ -30,6 +31,7 @@ export interface ActivityDeps {
 /** Step handlers of every job, by job name then step name. */
 export const STEP_HANDLERS: Record<string, Record<string, StepHandler<never>>> = {
   'pass-lifecycle': passLifecycleSteps,
+  'issue-bulk-passes': issueBulkPassesSteps,
 };
 
 /**

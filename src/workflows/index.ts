@@ -1,2 +1,4 @@
 // Every workflow the worker registers. One file per job; the shared orchestration is run-job.ts.
+
+export { issueBulkPasses } from './issue-bulk-passes.ts';
 export { passLifecycle } from './pass-lifecycle.ts';
