@@ -1,5 +1,6 @@
 import type { Command } from '../command.ts';
 import { dbMigrateCommand } from './db.ts';
+import { grantCommand } from './grant.ts';
 import { jobRunCommand, jobsListCommand } from './job.ts';
 import { runsListCommand, runsShowCommand } from './runs.ts';
 import { startCommand } from './start.ts';
@@ -12,4 +13,5 @@ export const COMMANDS: Command[] = [
   runsListCommand,
   runsShowCommand,
   dbMigrateCommand,
+  grantCommand,
 ];
