@@ -14,15 +14,13 @@ interface IssueBulkPassesParams {
  */
 export const issueBulkPassesSteps: Record<string, StepHandler<IssueBulkPassesParams>> = {
   issue: {
-    async chunk(tx, ctx) {
-      const { read, written, lastKey } = await issueBulkPassesChunk(tx, {
+    chunk: (tx, ctx) =>
+      issueBulkPassesChunk(tx, {
         asOf: ctx.asOf,
         after: ctx.after,
         limit: ctx.limit,
         bulkPassId: ctx.params.bulkPassId,
-      });
-      return { read, written, lastKey };
-    },
+      }),
   },
   complete: {
     chunk: (tx, ctx) =>
