@@ -4,6 +4,7 @@ import { finishJobRun, insertJobRun, type NewJobRun } from '../db/queries/runs.t
 import type { JobResult } from '../jobs/definition.ts';
 import type { Logger } from '../logger.ts';
 import { deductSessionsSteps } from './deduct-sessions.ts';
+import { issueBulkPassesSteps } from './issue-bulk-passes.ts';
 import { passLifecycleSteps } from './pass-lifecycle.ts';
 import { pruneRunRecordsSteps } from './prune-run-records.ts';
 import { createStatisticsSteps } from './statistics.ts';
@@ -48,6 +49,7 @@ export const STEP_HANDLERS: Record<string, JobStepHandlers | ((deps: ActivityDep
   'deduct-sessions': deductSessionsSteps,
   'prune-run-records': pruneRunRecordsSteps,
   statistics: createStatisticsSteps,
+  'issue-bulk-passes': issueBulkPassesSteps,
 };
 
 function resolveStepHandlers(deps: ActivityDeps): Record<string, JobStepHandlers> {

@@ -95,9 +95,15 @@ export const bulkPasses = pgTable(
     status: bulkPassStatus('status').notNull().default('READY'),
     /** Sessions per issued pass; null takes the package's count. */
     count: integer('count'),
+    /** When the passes begin; also when they are issued unless `issue_at` says otherwise. */
     startedAt: ts('started_at').notNull(),
+    /** Null derives each pass's end from the package period (unlimited when the package has none). */
     endedAt: ts('ended_at'),
+    /** When to issue, if not at `started_at` (a grant issued now for passes starting next week). */
+    issueAt: ts('issue_at'),
     issuedCount: integer('issued_count').notNull().default(0),
+    /** Members who got no pass because they were INACTIVE when the bulk pass was issued. */
+    skippedCount: integer('skipped_count').notNull().default(0),
     completedAt: ts('completed_at'),
     ...timestamps,
   },
@@ -105,6 +111,7 @@ export const bulkPasses = pgTable(
     check('bulk_passes_count_positive', sql`${t.count} IS NULL OR ${t.count} > 0`),
     check('bulk_passes_end_after_start', sql`${t.endedAt} IS NULL OR ${t.endedAt} > ${t.startedAt}`),
     check('bulk_passes_issued_count_non_negative', sql`${t.issuedCount} >= 0`),
+    check('bulk_passes_skipped_count_non_negative', sql`${t.skippedCount} >= 0`),
     index('bulk_passes_due_idx').on(t.status, t.startedAt, t.id),
   ],
 );

@@ -1,11 +1,13 @@
 import { deductSessionsJob } from './deduct-sessions.ts';
 import type { JobDefinition } from './definition.ts';
+import { issueBulkPassesJob } from './issue-bulk-passes.ts';
 import { passLifecycleJob } from './pass-lifecycle.ts';
 import { pruneRunRecordsJob } from './prune-run-records.ts';
 import { statisticsJob } from './statistics.ts';
 
 export { deductSessionsJob } from './deduct-sessions.ts';
 export * from './definition.ts';
+export { issueBulkPassesJob } from './issue-bulk-passes.ts';
 export { passLifecycleJob } from './pass-lifecycle.ts';
 export { pruneRunRecordsJob } from './prune-run-records.ts';
 export { statisticsJob } from './statistics.ts';
@@ -16,6 +18,7 @@ export const JOBS = {
   [pruneRunRecordsJob.name]: pruneRunRecordsJob,
   [deductSessionsJob.name]: deductSessionsJob,
   [statisticsJob.name]: statisticsJob,
+  [issueBulkPassesJob.name]: issueBulkPassesJob,
 } as const satisfies Record<string, JobDefinition>;
 
 export type JobName = Extract<keyof typeof JOBS, string>;

@@ -36,6 +36,13 @@ export const SCHEDULES: readonly ScheduleDeclaration[] = [
     note: 'Daily 00:05: activate passes that start today, expire passes that ended or ran out.',
   },
   {
+    job: 'issue-bulk-passes',
+    calendar: { hour: '*', minute: '*' },
+    overlap: 'SKIP',
+    catchupWindow: '1 hour',
+    note: 'Every minute: issue the bulk passes whose time has come (also overdue ones) to their groups.',
+  },
+  {
     job: 'deduct-sessions',
     calendar: { hour: '*', minute: { start: 0, end: 59, step: 5 } },
     overlap: 'SKIP',

@@ -1,6 +1,7 @@
 // Every workflow the worker registers. One file per job; the shared orchestration is run-job.ts.
 
 export { deductSessions } from './deduct-sessions.ts';
+export { issueBulkPasses } from './issue-bulk-passes.ts';
 export { passLifecycle } from './pass-lifecycle.ts';
 export { pruneRunRecords } from './prune-run-records.ts';
 export { statistics } from './statistics.ts';

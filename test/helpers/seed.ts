@@ -1,6 +1,6 @@
 import { sql } from 'drizzle-orm';
 import type { Db } from '../../src/db/client.ts';
-import { packages, passes, users } from '../../src/db/schema.ts';
+import { bulkPasses, packages, passes, userGroupMembers, userGroups, users } from '../../src/db/schema.ts';
 
 export async function seedUser(
   db: Db,
@@ -84,4 +84,62 @@ export function uniqueAsOf(): Date {
   const base = Date.UTC(2026, 0, 1);
   const offsetSeconds = Math.floor(Math.random() * 300 * 86_400);
   return new Date(base + offsetSeconds * 1000);
+}
+
+/** A group of existing users. */
+export async function seedGroup(db: Db, userIds: number[], name = 'Group'): Promise<number> {
+  const [group] = await db.insert(userGroups).values({ name }).returning({ id: userGroups.id });
+  if (userIds.length) {
+    await db.insert(userGroupMembers).values(userIds.map((userId) => ({ groupId: group!.id, userId })));
+  }
+  return group!.id;
+}
+
+/**
+ * A group of `count` new users made in two statements; every `inactiveEvery`-th one is INACTIVE
+ * (0: none). Returns the group and its member counts.
+ */
+export async function seedLargeGroup(
+  db: Db,
+  opts: { count: number; inactiveEvery?: number },
+): Promise<{ groupId: number; active: number; inactive: number }> {
+  const every = opts.inactiveEvery ?? 0;
+  const groupId = await seedGroup(db, [], `group of ${opts.count}`);
+  await db.execute(sql`
+    WITH made AS (
+      INSERT INTO users (name, status)
+      SELECT 'Member ' || g,
+             CASE WHEN ${every} > 0 AND g % ${every} = 0 THEN 'INACTIVE' ELSE 'ACTIVE' END::user_status
+      FROM generate_series(1, ${opts.count}) AS g
+      RETURNING id
+    )
+    INSERT INTO user_group_members (group_id, user_id) SELECT ${groupId}, id FROM made`);
+  const inactive = every > 0 ? Math.floor(opts.count / every) : 0;
+  return { groupId, active: opts.count - inactive, inactive };
+}
+
+export interface BulkPassSeed {
+  packageId: number;
+  groupId: number;
+  startedAt: Date;
+  endedAt?: Date | null;
+  issueAt?: Date | null;
+  count?: number | null;
+  status?: 'READY' | 'COMPLETED';
+}
+
+export async function seedBulkPass(db: Db, b: BulkPassSeed): Promise<number> {
+  const [row] = await db
+    .insert(bulkPasses)
+    .values({
+      packageId: b.packageId,
+      groupId: b.groupId,
+      startedAt: b.startedAt,
+      endedAt: b.endedAt ?? null,
+      issueAt: b.issueAt ?? null,
+      count: b.count ?? null,
+      status: b.status ?? 'READY',
+    })
+    .returning({ id: bulkPasses.id });
+  return row!.id;
 }

@@ -1,5 +1,6 @@
 import type { Command } from '../command.ts';
 import { dbMigrateCommand } from './db.ts';
+import { grantCommand } from './grant.ts';
 import { jobRunCommand, jobsListCommand } from './job.ts';
 import { runsListCommand, runsShowCommand } from './runs.ts';
 import { scheduleCommands } from './schedules.ts';
@@ -17,4 +18,5 @@ export const COMMANDS: Command[] = [
   dbMigrateCommand,
   statsShowCommand,
   statsExportCommand,
+  grantCommand,
 ];

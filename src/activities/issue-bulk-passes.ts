@@ -1,0 +1,34 @@
+import { completeBulkPassesChunk, issueBulkPassesChunk } from '../db/queries/bulk-passes.ts';
+import type { StepHandler } from './step-runner.ts';
+
+interface IssueBulkPassesParams {
+  bulkPassId?: number;
+}
+
+/**
+ * Steps of the `issue-bulk-passes` job; the rules are the SQL in src/db/queries/bulk-passes.ts.
+ *
+ * INACTIVE members are not engine skips: they are not bad data, and a large group with many lapsed members
+ * must not trip the step's skip limit. They are read (counted in the step's `read`) but not written, and the
+ * complete step records how many there were on the bulk pass itself (`skipped_count`).
+ */
+export const issueBulkPassesSteps: Record<string, StepHandler<IssueBulkPassesParams>> = {
+  issue: {
+    chunk: (tx, ctx) =>
+      issueBulkPassesChunk(tx, {
+        asOf: ctx.asOf,
+        after: ctx.after,
+        limit: ctx.limit,
+        bulkPassId: ctx.params.bulkPassId,
+      }),
+  },
+  complete: {
+    chunk: (tx, ctx) =>
+      completeBulkPassesChunk(tx, {
+        asOf: ctx.asOf,
+        after: ctx.after,
+        limit: ctx.limit,
+        bulkPassId: ctx.params.bulkPassId,
+      }),
+  },
+};

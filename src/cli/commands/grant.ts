@@ -1,0 +1,192 @@
+import { checkGrantShape, createGrant, type Grant, type GrantRequest } from '../../client/grant.ts';
+import { type LaunchOutcome, launchJob } from '../../client/launch-job.ts';
+import { workflowUrl } from '../../config.ts';
+import { getBulkPass } from '../../db/queries/bulk-passes.ts';
+import { issueBulkPassesJob } from '../../jobs/issue-bulk-passes.ts';
+import { parseInstant } from '../../time.ts';
+import { type Command, optionalString, requireString, UsageError } from '../command.ts';
+
+const ID = /^[1-9]\d{0,17}$/;
+
+function parseId(text: string, what: string): number {
+  if (!ID.test(text.trim())) throw new UsageError(`${what} '${text}' is not an ID (a whole number above 0)`);
+  return Number(text.trim());
+}
+
+function parseTime(values: Record<string, unknown>, name: string, timeZone: string): Date | undefined {
+  const text = optionalString(values, name);
+  if (text === undefined) return undefined;
+  const parsed = parseInstant(text, timeZone);
+  if (!parsed) {
+    throw new UsageError(
+      `--${name} '${text}' is not an ISO-8601 time such as 2026-12-01T10:00 (read in ${timeZone}) or 2026-12-01T01:00:00Z`,
+    );
+  }
+  return parsed;
+}
+
+/** Turns the options into a request; every problem that needs no database is found here. */
+export function parseGrantOptions(values: Record<string, unknown>, timeZone: string): GrantRequest {
+  const packageId = parseId(requireString(values, 'package'), '--package');
+  const group = optionalString(values, 'group');
+  const usersText = optionalString(values, 'users');
+  if (group !== undefined && usersText !== undefined)
+    throw new UsageError('give --group or --users, not both');
+  if (group === undefined && usersText === undefined)
+    throw new UsageError('who gets the passes? give --group <id> or --users <id,id,...>');
+  const target =
+    group !== undefined
+      ? { groupId: parseId(group, '--group') }
+      : {
+          userIds: usersText!
+            .split(',')
+            .filter((part) => part.trim() !== '')
+            .map((part) => parseId(part, 'user')),
+        };
+  const countText = optionalString(values, 'count');
+  if (countText !== undefined && !/^-?\d+$/.test(countText.trim()))
+    throw new UsageError(`--count '${countText}' is not a whole number`);
+  const request: GrantRequest = { packageId, target };
+  const startedAt = parseTime(values, 'start', timeZone);
+  const endedAt = parseTime(values, 'end', timeZone);
+  const issueAt = parseTime(values, 'at', timeZone);
+  if (startedAt) request.startedAt = startedAt;
+  if (endedAt) request.endedAt = endedAt;
+  if (issueAt) request.issueAt = issueAt;
+  if (countText !== undefined) request.count = Number(countText.trim());
+  return request;
+}
+
+export const grantCommand: Command = {
+  words: ['grant'],
+  summary: 'Give a group (or listed users) one pass each of a package, now or at a chosen time.',
+  details: [
+    'Creates a bulk pass. Without --at (or with --at now or earlier) its passes are issued at once through the',
+    'issue-bulk-passes job; with a future --at the schedule issues them then. Each ACTIVE member gets exactly',
+    'one pass; INACTIVE members of a group are skipped and counted. --users makes a group of the listed users.',
+    "Sessions per pass: --count, else the package's (refused for a package with unlimited sessions).",
+    'End: --end, else the start plus the package period in 24-hour days (unlimited without a period).',
+    'Every check runs before anything is written; a bad grant writes nothing (exit 2).',
+    'Times without an offset are read in BUSINESS_TIMEZONE.',
+  ].join('\n'),
+  options: {
+    package: { type: 'string', placeholder: 'ID', description: 'The package to grant (required)' },
+    group: { type: 'string', placeholder: 'ID', description: 'Grant to every ACTIVE member of this group' },
+    users: { type: 'string', placeholder: 'ID,ID,...', description: 'Grant to these users (all ACTIVE)' },
+    start: {
+      type: 'string',
+      placeholder: 'ISO',
+      description: 'When the passes begin (default: the issue time)',
+    },
+    end: { type: 'string', placeholder: 'ISO', description: 'When the passes end (default: package period)' },
+    count: { type: 'string', placeholder: 'N', description: "Sessions per pass (default: the package's)" },
+    at: { type: 'string', placeholder: 'ISO', description: 'When to issue (default: now)' },
+    wait: { type: 'boolean', description: 'Wait for the issuance and print what was issued' },
+  },
+  async run({ values, positionals }, ctx) {
+    if (positionals.length) throw new UsageError(`unexpected argument '${positionals[0]}'`);
+    const request = parseGrantOptions(values, ctx.config.businessTimeZone);
+    const shape = checkGrantShape(request, new Date());
+    if (shape) throw new UsageError(shape);
+
+    // Reach Temporal before writing, so an unreachable server does not leave a bulk pass nobody issues
+    // until the schedule finds it.
+    const runsNow = (request.issueAt ?? new Date()).getTime() <= Date.now();
+    const [db, client] = await Promise.all([ctx.db(), runsNow ? ctx.temporal() : undefined]);
+    const now = new Date();
+    const created = await createGrant(db, request, now);
+    if (!created.ok) throw new UsageError(created.problem);
+    const { grant } = created;
+
+    if (!grant.runNow || !client) {
+      return {
+        json: { outcome: 'scheduled', ...grantJson(grant) },
+        text: [
+          describeGrant(grant),
+          `  left for the schedule: issue-bulk-passes issues it at ${grant.issueAt.toISOString()}`,
+        ].join('\n'),
+      };
+    }
+
+    if (values.wait === true)
+      ctx.progress(`bulk pass ${grant.bulkPassId}: issuing, waiting for it to finish...`);
+    const outcome: LaunchOutcome = await launchJob(
+      { client, db, taskQueue: ctx.config.taskQueue },
+      {
+        job: issueBulkPassesJob.name,
+        asOf: now,
+        params: { bulkPassId: grant.bulkPassId },
+        wait: values.wait === true,
+      },
+    );
+    const url = workflowUrl(ctx.config, outcome.workflowId, outcome.runId);
+    const run = { workflowId: outcome.workflowId, runId: outcome.runId, url };
+    if (outcome.outcome === 'started') {
+      return {
+        json: { outcome: 'started', ...grantJson(grant), run },
+        text: [
+          describeGrant(grant),
+          `  issuing now: workflow ${outcome.workflowId}  run ${outcome.runId}`,
+          `  Web UI: ${url}`,
+        ].join('\n'),
+      };
+    }
+    const row = await getBulkPass(db, grant.bulkPassId);
+    const issued = row?.issuedCount ?? 0;
+    const skipped = row?.skippedCount ?? 0;
+    const members = issued + skipped;
+    const completed = row?.status === 'COMPLETED';
+    return {
+      json: {
+        outcome: completed ? 'issued' : 'incomplete',
+        ...grantJson(grant),
+        issued,
+        skippedInactive: skipped,
+        members,
+        run,
+      },
+      text: [
+        describeGrant(grant),
+        completed
+          ? `  issued ${issued} pass${issued === 1 ? '' : 'es'} to ${issued} of ${members} member${members === 1 ? '' : 's'}` +
+            (skipped ? ` (${skipped} INACTIVE skipped)` : '')
+          : `  not complete yet: the group gained ACTIVE members during the run; the next scheduled run finishes it`,
+        `  Web UI: ${url}`,
+      ].join('\n'),
+      exitCode: completed ? 0 : 1,
+    };
+  },
+};
+
+function describeGrant(g: Grant): string {
+  const sessions = g.count === null ? 'unlimited sessions' : `${g.count} session${g.count === 1 ? '' : 's'}`;
+  const end = g.endedAt
+    ? `until ${g.endedAt.toISOString()}`
+    : g.periodDays === null
+      ? 'with no end'
+      : `for ${g.periodDays} day${g.periodDays === 1 ? '' : 's'}`;
+  const who = g.adHocGroup
+    ? `${g.activeMembers} listed user${g.activeMembers === 1 ? '' : 's'} (new group ${g.groupId})`
+    : `group ${g.groupId}: ${g.activeMembers} ACTIVE member${g.activeMembers === 1 ? '' : 's'}` +
+      (g.inactiveMembers ? `, ${g.inactiveMembers} INACTIVE (skipped)` : '');
+  return [
+    `bulk pass ${g.bulkPassId}: package ${g.packageId} to ${who}`,
+    `  each pass: ${sessions}, from ${g.startedAt.toISOString()} ${end}`,
+  ].join('\n');
+}
+
+function grantJson(g: Grant) {
+  return {
+    bulkPassId: g.bulkPassId,
+    groupId: g.groupId,
+    adHocGroup: g.adHocGroup,
+    packageId: g.packageId,
+    startedAt: g.startedAt.toISOString(),
+    endedAt: g.endedAt?.toISOString() ?? null,
+    periodDays: g.periodDays,
+    count: g.count,
+    issueAt: g.issueAt.toISOString(),
+    activeMembers: g.activeMembers,
+    inactiveMembers: g.inactiveMembers,
+  };
+}

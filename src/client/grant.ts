@@ -1,0 +1,151 @@
+import type { Db } from '../db/client.ts';
+import {
+  findGroupMembership,
+  findPackage,
+  findUserStatuses,
+  insertAdHocGroup,
+  insertBulkPass,
+} from '../db/queries/bulk-passes.ts';
+import { normaliseAsOf } from '../jobs/definition.ts';
+
+/**
+ * A one-off grant: a bulk pass for a group (or for listed users, through a group made for them), issued
+ * at once or left for the `issue-bulk-passes` schedule. Everything is checked before anything is written;
+ * the checks and the inserts share one transaction, so a grant is created whole or not at all.
+ */
+
+export interface GrantRequest {
+  packageId: number;
+  target: { groupId: number } | { userIds: number[] };
+  /** When the passes begin; defaults to the issue time. */
+  startedAt?: Date;
+  /** When the passes end; defaults to the package period from the start (unlimited without one). */
+  endedAt?: Date;
+  /** Sessions per pass; defaults to the package's. Refused for a package with unlimited sessions. */
+  count?: number;
+  /** When to issue; defaults to now. At or before now, the caller runs the issuance at once. */
+  issueAt?: Date;
+}
+
+export interface Grant {
+  bulkPassId: number;
+  groupId: number;
+  /** True when the group was made for this grant's listed users. */
+  adHocGroup: boolean;
+  packageId: number;
+  startedAt: Date;
+  endedAt: Date | null;
+  /** Sessions per pass; null means unlimited. */
+  count: number | null;
+  /** Days a pass lasts when no end was given; null means unlimited. */
+  periodDays: number | null;
+  issueAt: Date;
+  /** Issue now (true) or leave it for the schedule. */
+  runNow: boolean;
+  activeMembers: number;
+  inactiveMembers: number;
+}
+
+export type GrantOutcome = { ok: true; grant: Grant } | { ok: false; problem: string };
+
+/** Checks that need no database; the message names the option. */
+export function checkGrantShape(request: GrantRequest, now: Date): string | undefined {
+  if (request.count !== undefined && (!Number.isInteger(request.count) || request.count <= 0)) {
+    return `--count must be a whole number above 0 (got ${request.count})`;
+  }
+  if ('userIds' in request.target && request.target.userIds.length === 0) return '--users lists no users';
+  const issueAt = normaliseAsOf(request.issueAt ?? now);
+  const startedAt = request.startedAt ?? issueAt;
+  if (request.endedAt && request.endedAt.getTime() <= startedAt.getTime()) {
+    return `--end ${request.endedAt.toISOString()} is not after the start ${startedAt.toISOString()}`;
+  }
+  if (request.endedAt && request.endedAt.getTime() <= now.getTime()) {
+    return `--end ${request.endedAt.toISOString()} has already passed; the passes would be over before they are used`;
+  }
+  return undefined;
+}
+
+export async function createGrant(db: Db, request: GrantRequest, now: Date): Promise<GrantOutcome> {
+  const shape = checkGrantShape(request, now);
+  if (shape) return { ok: false, problem: shape };
+  const issueAt = normaliseAsOf(request.issueAt ?? now);
+  const startedAt = request.startedAt ?? issueAt;
+
+  return db.transaction(async (tx): Promise<GrantOutcome> => {
+    const pkg = await findPackage(tx, request.packageId);
+    if (!pkg) return { ok: false, problem: `package ${request.packageId} does not exist` };
+    if (request.count !== undefined && pkg.sessionCount === null) {
+      return {
+        ok: false,
+        problem: `package ${pkg.id} has unlimited sessions; --count cannot be given for it (leave it out, or pick a package with sessions)`,
+      };
+    }
+
+    let groupId: number;
+    let active: number;
+    let inactive: number;
+    let adHocGroup = false;
+    if ('groupId' in request.target) {
+      const group = await findGroupMembership(tx, request.target.groupId);
+      if (!group) return { ok: false, problem: `group ${request.target.groupId} does not exist` };
+      if (group.active + group.inactive === 0) {
+        return { ok: false, problem: `group ${group.id} has no members` };
+      }
+      if (group.active === 0) {
+        return {
+          ok: false,
+          problem: `group ${group.id} has no ACTIVE members (${group.inactive} INACTIVE); nobody would get a pass`,
+        };
+      }
+      ({ id: groupId, active, inactive } = group);
+    } else {
+      const ids = [...new Set(request.target.userIds)];
+      const found = new Map((await findUserStatuses(tx, ids)).map((u) => [u.id, u.status]));
+      const unknown = ids.filter((id) => !found.has(id));
+      if (unknown.length) {
+        return { ok: false, problem: `no such user${unknown.length > 1 ? 's' : ''}: ${unknown.join(', ')}` };
+      }
+      const lapsed = ids.filter((id) => found.get(id) === 'INACTIVE');
+      if (lapsed.length) {
+        return {
+          ok: false,
+          problem: `user${lapsed.length > 1 ? 's' : ''} ${lapsed.join(', ')} ${lapsed.length > 1 ? 'are' : 'is'} INACTIVE and would get no pass; leave them out or reactivate them first`,
+        };
+      }
+      groupId = await insertAdHocGroup(
+        tx,
+        `grant of package ${pkg.id} to ${ids.length} user${ids.length > 1 ? 's' : ''} at ${issueAt.toISOString()}`,
+        ids,
+      );
+      adHocGroup = true;
+      active = ids.length;
+      inactive = 0;
+    }
+
+    const bulkPassId = await insertBulkPass(tx, {
+      packageId: pkg.id,
+      groupId,
+      count: request.count ?? null,
+      startedAt,
+      endedAt: request.endedAt ?? null,
+      issueAt,
+    });
+    return {
+      ok: true,
+      grant: {
+        bulkPassId,
+        groupId,
+        adHocGroup,
+        packageId: pkg.id,
+        startedAt,
+        endedAt: request.endedAt ?? null,
+        count: request.count ?? pkg.sessionCount,
+        periodDays: request.endedAt ? null : pkg.periodDays,
+        issueAt,
+        runNow: issueAt.getTime() <= now.getTime(),
+        activeMembers: active,
+        inactiveMembers: inactive,
+      },
+    };
+  });
+}

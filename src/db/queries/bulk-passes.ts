@@ -1,0 +1,218 @@
+import { eq, inArray, sql } from 'drizzle-orm';
+import type { DbOrTx } from '../client.ts';
+import { bulkPasses, packages, userGroupMembers, userGroups, users } from '../schema.ts';
+import { instant } from './passes.ts';
+
+/**
+ * Bulk pass issuance, one set-based statement per chunk.
+ *
+ * The issue step walks the pairs (bulk pass, member) of every due bulk pass in key order; its checkpoint
+ * is the last pair as text, `"<bulk pass id>:<user id>"`. Each page is inserted with
+ * `ON CONFLICT (bulk_pass_id, user_id) DO NOTHING` against the `passes_bulk_pass_user_unique` constraint,
+ * so a retried chunk, a re-run, or two runs racing on the same bulk pass can never issue a second pass.
+ *
+ * A bulk pass is due as of T when it is READY and `coalesce(issue_at, started_at) <= T`, however long ago
+ * that was: a worker that was down for days still issues it, and a bulk pass due later is not touched.
+ */
+
+export interface IssueWindow {
+  asOf: Date;
+  /** Exclusive lower key bound, `"<bulk pass id>:<user id>"`; null from the start. */
+  after: string | null;
+  limit: number;
+  /** Only this bulk pass (a grant's own run); undefined for every due bulk pass. */
+  bulkPassId?: number | undefined;
+}
+
+export interface IssueCounts {
+  /** Members in the page (issued, already holding a pass, or INACTIVE). */
+  read: number;
+  /** Passes this chunk inserted. */
+  written: number;
+  lastKey: string | null;
+}
+
+/** Parses an issue-step checkpoint; a malformed one is a bug, not bad input. */
+export function parseIssueKey(key: string | null): { bulkPassId: string; userId: string } {
+  if (key === null) return { bulkPassId: '0', userId: '0' };
+  const match = /^(\d+):(\d+)$/.exec(key);
+  if (!match) throw new Error(`malformed issue checkpoint '${key}' (expected '<bulk pass id>:<user id>')`);
+  return { bulkPassId: match[1]!, userId: match[2]! };
+}
+
+const due = (asOf: Date) => sql`coalesce(issue_at, started_at) <= ${instant(asOf)}`;
+const only = (bulkPassId: number | undefined) =>
+  bulkPassId === undefined ? sql`true` : sql`id = ${bulkPassId}::bigint`;
+
+/**
+ * One page of (due bulk pass, member) pairs after the checkpoint; each ACTIVE member without a pass of
+ * that bulk pass gets one. Remaining sessions are the bulk pass's count, else the package's (null:
+ * unlimited); the end is the bulk pass's, else the start plus the package period in 24-hour days, the
+ * same wall-clock time N days on in a zone without daylight saving such as Asia/Seoul (null: unlimited).
+ *
+ * The page is a LATERAL join so that each due bulk pass reads at most `limit` members from the
+ * `user_group_members` primary key, starting right after the checkpoint (a plain lower bound, so it is an
+ * index condition): a chunk costs the same at the end of a 100,000-member group as at its start.
+ */
+export async function issueBulkPassesChunk(db: DbOrTx, w: IssueWindow): Promise<IssueCounts> {
+  const after = parseIssueKey(w.after);
+  const rows = await db.execute<{
+    read: number;
+    written: number;
+    last_key: string | null;
+  }>(sql`
+    WITH due AS (
+      SELECT id, group_id FROM bulk_passes
+      WHERE status = 'READY' AND ${due(w.asOf)} AND ${only(w.bulkPassId)}
+        AND id >= ${after.bulkPassId}::bigint
+    ), keys AS (
+      SELECT due.id AS bulk_pass_id, m.user_id
+      FROM due CROSS JOIN LATERAL (
+        SELECT gm.user_id FROM user_group_members gm
+        WHERE gm.group_id = due.group_id
+          AND gm.user_id > CASE WHEN due.id = ${after.bulkPassId}::bigint THEN ${after.userId}::bigint ELSE 0 END
+        ORDER BY gm.user_id
+        LIMIT ${w.limit}
+      ) m
+      ORDER BY due.id, m.user_id
+      LIMIT ${w.limit}
+    ), page AS (
+      -- A lookup per paged member: a join here lets the planner scan all users for every chunk.
+      SELECT keys.bulk_pass_id, keys.user_id,
+             (SELECT u.status = 'ACTIVE' FROM users u WHERE u.id = keys.user_id) AS active
+      FROM keys
+    ), issued AS (
+      INSERT INTO passes (user_id, package_id, bulk_pass_id, status, remaining_count, started_at, ended_at)
+      SELECT page.user_id, bp.package_id, bp.id, 'READY', coalesce(bp.count, pk.session_count), bp.started_at,
+             coalesce(bp.ended_at, bp.started_at + make_interval(hours => 24 * pk.period_days))
+      FROM page
+      JOIN bulk_passes bp ON bp.id = page.bulk_pass_id
+      JOIN packages pk ON pk.id = bp.package_id
+      WHERE page.active AND bp.status = 'READY'
+      ORDER BY page.bulk_pass_id, page.user_id
+      ON CONFLICT (bulk_pass_id, user_id) DO NOTHING
+      RETURNING 1
+    ), last AS (
+      SELECT bulk_pass_id, user_id FROM page ORDER BY bulk_pass_id DESC, user_id DESC LIMIT 1
+    )
+    SELECT (SELECT count(*) FROM page)::int AS read,
+           (SELECT count(*) FROM issued)::int AS written,
+           (SELECT bulk_pass_id || ':' || user_id FROM last) AS last_key`);
+  const row = rows[0];
+  return {
+    read: Number(row?.read ?? 0),
+    written: Number(row?.written ?? 0),
+    lastKey: row?.last_key ?? null,
+  };
+}
+
+export interface CompleteWindow {
+  asOf: Date;
+  after: string | null;
+  limit: number;
+  bulkPassId?: number | undefined;
+}
+
+/**
+ * Due READY bulk passes of which no ACTIVE member lacks a pass become COMPLETED, with `issued_count` and
+ * `skipped_count` counted from the tables (so they are right after a crash or a re-run). A bulk pass that
+ * gained an ACTIVE member since the issue step stays READY and is finished by the next run.
+ */
+export async function completeBulkPassesChunk(
+  db: DbOrTx,
+  w: CompleteWindow,
+): Promise<{ read: number; written: number; lastKey: string | null }> {
+  const rows = await db.execute<{ read: number; written: number; last_key: string | null }>(sql`
+    WITH page AS (
+      SELECT id FROM bulk_passes
+      WHERE status = 'READY' AND ${due(w.asOf)} AND ${only(w.bulkPassId)}
+        AND id > ${w.after ?? '0'}::bigint
+      ORDER BY id
+      LIMIT ${w.limit}
+    ), completed AS (
+      UPDATE bulk_passes bp SET
+        status = 'COMPLETED',
+        completed_at = now(),
+        modified_at = now(),
+        issued_count = (SELECT count(*) FROM passes p WHERE p.bulk_pass_id = bp.id),
+        skipped_count = (
+          SELECT count(*) FROM user_group_members gm
+          WHERE gm.group_id = bp.group_id
+            AND NOT EXISTS (SELECT 1 FROM passes p WHERE p.bulk_pass_id = bp.id AND p.user_id = gm.user_id))
+      FROM page
+      WHERE bp.id = page.id AND bp.status = 'READY'
+        AND coalesce(bp.issue_at, bp.started_at) <= ${instant(w.asOf)}
+        AND NOT EXISTS (
+          SELECT 1 FROM user_group_members gm JOIN users u ON u.id = gm.user_id
+          WHERE gm.group_id = bp.group_id AND u.status = 'ACTIVE'
+            AND NOT EXISTS (SELECT 1 FROM passes p WHERE p.bulk_pass_id = bp.id AND p.user_id = gm.user_id))
+      RETURNING bp.id
+    )
+    SELECT (SELECT count(*) FROM page)::int AS read,
+           (SELECT count(*) FROM completed)::int AS written,
+           (SELECT max(id) FROM page)::text AS last_key`);
+  const row = rows[0];
+  return { read: Number(row?.read ?? 0), written: Number(row?.written ?? 0), lastKey: row?.last_key ?? null };
+}
+
+// ---- Grants: the lookups and inserts behind `ptpass grant` ------------------------------------------
+
+export async function findPackage(db: DbOrTx, id: number) {
+  const [row] = await db
+    .select({ id: packages.id, sessionCount: packages.sessionCount, periodDays: packages.periodDays })
+    .from(packages)
+    .where(eq(packages.id, id));
+  return row;
+}
+
+/** The group and how many of its members are ACTIVE and INACTIVE; undefined when there is no such group. */
+export async function findGroupMembership(db: DbOrTx, id: number) {
+  const [group] = await db.select({ id: userGroups.id }).from(userGroups).where(eq(userGroups.id, id));
+  if (!group) return undefined;
+  const [counts] = await db
+    .select({
+      active: sql<number>`count(*) FILTER (WHERE ${users.status} = 'ACTIVE')::int`,
+      inactive: sql<number>`count(*) FILTER (WHERE ${users.status} = 'INACTIVE')::int`,
+    })
+    .from(userGroupMembers)
+    .innerJoin(users, eq(users.id, userGroupMembers.userId))
+    .where(eq(userGroupMembers.groupId, id));
+  return { id: group.id, active: Number(counts?.active ?? 0), inactive: Number(counts?.inactive ?? 0) };
+}
+
+export async function findUserStatuses(db: DbOrTx, ids: number[]) {
+  if (ids.length === 0) return [];
+  return db.select({ id: users.id, status: users.status }).from(users).where(inArray(users.id, ids));
+}
+
+/** A group made for one grant's listed users. */
+export async function insertAdHocGroup(db: DbOrTx, name: string, userIds: number[]): Promise<number> {
+  const [group] = await db.insert(userGroups).values({ name }).returning({ id: userGroups.id });
+  const groupId = group!.id;
+  // Chunked so a very long --users list stays under the protocol's parameter limit.
+  for (let i = 0; i < userIds.length; i += 10_000) {
+    await db
+      .insert(userGroupMembers)
+      .values(userIds.slice(i, i + 10_000).map((userId) => ({ groupId, userId })));
+  }
+  return groupId;
+}
+
+export interface NewBulkPass {
+  packageId: number;
+  groupId: number;
+  count: number | null;
+  startedAt: Date;
+  endedAt: Date | null;
+  issueAt: Date;
+}
+
+export async function insertBulkPass(db: DbOrTx, values: NewBulkPass): Promise<number> {
+  const [row] = await db.insert(bulkPasses).values(values).returning({ id: bulkPasses.id });
+  return row!.id;
+}
+
+export async function getBulkPass(db: DbOrTx, id: number) {
+  const [row] = await db.select().from(bulkPasses).where(eq(bulkPasses.id, id));
+  return row;
+}
