@@ -121,7 +121,6 @@ async function main() {
           `${job.job}: chunk size sweep (1 partition, ${items.toLocaleString('en-US')} items)\n${formatTable(['chunk size', 'seconds', 'rows/s'], sweep)}\n`,
         );
       }
-      // ptpass's timing uses the same logical time as the fingerprinted limit arm (asOf shifts by whole seconds only for identity).
       const ptpass = await runPtpass(job.settings(partitions));
       const ptpassPrint = await job.fingerprint(sql);
 
