@@ -96,15 +96,13 @@ async function main() {
       const limit = await timed(() => job.limit(sql, asOf));
       const limitPrint = await job.fingerprint(sql);
 
-      // ptpass
-      let launchIndex = 0;
+      // ptpass: every run is the same job instance as the other arms' logical time, run again with --rerun.
       const runPtpass = async (settings: ReturnType<BenchJob['settings']>) => {
         await restore(sql, job);
-        const at = new Date(asOf.getTime() + launchIndex++ * 1000);
         const run = await timed(() =>
           launchJob(
             { client, db, taskQueue },
-            { job: job.job, asOf: at, params: job.params, settings, wait: true, rerun: true },
+            { job: job.job, asOf, params: job.params, settings, wait: true, rerun: true },
           ),
         );
         if (run.value.outcome !== 'completed') throw new Error(`ptpass arm: ${run.value.outcome}`);
