@@ -6,6 +6,7 @@
  */
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
+import { createNotifier } from './src/activities/notifications/notifier.ts';
 import { reconcileRuns } from './src/client/reconcile-runs.ts';
 import { loadConfig, resolveDatabaseUrl, resolveTemporalAddress } from './src/config.ts';
 import { createDb, migrateDatabase } from './src/db/client.ts';
@@ -47,7 +48,12 @@ export async function main(): Promise<void> {
       namespace: config.namespace,
       taskQueue: config.taskQueue,
       shutdownGraceSeconds: config.shutdownGraceSeconds,
-      deps: { db, logger, stopSignal: stop.signal },
+      deps: {
+        db,
+        logger,
+        stopSignal: stop.signal,
+        notifier: createNotifier(config.notify, config.businessTimeZone, logger),
+      },
     });
     logger.info('worker polling', {
       taskQueue: config.taskQueue,

@@ -3,6 +3,8 @@ import type { Db } from '../db/client.ts';
 import { finishJobRun, insertJobRun, type NewJobRun } from '../db/queries/runs.ts';
 import type { JobResult } from '../jobs/definition.ts';
 import type { Logger } from '../logger.ts';
+import { createLogNotifier, type Notifier } from './notifications/notifier.ts';
+import { classReminderSteps, passExpiryReminderSteps } from './notifications/steps.ts';
 import { passLifecycleSteps } from './pass-lifecycle.ts';
 import {
   runStep,
@@ -17,6 +19,8 @@ export interface ActivityDeps {
   logger: Logger;
   /** Aborted when the worker is asked to stop; running steps stop after their current chunk. */
   stopSignal?: AbortSignal;
+  /** How reminders are rendered and sent; the log channel with defaults when absent. */
+  notifier?: Notifier;
   hooks?: StepRunnerHooks & {
     onJobFinished?(info: {
       job: string;
@@ -32,12 +36,23 @@ export const STEP_HANDLERS: Record<string, Record<string, StepHandler<never>>> =
   'pass-lifecycle': passLifecycleSteps,
 };
 
+/** Step handlers that need injected dependencies (the notifier), on top of the static registry. */
+export function stepHandlers(deps: ActivityDeps): Record<string, Record<string, StepHandler<never>>> {
+  const notifier = deps.notifier ?? createLogNotifier(deps.logger);
+  return {
+    ...STEP_HANDLERS,
+    'class-reminders': classReminderSteps(notifier),
+    'pass-expiry-reminders': passExpiryReminderSteps(notifier),
+  };
+}
+
 /**
  * All activities, wired to their dependencies. Workflows proxy `ReturnType<typeof createActivities>`;
  * nothing here reaches for globals.
  */
 export function createActivities(deps: ActivityDeps) {
-  const runnerDeps = { ...deps, handlers: STEP_HANDLERS };
+  const handlers = stepHandlers(deps);
+  const runnerDeps = { ...deps, handlers };
   return {
     async startJobRun(run: NewJobRun): Promise<{ jobRunId: string }> {
       await insertJobRun(deps.db, run);
@@ -85,7 +100,7 @@ export function createActivities(deps: ActivityDeps) {
     },
 
     async planStep(input: { job: string; step: string; partitions: number }) {
-      const handler = STEP_HANDLERS[input.job]?.[input.step];
+      const handler = handlers[input.job]?.[input.step];
       if (!handler) {
         throw ApplicationFailure.create({
           message: `no step ${input.job}/${input.step}`,

@@ -1,6 +1,7 @@
 import { join, resolve } from 'node:path';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { NativeConnection } from '@temporalio/worker';
+import { createNotifier } from '../activities/notifications/notifier.ts';
 import { type Config, resolveTemporalAddress } from '../config.ts';
 import { createDb, migrateDatabase } from '../db/client.ts';
 import { createLogger } from '../logger.ts';
@@ -91,7 +92,12 @@ export async function startStack(
       namespace: config.namespace,
       taskQueue: config.taskQueue,
       shutdownGraceSeconds: config.shutdownGraceSeconds,
-      deps: { db: database.db, logger, stopSignal: stop.signal },
+      deps: {
+        db: database.db,
+        logger,
+        stopSignal: stop.signal,
+        notifier: createNotifier(config.notify, config.businessTimeZone, logger),
+      },
     });
     stop.signal.addEventListener('abort', () => {
       if (worker.getState() === 'RUNNING') worker.shutdown();
