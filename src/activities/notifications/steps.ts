@@ -86,6 +86,7 @@ function deliverStep(notifier: Notifier, events: readonly string[]): StepHandler
       if (ctx.dryRun || due.length === 0) return { read: due.length, written: due.length, lastKey };
 
       const activity = Context.current();
+      let lastBeat = Date.now();
       const records = await mapBounded(due, notifier.concurrency, async (row): Promise<DeliveryRecord> => {
         const prepared = prepare(row, ctx.asOf, notifier);
         const base = { id: row.id, channel: notifier.channel.name };
@@ -105,7 +106,10 @@ function deliverStep(notifier: Notifier, events: readonly string[]): StepHandler
           activity.cancellationSignal,
         );
         // Slow receivers must not look like a dead worker: report progress between deliveries.
-        activity.heartbeat();
+        if (Date.now() - lastBeat > 1000) {
+          lastBeat = Date.now();
+          activity.heartbeat();
+        }
         return { ...base, ...outcome, message: prepared.notification.text };
       });
       const { sent } = await recordDeliveries(tx, records);
