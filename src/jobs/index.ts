@@ -5,7 +5,12 @@ import { passLifecycleJob } from './pass-lifecycle.ts';
 
 export { classRemindersJob } from './class-reminders.ts';
 export * from './definition.ts';
-export { passExpiryRemindersJob } from './pass-expiry-reminders.ts';
+export {
+  DEFAULT_QUIET_HOURS,
+  parseQuietHours,
+  passExpiryRemindersJob,
+  type QuietHours,
+} from './pass-expiry-reminders.ts';
 export { passLifecycleJob } from './pass-lifecycle.ts';
 
 /** Every job ptpass runs, by name. The CLI, the worker and the schedules all read this one list. */
