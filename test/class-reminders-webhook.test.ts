@@ -4,6 +4,7 @@ import { asc, sql } from 'drizzle-orm';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { Notifier } from '../src/activities/notifications/notifier.ts';
 import { createWebhookChannel } from '../src/activities/notifications/webhook-channel.ts';
+import { runCli } from '../src/cli/run-cli.ts';
 import { launchJob } from '../src/client/launch-job.ts';
 import { notifications } from '../src/db/schema.ts';
 import type { JobResult } from '../src/jobs/index.ts';
@@ -163,6 +164,31 @@ describe('class-reminders through the webhook channel', () => {
     T = minutes(1);
     await run();
     expect(receiver.requests).toHaveLength(2);
+
+    // The operator fixes the receiver and puts the failed reminder back; the next run sends it, same key.
+    receiver.respond = () => ({ status: 200 });
+    const out: string[] = [];
+    const cli = (...argv: string[]) =>
+      runCli(argv, {
+        stdout: (t) => out.push(t),
+        stderr: (t) => out.push(t),
+        env: { DATABASE_URL: database.url },
+      });
+    expect(await cli('notifications', 'list', '--status', 'failed', '--json')).toBe(0);
+    expect(JSON.parse(out.pop()!)).toMatchObject([{ id: first!.id, status: 'FAILED', attempts: 1 }]);
+    expect(await cli('notifications', 'retry', '--all-failed')).toBe(0);
+    expect(out.pop()).toMatch(/^1 FAILED notification back in the outbox/);
+    expect(await cli('notifications', 'retry', 'not-a-uuid')).toBe(2);
+    T = new Date(T.getTime() + 30_000); // before the class, which starts at the original T + 2 min
+    await run();
+    const [retried] = await rows();
+    expect(retried).toMatchObject({ id: first!.id, status: 'SENT', attempts: 2, lastError: null });
+    expect(
+      receiver
+        .byKey()
+        .get(first!.id)
+        ?.map((r) => r.nth),
+    ).toEqual([1, 2]);
   });
 
   it('a receiver that hangs is cut off by the timeout and retried; one that is down ends FAILED', async () => {

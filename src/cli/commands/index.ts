@@ -1,6 +1,7 @@
 import type { Command } from '../command.ts';
 import { dbMigrateCommand } from './db.ts';
 import { jobRunCommand, jobsListCommand } from './job.ts';
+import { notificationsListCommand, notificationsRetryCommand } from './notifications.ts';
 import { runsListCommand, runsShowCommand } from './runs.ts';
 import { startCommand } from './start.ts';
 
@@ -12,4 +13,6 @@ export const COMMANDS: Command[] = [
   runsListCommand,
   runsShowCommand,
   dbMigrateCommand,
+  notificationsListCommand,
+  notificationsRetryCommand,
 ];

@@ -216,3 +216,55 @@ export async function recordDeliveries(
     FROM changed`);
   return { sent: Number(rows[0]?.sent ?? 0), failed: Number(rows[0]?.failed ?? 0) };
 }
+
+export type NotificationStatus = 'PENDING' | 'SENT' | 'FAILED';
+
+/** Newest first, for the operator. Never the message text: the CLI output may end up in a ticket. */
+export async function listNotifications(
+  db: DbOrTx,
+  filter: { status?: NotificationStatus; event?: string; limit: number },
+) {
+  return db.execute<{
+    id: string;
+    event: string;
+    user_id: string | null;
+    status: NotificationStatus;
+    channel: string;
+    attempts: number;
+    due_at: string;
+    sent_at: string | null;
+    last_error: string | null;
+  }>(sql`
+    SELECT id::text, event, user_id::text, status, channel, attempts,
+           to_json(due_at)#>>'{}' AS due_at, to_json(sent_at)#>>'{}' AS sent_at, last_error
+    FROM notifications
+    WHERE (${filter.status ?? null}::notification_status IS NULL OR status = ${filter.status ?? null}::notification_status)
+      AND (${filter.event ?? null}::text IS NULL OR event = ${filter.event ?? null}::text)
+    ORDER BY created_at DESC, id
+    LIMIT ${filter.limit}`);
+}
+
+/**
+ * Puts FAILED notifications back in the outbox after the cause is fixed. Their due time has passed, so the
+ * next deliver step sends them, with their original ID as the idempotency key; the last error stays until
+ * then. Only FAILED rows change, so a repeated command is harmless. The delivery-time checks still apply:
+ * a class that has started is not reminded.
+ */
+export async function requeueFailedNotifications(
+  db: DbOrTx,
+  target: { ids: string[] } | { event?: string },
+): Promise<number> {
+  const which =
+    'ids' in target
+      ? sql`id IN (${sql.join(
+          target.ids.map((id) => sql`${id}::uuid`),
+          sql`, `,
+        )})`
+      : sql`(${target.event ?? null}::text IS NULL OR event = ${target.event ?? null}::text)`;
+  const rows = await db.execute<{ id: string }>(sql`
+    UPDATE notifications
+    SET status = 'PENDING', modified_at = now()
+    WHERE status = 'FAILED' AND ${which}
+    RETURNING id`);
+  return rows.length;
+}
