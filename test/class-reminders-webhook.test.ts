@@ -215,6 +215,33 @@ describe('class-reminders through the webhook channel', () => {
     expect(failed!.lastError).toMatch(/^gave up after 3 attempts: network error: ECONNREFUSED/);
   });
 
+  it('overlapping runs share the outbox: each reminder is sent by exactly one of them', async () => {
+    await startWebhookWorker({ concurrency: 2 });
+    // A slow receiver keeps the first run's pages locked while the next minute's run starts.
+    receiver.respond = () => ({ status: 200, delayMs: 20 });
+    const user = await seedUser(database.db, '겹침');
+    await seedManyBookings(database.db, { count: 60, userId: user, startsAt: minutes(9) });
+
+    const launch = (asOf: Date) =>
+      launchJob(
+        { client: temporal.client, db: database.db, taskQueue: temporal.taskQueue },
+        { job: 'class-reminders', asOf, settings: { steps: { deliver: { chunkSize: 10 } } } },
+      );
+    const first = await launch(T);
+    const second = await launch(minutes(1));
+    const results = (await Promise.all(
+      [first, second].map((l) => temporal.client.workflow.getHandle(l.workflowId).result()),
+    )) as JobResult[];
+
+    // Both runs saw the same 60 classes; between them they sent each reminder once.
+    expect(results.map((r) => r.steps[0]!.read)).toEqual([60, 60]);
+    expect(results.reduce((n, r) => n + r.steps[0]!.written, 0)).toBe(60);
+    expect(results.reduce((n, r) => n + deliverStep(r).written, 0)).toBe(60);
+    expect(receiver.requests).toHaveLength(60);
+    expect(receiver.byKey().size).toBe(60);
+    expect(await database.db.$count(notifications)).toBe(60);
+  });
+
   it('10,000 reminders: every one delivered once, never more in flight than the configured bound', async () => {
     const bound = 7;
     await startWebhookWorker({ concurrency: bound });
