@@ -39,6 +39,14 @@ const postgresUrl = z
     }
   }, 'must be a postgres:// or postgresql:// URL with a host, e.g. postgres://user@127.0.0.1:5432/ptpass');
 
+const wholeNumber = (min: number, max: number, fallback: number) =>
+  z.coerce
+    .number({ message: 'must be a number' })
+    .int('must be a whole number')
+    .min(min, `must be between ${min} and ${max}`)
+    .max(max, `must be between ${min} and ${max}`)
+    .default(fallback);
+
 const envSchema = z.object({
   DATABASE_URL: postgresUrl.optional(),
   PTPASS_DATA_DIR: z.string().min(1).default('.data'),
@@ -73,6 +81,17 @@ const envSchema = z.object({
     .number()
     .positive('must be a positive number of seconds')
     .default(30),
+  OPERATOR_ALERT_TO: z.string().trim().min(3, 'must be an address such as ops@studio.example').optional(),
+  NOTIFY_CHANNEL: z.enum(['log', 'webhook'], { message: "must be 'log' or 'webhook'" }).default('log'),
+  NOTIFY_WEBHOOK_URL: z
+    .url({ protocol: /^https?$/, message: 'must be an http:// or https:// URL' })
+    .optional(),
+  NOTIFY_WEBHOOK_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
+  NOTIFY_TIMEOUT_MS: wholeNumber(100, 120_000, 5000),
+  NOTIFY_CONCURRENCY: wholeNumber(1, 256, 8),
+  NOTIFY_MAX_ATTEMPTS: wholeNumber(1, 10, 3),
+  NOTIFY_RETRY_BACKOFF_MS: wholeNumber(0, 60_000, 500),
+  NOTIFY_LOCALE: z.enum(['ko', 'en'], { message: "must be 'ko' or 'en'" }).default('ko'),
 });
 
 export interface Config {
@@ -102,6 +121,25 @@ export interface Config {
   applySchedules: boolean;
   /** deduct-sessions: what a no-show costs when a run does not say (`--param noShow=...`). */
   noShowPolicy: NoShowPolicy;
+  notify: NotifyConfig;
+  /** Who hears about a failed job run, through the notification channel; nobody when unset. */
+  operatorAlertTo: string | undefined;
+}
+
+/** How notifications are delivered (README "Notifications"). */
+export interface NotifyConfig {
+  channel: 'log' | 'webhook';
+  /** Set when the channel is `webhook`. */
+  webhook: { url: string; secret: string } | undefined;
+  /** Per-request timeout of one delivery attempt. */
+  timeoutMs: number;
+  /** Deliveries in flight at once per step. */
+  concurrency: number;
+  /** Attempts per notification (network errors, timeouts, 5xx and 429 are retried). */
+  maxAttempts: number;
+  /** First retry delay; doubled on each further attempt. */
+  retryBackoffMs: number;
+  locale: 'ko' | 'en';
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
@@ -118,6 +156,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new ConfigError(`invalid configuration: ${lines.join('; ')}`);
   }
   const e = parsed.data;
+  if (e.NOTIFY_CHANNEL === 'webhook') {
+    const missing = (['NOTIFY_WEBHOOK_URL', 'NOTIFY_WEBHOOK_SECRET'] as const).filter((name) => !e[name]);
+    if (missing.length) {
+      throw new ConfigError(
+        `invalid configuration: ${missing.map((name) => `${name} is required when NOTIFY_CHANNEL=webhook`).join('; ')}`,
+      );
+    }
+  }
   return {
     databaseUrl: e.DATABASE_URL,
     dataDir: e.PTPASS_DATA_DIR,
@@ -137,6 +183,19 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     runRetentionDays: e.RUN_RETENTION_DAYS,
     applySchedules: e.APPLY_SCHEDULES === 'true',
     noShowPolicy: e.NO_SHOW_POLICY,
+    operatorAlertTo: e.OPERATOR_ALERT_TO,
+    notify: {
+      channel: e.NOTIFY_CHANNEL,
+      webhook:
+        e.NOTIFY_WEBHOOK_URL && e.NOTIFY_WEBHOOK_SECRET
+          ? { url: e.NOTIFY_WEBHOOK_URL, secret: e.NOTIFY_WEBHOOK_SECRET }
+          : undefined,
+      timeoutMs: e.NOTIFY_TIMEOUT_MS,
+      concurrency: e.NOTIFY_CONCURRENCY,
+      maxAttempts: e.NOTIFY_MAX_ATTEMPTS,
+      retryBackoffMs: e.NOTIFY_RETRY_BACKOFF_MS,
+      locale: e.NOTIFY_LOCALE,
+    },
   };
 }
 
@@ -152,7 +211,8 @@ export function resolveTemporalAddress(config: Config): string {
 
 function describeValue(name: string, value: unknown): string {
   if (typeof value !== 'string') return '';
-  if (name === 'DATABASE_URL') return ` (got '${redactUrl(value)}')`;
+  if (name === 'DATABASE_URL' || name === 'NOTIFY_WEBHOOK_URL') return ` (got '${redactUrl(value)}')`;
+  if (name === 'NOTIFY_WEBHOOK_SECRET') return '';
   return ` (got '${value}')`;
 }
 

@@ -134,7 +134,7 @@ describe('schedules', () => {
 
     const unknown = await ptpass(['schedules', 'pause', 'nope'], env);
     expect(unknown.code).toBe(2);
-    expect(unknown.stderr).toMatch(/unknown schedule 'nope' \(schedules: pass-lifecycle, /);
+    expect(unknown.stderr).toMatch(/unknown schedule 'nope' \(schedules: [a-z-, ]*pass-lifecycle/);
   });
 
   it('a run triggered with the real temporal CLI runs its job, as of the schedule’s time', async () => {

@@ -5,6 +5,9 @@ import type { JobResult } from '../jobs/definition.ts';
 import type { Logger } from '../logger.ts';
 import { deductSessionsSteps } from './deduct-sessions.ts';
 import { issueBulkPassesSteps } from './issue-bulk-passes.ts';
+import { createLogNotifier, type Notifier } from './notifications/notifier.ts';
+import { alertOperator } from './notifications/operator-alert.ts';
+import { classReminderSteps, passExpiryReminderSteps } from './notifications/steps.ts';
 import { passLifecycleSteps } from './pass-lifecycle.ts';
 import { pruneRunRecordsSteps } from './prune-run-records.ts';
 import { createStatisticsSteps } from './statistics.ts';
@@ -28,6 +31,10 @@ export interface ActivityDeps {
    * policy from NO_SHOW_POLICY). A run's own parameters win.
    */
   paramDefaults?: Record<string, Record<string, unknown>>;
+  /** How reminders are rendered and sent; the log channel with defaults when absent. */
+  notifier?: Notifier;
+  /** Where a failed job run is reported through the notifier (OPERATOR_ALERT_TO); no alert when absent. */
+  operatorAlertTo?: string;
   hooks?: StepRunnerHooks & {
     onJobFinished?(info: {
       job: string;
@@ -50,7 +57,13 @@ export const STEP_HANDLERS: Record<string, JobStepHandlers | ((deps: ActivityDep
   'prune-run-records': pruneRunRecordsSteps,
   statistics: createStatisticsSteps,
   'issue-bulk-passes': issueBulkPassesSteps,
+  'class-reminders': (deps) => classReminderSteps(notifierOf(deps)),
+  'pass-expiry-reminders': (deps) => passExpiryReminderSteps(notifierOf(deps)),
 };
+
+function notifierOf(deps: ActivityDeps): Notifier {
+  return deps.notifier ?? createLogNotifier(deps.logger);
+}
 
 function resolveStepHandlers(deps: ActivityDeps): Record<string, JobStepHandlers> {
   return Object.fromEntries(
@@ -101,8 +114,26 @@ export function createActivities(deps: ActivityDeps) {
         written: result.written,
         skipped: result.skipped,
       };
-      if (input.status === 'FAILED') deps.logger.error('job failed', { ...fields, error: input.error });
-      else deps.logger.info('job completed', fields);
+      if (input.status === 'FAILED') {
+        deps.logger.error('job failed', { ...fields, error: input.error });
+        if (deps.operatorAlertTo) {
+          const alert = await alertOperator(
+            { db: deps.db, notifier: notifierOf(deps) },
+            deps.operatorAlertTo,
+            {
+              jobRunId: input.jobRunId,
+              job: result.job,
+              asOf: result.asOf,
+              error: input.error ?? 'unknown error',
+            },
+          );
+          deps.logger.info('operator alerted', {
+            job: result.job,
+            jobRunId: input.jobRunId,
+            delivery: alert,
+          });
+        }
+      } else deps.logger.info('job completed', fields);
       await deps.hooks?.onJobFinished?.({
         job: result.job,
         status: input.status,

@@ -25,6 +25,8 @@ export interface ChunkContext<P = Record<string, unknown>> {
   /** Inclusive upper key bound of this partition. */
   upTo: string | null;
   limit: number;
+  /** Set in a dry run (the chunk is rolled back): a step with effects outside the database skips them. */
+  dryRun?: boolean;
 }
 
 export interface ChunkResult {
@@ -149,6 +151,7 @@ export async function runStep(deps: StepRunnerDeps, input: StepInput): Promise<S
       after: checkpoint,
       upTo: input.upTo,
       limit: input.chunkSize,
+      dryRun: input.dryRun,
     };
     const chunk = await deps.db.transaction(async (tx) => {
       const row = await lockStepRun(tx, claimed.id);

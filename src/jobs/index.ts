@@ -1,13 +1,22 @@
+import { classRemindersJob } from './class-reminders.ts';
 import { deductSessionsJob } from './deduct-sessions.ts';
 import type { JobDefinition } from './definition.ts';
 import { issueBulkPassesJob } from './issue-bulk-passes.ts';
+import { passExpiryRemindersJob } from './pass-expiry-reminders.ts';
 import { passLifecycleJob } from './pass-lifecycle.ts';
 import { pruneRunRecordsJob } from './prune-run-records.ts';
 import { statisticsJob } from './statistics.ts';
 
+export { classRemindersJob } from './class-reminders.ts';
 export { deductSessionsJob } from './deduct-sessions.ts';
 export * from './definition.ts';
 export { issueBulkPassesJob } from './issue-bulk-passes.ts';
+export {
+  DEFAULT_QUIET_HOURS,
+  parseQuietHours,
+  passExpiryRemindersJob,
+  type QuietHours,
+} from './pass-expiry-reminders.ts';
 export { passLifecycleJob } from './pass-lifecycle.ts';
 export { pruneRunRecordsJob } from './prune-run-records.ts';
 export { statisticsJob } from './statistics.ts';
@@ -19,6 +28,8 @@ export const JOBS = {
   [deductSessionsJob.name]: deductSessionsJob,
   [statisticsJob.name]: statisticsJob,
   [issueBulkPassesJob.name]: issueBulkPassesJob,
+  [classRemindersJob.name]: classRemindersJob,
+  [passExpiryRemindersJob.name]: passExpiryRemindersJob,
 } as const satisfies Record<string, JobDefinition>;
 
 export type JobName = Extract<keyof typeof JOBS, string>;

@@ -29,6 +29,13 @@ export interface ScheduleDeclaration {
 
 export const SCHEDULES: readonly ScheduleDeclaration[] = [
   {
+    job: 'class-reminders',
+    calendar: { hour: '*', minute: '*' },
+    overlap: 'SKIP',
+    catchupWindow: '10 minutes',
+    note: 'Every minute: remind members of classes starting in the next 10 minutes; send held reminders.',
+  },
+  {
     job: 'pass-lifecycle',
     calendar: { hour: 0, minute: 5 },
     overlap: 'SKIP',
@@ -48,6 +55,13 @@ export const SCHEDULES: readonly ScheduleDeclaration[] = [
     overlap: 'SKIP',
     catchupWindow: '1 hour',
     note: 'Every 5 minutes: each booking whose class ended takes one session from its pass, once.',
+  },
+  {
+    job: 'pass-expiry-reminders',
+    calendar: { hour: 10, minute: 0 },
+    overlap: 'SKIP',
+    catchupWindow: '1 day',
+    note: 'Daily 10:00: remind members whose pass ends soon or has one session left (quiet hours respected).',
   },
   {
     job: 'statistics',

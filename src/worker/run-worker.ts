@@ -1,6 +1,7 @@
 import { createServer } from 'node:net';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
+import { createNotifier } from '../activities/notifications/notifier.ts';
 import { reconcileRuns } from '../client/reconcile-runs.ts';
 import { applySchedules } from '../client/schedules.ts';
 import type { Config } from '../config.ts';
@@ -82,6 +83,8 @@ export async function runWorker(options: RunWorkerOptions): Promise<void> {
         db,
         logger,
         businessTimeZone: config.businessTimeZone,
+        notifier: createNotifier(config.notify, config.businessTimeZone, logger),
+        operatorAlertTo: config.operatorAlertTo,
         stopSignal: options.stopSignal,
         hooks: metrics.hooks,
         // What this deployment's configuration says where a run does not.

@@ -1,6 +1,14 @@
 import { sql } from 'drizzle-orm';
 import type { Db } from '../../src/db/client.ts';
-import { bulkPasses, packages, passes, userGroupMembers, userGroups, users } from '../../src/db/schema.ts';
+import {
+  bookings,
+  bulkPasses,
+  packages,
+  passes,
+  userGroupMembers,
+  userGroups,
+  users,
+} from '../../src/db/schema.ts';
 
 export async function seedUser(
   db: Db,
@@ -142,4 +150,39 @@ export async function seedBulkPass(db: Db, b: BulkPassSeed): Promise<number> {
     })
     .returning({ id: bulkPasses.id });
   return row!.id;
+}
+export interface BookingSeed {
+  userId: number;
+  passId?: number | null;
+  status?: 'READY' | 'PROGRESSED' | 'COMPLETED' | 'CANCELLED';
+  startedAt: Date;
+  /** Defaults to 50 minutes after the start. */
+  endedAt?: Date;
+}
+
+export async function seedBooking(db: Db, b: BookingSeed): Promise<number> {
+  const [row] = await db
+    .insert(bookings)
+    .values({
+      userId: b.userId,
+      passId: b.passId ?? null,
+      status: b.status ?? 'READY',
+      startedAt: b.startedAt,
+      endedAt: b.endedAt ?? new Date(b.startedAt.getTime() + 50 * 60_000),
+      cancelledAt: b.status === 'CANCELLED' ? b.startedAt : null,
+    })
+    .returning({ id: bookings.id });
+  return row!.id;
+}
+
+/** `count` READY bookings of one member in one statement, all starting at `startsAt`. */
+export async function seedManyBookings(
+  db: Db,
+  opts: { count: number; userId: number; startsAt: Date },
+): Promise<void> {
+  await db.execute(sql`
+    INSERT INTO bookings (user_id, status, started_at, ended_at)
+    SELECT ${opts.userId}, 'READY', ${opts.startsAt.toISOString()}::timestamptz,
+           ${new Date(opts.startsAt.getTime() + 50 * 60_000).toISOString()}::timestamptz
+    FROM generate_series(1, ${opts.count})`);
 }

@@ -3,6 +3,7 @@ import { Client, Connection } from '@temporalio/client';
 import { bundleWorkflowCode, NativeConnection, type Worker } from '@temporalio/worker';
 import { inject } from 'vitest';
 import type { ActivityDeps } from '../../src/activities/index.ts';
+import { createLogNotifier } from '../../src/activities/notifications/notifier.ts';
 import { createLogger } from '../../src/logger.ts';
 import { createPtpassWorker, WORKFLOWS_PATH } from '../../src/worker/create-worker.ts';
 
@@ -51,7 +52,13 @@ export async function connectTemporal(label: string): Promise<TemporalTestContex
         taskQueue,
         workflowBundle: bundle,
         shutdownGraceSeconds: 5,
-        deps: { logger: createLogger('warn'), businessTimeZone: 'Asia/Seoul', ...deps },
+        // Reminders go to the log channel unless a test passes its own notifier (e.g. a webhook receiver).
+        deps: {
+          logger: createLogger('warn'),
+          businessTimeZone: 'Asia/Seoul',
+          notifier: createLogNotifier(createLogger('warn')),
+          ...deps,
+        },
       });
       const running = worker.run();
       return {

@@ -2,6 +2,7 @@ import type { Command } from '../command.ts';
 import { dbMigrateCommand } from './db.ts';
 import { grantCommand } from './grant.ts';
 import { jobRunCommand, jobsListCommand } from './job.ts';
+import { notificationsListCommand, notificationsRetryCommand } from './notifications.ts';
 import { runsListCommand, runsShowCommand } from './runs.ts';
 import { scheduleCommands } from './schedules.ts';
 import { startCommand } from './start.ts';
@@ -19,4 +20,6 @@ export const COMMANDS: Command[] = [
   statsShowCommand,
   statsExportCommand,
   grantCommand,
+  notificationsListCommand,
+  notificationsRetryCommand,
 ];

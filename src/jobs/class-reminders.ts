@@ -1,0 +1,28 @@
+import { z } from 'zod';
+import { defineJob, step } from './definition.ts';
+
+/**
+ * `class-reminders` as of T (scheduled every minute):
+ *  1. enqueue — one reminder per READY booking starting in (T, T + leadMinutes]; never a class that started;
+ *  2. deliver — send every reminder due by T, including pass-expiry reminders held back by quiet hours
+ *     (this is the job that runs every minute, so it is the outbox's pump).
+ * The rules are SQL in src/db/queries/notifications.ts; sending is src/activities/notifications/.
+ */
+export const classRemindersJob = defineJob({
+  name: 'class-reminders',
+  workflowType: 'classReminders',
+  description: 'Remind members of a class starting within 10 minutes; deliver every reminder that is due.',
+  params: z
+    .object({
+      /** How far ahead of a class its reminder goes out. */
+      leadMinutes: z
+        .number()
+        .int()
+        .min(1)
+        .max(24 * 60)
+        .default(10),
+    })
+    .strict(),
+  // Delivery pages are smaller: each page's row locks are held while its messages are sent.
+  steps: [step('enqueue'), step('deliver', { chunkSize: 200 })],
+});
