@@ -284,7 +284,7 @@ describe('admin web: pages', () => {
       );
       expect(r.headers.get('x-frame-options')).toBe('DENY');
       expect(r.headers.get('x-content-type-options')).toBe('nosniff');
-      expect(r.headers.get('referrer-policy')).toBe('no-referrer');
+      expect(r.headers.get('referrer-policy')).toBe('same-origin');
     }
     expect(await (await browser.get('/schedules')).text()).not.toMatch(/<script|\son\w+=/i);
   });

@@ -1,6 +1,6 @@
 import { sql } from 'drizzle-orm';
 import type { Db } from '../../src/db/client.ts';
-import { packages, passes, users } from '../../src/db/schema.ts';
+import { bookings, packages, passes, users } from '../../src/db/schema.ts';
 
 export async function seedUser(
   db: Db,
@@ -84,4 +84,28 @@ export function uniqueAsOf(): Date {
   const base = Date.UTC(2026, 0, 1);
   const offsetSeconds = Math.floor(Math.random() * 300 * 86_400);
   return new Date(base + offsetSeconds * 1000);
+}
+
+export interface BookingSeed {
+  userId: number;
+  passId: number | null;
+  status?: 'READY' | 'PROGRESSED' | 'COMPLETED' | 'CANCELLED';
+  startedAt: Date;
+  endedAt: Date;
+}
+
+export async function seedBooking(db: Db, b: BookingSeed): Promise<number> {
+  const status = b.status ?? 'READY';
+  const [row] = await db
+    .insert(bookings)
+    .values({
+      userId: b.userId,
+      passId: b.passId,
+      status,
+      startedAt: b.startedAt,
+      endedAt: b.endedAt,
+      cancelledAt: status === 'CANCELLED' ? b.startedAt : null,
+    })
+    .returning({ id: bookings.id });
+  return row!.id;
 }

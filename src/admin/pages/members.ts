@@ -81,8 +81,8 @@ ${passRows.map((p) => {
   <td class="num" data-remaining>${unlimited ? 'unlimited' : p.remainingCount}</td>
   <td class="num" data-reserved>${p.reserved}</td>
   <td class="num" data-free>${unlimited ? 'unlimited' : Math.max(0, (p.remainingCount ?? 0) - p.reserved)}</td>
-  <td>${formatTime(p.startedAt, tz)}</td>
-  <td>${p.endedAt ? formatTime(p.endedAt, tz) : html`<span class="muted">no end</span>`}</td>
+  <td class="time">${formatTime(p.startedAt, tz)}</td>
+  <td class="time">${p.endedAt ? formatTime(p.endedAt, tz) : html`<span class="muted">no end</span>`}</td>
 </tr>`;
 })}
 </tbody>

@@ -54,9 +54,9 @@ ${
 <tbody>
 ${runs.map(
   (run) => html`<tr data-run="${run.id}">
-  <td><a href="/runs/${run.id}">${formatTime(run.startedAt, tz)}</a></td>
+  <td class="time"><a href="/runs/${run.id}">${formatTime(run.startedAt, tz)}</a></td>
   <td>${run.job}${run.dryRun ? html` <span class="muted">(dry run)</span>` : ''}</td>
-  <td>${formatTime(run.asOf, tz)}</td>
+  <td class="time">${formatTime(run.asOf, tz)}</td>
   <td><span class="status ${run.status}">${run.status}</span></td>
   <td class="num">${run.readCount}</td>
   <td class="num">${run.writeCount}</td>

@@ -56,8 +56,8 @@ ${states.map((s) => {
   <td><a href="/runs?job=${s.job}">${s.scheduleId}</a></td>
   <td>${s.calendar} <span class="muted">(${s.timeZone})</span></td>
   <td><span class="status ${state}" data-state="${state}">${state}</span></td>
-  <td>${s.paused ? html`<span class="muted">none while paused</span>` : s.nextRuns.map((t) => html`${formatTime(t, tz)}<br>`)}</td>
-  <td>${s.lastRun ? formatTime(s.lastRun, tz) : html`<span class="muted">never</span>`}</td>
+  <td class="time">${s.paused ? html`<span class="muted">none while paused</span>` : s.nextRuns.map((t) => html`${formatTime(t, tz)}<br>`)}</td>
+  <td class="time">${s.lastRun ? formatTime(s.lastRun, tz) : html`<span class="muted">never</span>`}</td>
   <td>${s.note ?? ''}</td>
   <td>${
     !s.exists
