@@ -1,9 +1,13 @@
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SessionKeeper } from '../src/admin/auth.ts';
 import { html } from '../src/admin/html.ts';
 import { PROTECTED_PAGES, startAdminServer } from '../src/admin/server.ts';
 import { loadConfig } from '../src/config.ts';
+import { jobRuns } from '../src/db/schema.ts';
 import { createLogger } from '../src/logger.ts';
 import {
   ADMIN_PASSWORD,
@@ -12,8 +16,11 @@ import {
   type AdminStack,
   startAdminStack,
 } from './helpers/admin.ts';
-import { ptpass } from './helpers/cli.ts';
+import { freePort, ptpass } from './helpers/cli.ts';
 import { seedUser } from './helpers/seed.ts';
+import { waitFor } from './helpers/worker-process.ts';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
 let stack: AdminStack;
 let base: string;
@@ -207,6 +214,22 @@ describe('admin web: forms', () => {
     expect(await paused('pass-lifecycle')).toBe(false);
   });
 
+  it('“Run now” starts the schedule’s job, which the worker runs', async () => {
+    const browser = new AdminBrowser(base);
+    await browser.login();
+    const csrf = await browser.csrfFrom('/schedules');
+    const response = await browser.post('/schedules/prune-run-records/trigger', { csrf });
+    expect(response.status).toBe(303);
+    expect(response.headers.get('location')).toBe('/schedules?done=triggered&schedule=prune-run-records');
+    const run = await waitFor(async () => {
+      const rows = await stack.database.db.select().from(jobRuns).where(eq(jobRuns.job, 'prune-run-records'));
+      return rows.find((r) => r.status === 'COMPLETED');
+    }, 'the triggered run');
+    expect(run.workflowId).toMatch(/^prune-run-records-\d{4}-/);
+    const runs = await (await browser.get('/runs?job=prune-run-records')).text();
+    expect(runs).toContain(`data-run="${run.id}"`);
+  });
+
   it('validates input on the server: unknown schedules, jobs, ids and over-long searches', async () => {
     const browser = new AdminBrowser(base);
     await browser.login();
@@ -325,5 +348,37 @@ describe('ptpass admin', () => {
     const secret = await ptpass(['admin'], { ...env, ADMIN_SESSION_SECRET: 'short-secret' });
     expect(secret.code).toBe(2);
     expect(secret.stderr).not.toContain('short-secret');
+  });
+
+  it('serves the pages as a process of its own, and stops on SIGTERM', async () => {
+    const port = await freePort();
+    const child = spawn(process.execPath, ['--import', 'tsx', 'client.ts', 'admin'], {
+      cwd: ROOT,
+      env: { ...process.env, ...stack.env, ADMIN_PORT: String(port) },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    child.stderr.on('data', (d: Buffer) => {
+      output += d.toString();
+    });
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    try {
+      await waitFor(
+        async () =>
+          output.includes(`Admin web on http://127.0.0.1:${port} (user '${ADMIN_USER}')`) ||
+          (child.exitCode !== null && Promise.reject(new Error(output))),
+        'ptpass admin to listen',
+      );
+      const browser = new AdminBrowser(`http://127.0.0.1:${port}`);
+      expect((await browser.get('/schedules')).status).toBe(303);
+      expect((await browser.login()).status).toBe(303);
+      const schedules = await (await browser.get('/schedules')).text();
+      expect(schedules).toContain('data-schedule="pass-lifecycle"');
+      child.kill('SIGTERM');
+      expect(await exited).toBe(0);
+      expect(output).toContain('SIGTERM: stopping the admin web');
+    } finally {
+      child.kill('SIGKILL');
+    }
   });
 });

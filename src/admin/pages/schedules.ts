@@ -35,7 +35,22 @@ export async function schedulesPage(
   req: AdminRequest,
   problem?: { status: number; error: string },
 ): Promise<Reply> {
-  const states = await listSchedules(app.schedules);
+  let states: Awaited<ReturnType<typeof listSchedules>>;
+  try {
+    states = await listSchedules(app.schedules);
+  } catch (err) {
+    // Temporal down is an operator's everyday problem, not a crash: say so on the page.
+    app.logger.warn('admin web cannot list schedules', { error: err });
+    return htmlReply(
+      adminPage(app, req, {
+        title: 'Schedules',
+        active: '/schedules',
+        error: `Temporal did not answer (${firstLine(err)}); the schedules cannot be shown. Runs and members still work.`,
+        body: html``,
+      }),
+      503,
+    );
+  }
   const tz = app.config.businessTimeZone;
   const notice = noticeQuery.safeParse({
     done: req.url.searchParams.get('done') ?? undefined,
@@ -119,4 +134,8 @@ export async function scheduleAction(app: AdminApp, req: AdminRequest): Promise<
     user: req.session?.user,
   });
   return redirect(`/schedules?done=${DONE[action]}&schedule=${encodeURIComponent(id.data)}`);
+}
+
+function firstLine(err: unknown): string {
+  return (err instanceof Error ? err.message : String(err)).split('\n')[0]!.slice(0, 200);
 }
