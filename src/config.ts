@@ -68,6 +68,22 @@ const envSchema = z.object({
   LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
   METRICS_PORT: port(9464),
   ADMIN_PORT: port(8300),
+  ADMIN_HOST: z.string().min(1).default('127.0.0.1'),
+  ADMIN_USER: z
+    .string()
+    .regex(/^[A-Za-z0-9._@-]{1,64}$/, 'must be 1-64 letters, digits or . _ @ -')
+    .default('admin'),
+  ADMIN_PASSWORD: z.string().min(12, 'must be at least 12 characters').max(200).optional(),
+  ADMIN_SESSION_SECRET: z
+    .string()
+    .min(32, 'must be at least 32 characters, e.g. the output of `openssl rand -hex 32`')
+    .optional(),
+  ADMIN_SESSION_HOURS: z.coerce
+    .number({ message: 'must be a number of hours' })
+    .positive('must be a positive number of hours')
+    .max(720, 'must be at most 720 hours (30 days)')
+    .default(8),
+  ADMIN_COOKIE_SECURE: z.enum(['true', 'false'], { message: "must be 'true' or 'false'" }).default('false'),
   APPLY_SCHEDULES: z.enum(['true', 'false'], { message: "must be 'true' or 'false'" }).default('false'),
   RUN_RETENTION_DAYS: z.coerce
     .number()
@@ -113,7 +129,17 @@ export interface Config {
   businessTimeZone: string;
   logLevel: 'debug' | 'info' | 'warn' | 'error';
   metricsPort: number;
+  /** The admin web's port; 0 turns it off in `npm start`. */
   adminPort: number;
+  adminHost: string;
+  adminUser: string;
+  /** Unset: `npm start` generates one and prints it once; `ptpass admin` refuses to serve. */
+  adminPassword: string | undefined;
+  /** HMAC key of session cookies; unset means a random key per process (sessions end on restart). */
+  adminSessionSecret: string | undefined;
+  adminSessionHours: number;
+  /** Mark the session cookie `Secure` (set when the admin web is served over HTTPS). */
+  adminCookieSecure: boolean;
   shutdownGraceSeconds: number;
   /** Run records older than this are pruned by `prune-run-records`. */
   runRetentionDays: number;
@@ -179,6 +205,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     logLevel: e.LOG_LEVEL,
     metricsPort: e.METRICS_PORT,
     adminPort: e.ADMIN_PORT,
+    adminHost: e.ADMIN_HOST,
+    adminUser: e.ADMIN_USER,
+    adminPassword: e.ADMIN_PASSWORD,
+    adminSessionSecret: e.ADMIN_SESSION_SECRET,
+    adminSessionHours: e.ADMIN_SESSION_HOURS,
+    adminCookieSecure: e.ADMIN_COOKIE_SECURE === 'true',
     shutdownGraceSeconds: e.WORKER_SHUTDOWN_GRACE_SECONDS,
     runRetentionDays: e.RUN_RETENTION_DAYS,
     applySchedules: e.APPLY_SCHEDULES === 'true',
@@ -209,10 +241,13 @@ export function resolveTemporalAddress(config: Config): string {
   return config.temporalAddress ?? `127.0.0.1:${config.temporalPort}`;
 }
 
+const SECRET_VARIABLES = new Set(['ADMIN_PASSWORD', 'ADMIN_SESSION_SECRET', 'NOTIFY_WEBHOOK_SECRET']);
+
 function describeValue(name: string, value: unknown): string {
   if (typeof value !== 'string') return '';
+  // Secrets are never echoed, not even in an error.
+  if (SECRET_VARIABLES.has(name)) return ` (got ${value.length} characters)`;
   if (name === 'DATABASE_URL' || name === 'NOTIFY_WEBHOOK_URL') return ` (got '${redactUrl(value)}')`;
-  if (name === 'NOTIFY_WEBHOOK_SECRET') return '';
   return ` (got '${value}')`;
 }
 

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, expect, it } from 'vitest';
+import { AdminBrowser } from './helpers/admin.ts';
 import { freePort, ptpass } from './helpers/cli.ts';
 import { waitFor } from './helpers/worker-process.ts';
 
@@ -22,6 +23,7 @@ it('npm start brings up dev server, Web UI, embedded database and worker; other 
     ui: await freePort(),
     pglite: await freePort(),
     metrics: await freePort(),
+    admin: await freePort(),
   };
   const env: NodeJS.ProcessEnv = {
     ...process.env,
@@ -30,6 +32,7 @@ it('npm start brings up dev server, Web UI, embedded database and worker; other 
     TEMPORAL_UI_PORT: String(ports.ui),
     PTPASS_PGLITE_PORT: String(ports.pglite),
     METRICS_PORT: String(ports.metrics),
+    ADMIN_PORT: String(ports.admin),
     TEMPORAL_TASK_QUEUE: 'ptpass-start-test',
   };
   delete env.DATABASE_URL;
@@ -59,6 +62,16 @@ it('npm start brings up dev server, Web UI, embedded database and worker; other 
   expect(output).toContain(`Temporal Web UI  http://127.0.0.1:${ports.ui}`);
   expect(output).toContain('Demo studio seeded: 50 members in 2 groups');
   expect((await fetch(`http://127.0.0.1:${ports.ui}/`)).status).toBe(200);
+
+  // The admin web, with a password generated for this run and printed once.
+  const admin = new RegExp(
+    `Admin web +http://127\\.0\\.0\\.1:${ports.admin} +user 'admin', password (\\S+) \\(generated for this run`,
+  ).exec(output);
+  expect(admin, output).not.toBeNull();
+  const browser = new AdminBrowser(`http://127.0.0.1:${ports.admin}`);
+  expect((await browser.get('/members')).status).toBe(303);
+  expect((await browser.login('admin', admin![1]!)).status).toBe(303);
+  expect((await browser.get('/schedules')).status).toBe(200);
 
   // Another process reaches the same embedded database and dev server with no DATABASE_URL.
   const run = await ptpass(['job', 'run', 'pass-lifecycle', '--wait', '--json'], env);

@@ -1,6 +1,8 @@
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { Client, Connection } from '@temporalio/client';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { startAdminServer } from '../admin/server.ts';
 import { type Config, resolveTemporalAddress } from '../config.ts';
 import { createDb, migrateDatabase } from '../db/client.ts';
 import { createLogger } from '../logger.ts';
@@ -77,10 +79,32 @@ export async function startStack(
       );
     }
 
+    // The admin web, on the same database and Temporal; ADMIN_PORT=0 turns it off.
+    let adminNote = 'off (ADMIN_PORT=0)';
+    if (config.adminPort) {
+      const connection = await Connection.connect({ address });
+      closers.push(() => connection.close());
+      const client = new Client({ connection, namespace: config.namespace });
+      const admin = await startAdminServer({
+        config,
+        db: database.db,
+        client,
+        logger,
+        generatePassword: true,
+      });
+      closers.push(admin.close);
+      adminNote = `${admin.url}  user '${admin.user}', ${
+        admin.generatedPassword
+          ? `password ${admin.generatedPassword} (generated for this run: set ADMIN_PASSWORD to choose one)`
+          : 'password from ADMIN_PASSWORD'
+      }`;
+    }
+
     options.out(
       [
         '',
         'ptpass is running',
+        `  Admin web        ${adminNote}`,
         `  Temporal Web UI  ${config.temporalUiUrl}`,
         `  Temporal         ${temporalNote}`,
         `  Database         ${embedded ? `embedded PGlite in ${embedded.dataDir}, served on 127.0.0.1:${config.pglitePort}` : 'DATABASE_URL'}`,

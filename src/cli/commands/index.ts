@@ -1,4 +1,5 @@
 import type { Command } from '../command.ts';
+import { adminCommand } from './admin.ts';
 import { dbMigrateCommand } from './db.ts';
 import { grantCommand } from './grant.ts';
 import { jobRunCommand, jobsListCommand } from './job.ts';
@@ -11,6 +12,7 @@ import { statsExportCommand, statsShowCommand } from './stats.ts';
 /** Every `ptpass` subcommand. Add a command here and it gets --help, --json and error handling. */
 export const COMMANDS: Command[] = [
   startCommand,
+  adminCommand,
   jobRunCommand,
   jobsListCommand,
   runsListCommand,
