@@ -267,7 +267,11 @@ describe('deduct-sessions', () => {
     }
 
     // Over the skip limit the job fails, naming the limit; what it deducted before stays deducted once.
+    // The four bookings skipped above are known bad data and no longer count: four new bad ones do.
     await database.db.update(bookings).set({ usedPass: false, status: 'READY' }).where(eq(bookings.id, ok));
+    for (const h of [-6, -5, -4, -3]) {
+      await seedBooking(database.db, { userId: user, passId: null, startedAt: hours(h) });
+    }
     await expect(
       launchJob(deps(), {
         job: 'deduct-sessions',

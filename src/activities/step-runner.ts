@@ -3,6 +3,7 @@ import { TransactionRollbackError } from 'drizzle-orm';
 import type { Db, Tx } from '../db/client.ts';
 import {
   claimStepRun,
+  countNewSkips,
   finishStepRun,
   lockStepRun,
   recordSkips,
@@ -131,6 +132,7 @@ export async function runStep(deps: StepRunnerDeps, input: StepInput): Promise<S
   const asOf = new Date(input.asOf);
   let checkpoint = claimed.checkpoint ?? input.after;
   let totals = totalsOf(claimed);
+  let newSkipTotal = claimed.skipCount > 0 ? await countNewSkips(deps.db, claimed.id) : 0;
   log.info(checkpoint === input.after ? 'step started' : 'step resumed from checkpoint', {
     checkpoint,
     ...totals,
@@ -144,6 +146,7 @@ export async function runStep(deps: StepRunnerDeps, input: StepInput): Promise<S
       });
     }
     activity.cancellationSignal.throwIfAborted();
+    activity.heartbeat({ checkpoint, ...totals });
 
     const ctx: ChunkContext = {
       asOf,
@@ -162,6 +165,7 @@ export async function runStep(deps: StepRunnerDeps, input: StepInput): Promise<S
       const result = input.dryRun ? await dryRunChunk(tx, handler, ctx) : await handler.chunk(tx, ctx);
       const skipped = result.skipped ?? [];
       await recordSkips(tx, claimed.id, skipped);
+      const newSkips = skipped.length ? await countNewSkips(tx, claimed.id) : undefined;
       const next = result.lastKey ?? checkpoint;
       await saveCheckpoint(tx, claimed.id, {
         checkpoint: next,
@@ -169,8 +173,9 @@ export async function runStep(deps: StepRunnerDeps, input: StepInput): Promise<S
         written: result.written,
         skipped: skipped.length,
       });
-      return { ...result, skippedCount: skipped.length, next };
+      return { ...result, skippedCount: skipped.length, newSkips, next };
     });
+    if (chunk.newSkips !== undefined) newSkipTotal = chunk.newSkips;
 
     checkpoint = chunk.next;
     totals = {
@@ -194,8 +199,10 @@ export async function runStep(deps: StepRunnerDeps, input: StepInput): Promise<S
       skipped: chunk.skippedCount,
     });
 
-    if (totals.skipped > input.skipLimit) {
-      const message = `${totals.skipped} items skipped, over the limit of ${input.skipLimit}; see the run's skip records`;
+    // Items an earlier run of this job already skipped (known bad data) do not count towards the limit, so
+    // a few bad rows nobody fixed cannot fail every future run and starve the rows after them.
+    if (newSkipTotal > input.skipLimit) {
+      const message = `${newSkipTotal} items skipped, over the limit of ${input.skipLimit} (items an earlier run already skipped do not count); see the run's skip records`;
       await finishStepRun(deps.db, claimed.id, attempt, 'FAILED', message);
       throw ApplicationFailure.create({ message, type: 'SkipLimitExceeded', nonRetryable: true });
     }

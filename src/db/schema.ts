@@ -320,5 +320,9 @@ export const stepSkips = pgTable(
     reason: text('reason').notNull(),
     createdAt: ts('created_at').notNull().defaultNow(),
   },
-  (t) => [primaryKey({ columns: [t.stepRunId, t.itemKey] })],
+  (t) => [
+    primaryKey({ columns: [t.stepRunId, t.itemKey] }),
+    // Whether an earlier run already skipped an item (the skip limit counts only new ones).
+    index('step_skips_item_idx').on(t.itemKey),
+  ],
 );

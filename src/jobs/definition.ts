@@ -65,7 +65,7 @@ export const stepSettingsSchema = z
     chunkSize: z.number().int().min(1).max(100_000).optional(),
     partitions: z.number().int().min(1).max(64).optional(),
     skipLimit: z.number().int().min(0).optional(),
-    pauseMs: z.number().int().min(0).max(60_000).optional(),
+    pauseMs: z.number().int().min(0).max(10_000).optional(),
   })
   .strict();
 

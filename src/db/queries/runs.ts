@@ -204,6 +204,26 @@ export async function recordSkips(
     .onConflictDoNothing();
 }
 
+/**
+ * How many of this step run's skipped items no earlier (non-dry) run of the same job and step skipped:
+ * what the skip limit counts.
+ */
+export async function countNewSkips(db: DbOrTx, stepRunId: number): Promise<number> {
+  const rows = await db.execute<{ n: number }>(sql`
+    SELECT count(*)::int AS n
+    FROM step_skips s
+    JOIN step_runs sr ON sr.id = s.step_run_id
+    JOIN job_runs jr ON jr.id = sr.job_run_id
+    WHERE s.step_run_id = ${stepRunId}
+      AND NOT EXISTS (
+        SELECT 1 FROM step_skips s2
+        JOIN step_runs sr2 ON sr2.id = s2.step_run_id
+        JOIN job_runs jr2 ON jr2.id = sr2.job_run_id
+        WHERE s2.item_key = s.item_key AND sr2.step = sr.step AND jr2.job = jr.job
+          AND jr2.id <> jr.id AND jr2.started_at < jr.started_at AND NOT jr2.dry_run)`);
+  return Number(rows[0]?.n ?? 0);
+}
+
 export async function finishStepRun(
   db: DbOrTx,
   stepRunId: number,

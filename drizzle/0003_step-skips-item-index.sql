@@ -1,0 +1,1 @@
+CREATE INDEX "step_skips_item_idx" ON "step_skips" USING btree ("item_key");
