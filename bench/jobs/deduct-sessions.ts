@@ -3,7 +3,7 @@ import { referenceSessions } from '../support.ts';
 
 /**
  * `deduct-sessions`: 200,000 bookings whose class has ended (scale 1), interleaved over passes so that
- * about four due bookings share a pass and every chunk touches many passes. One pass in ten is unlimited,
+ * about four due bookings share a pass and every chunk touches hundreds of passes. One pass in ten is unlimited,
  * one in ten has exactly as many sessions left as it has due bookings (it runs out and expires at T), the
  * rest keep sessions. Around them: cancelled, future and already-deducted bookings the job must leave
  * alone, and a fixed handful of bookings it must skip (no pass; a pass expired before the class).
@@ -42,20 +42,23 @@ export const deductSessionsBench: BenchJob = {
       SELECT g, 1, 'EXPIRED', 4, ${new Date(asOf.getTime() - 70 * DAY)}, ${new Date(asOf.getTime() - 40 * DAY)},
              ${new Date(asOf.getTime() - 40 * DAY)}
       FROM generate_series(1, 3) g`;
-    // Booking g is on a pseudo-random pass (a hash of g), so a pass's bookings are spread over the whole key
-    // range, about four due ones a pass. Classes of 50 minutes over the three days before T (or an hour
-    // after T, for future ones).
+    // Booking g is on a pseudo-random pass (a hash of g) among the 50 passes around its position, so about
+    // four due bookings share a pass, interleaved with other passes' bookings within a few hundred ids (a
+    // member books several classes over a few days), and the reference's sample holds passes that run out.
+    // Classes of 50 minutes over the three days before T (or an hour after T, for future ones).
     await sql`
       INSERT INTO bookings (pass_id, user_id, status, used_pass, attended, started_at, ended_at, cancelled_at)
       SELECT CASE WHEN g <= 100 AND g % 10 = 3 THEN NULL
                   WHEN g <= 100 AND g % 10 = 7 THEN ${passes} + 1 + g % 3
                   ELSE h.pass_id END,
              CASE WHEN g <= 100 AND g % 10 = 7 THEN 1 + g % 3 ELSE h.pass_id END,
-             (CASE g % 20 WHEN 0 THEN 'CANCELLED' WHEN 1 THEN 'READY' WHEN 2 THEN 'COMPLETED' ELSE 'READY' END)::booking_status,
+             (CASE g % 20 WHEN 0 THEN 'CANCELLED' WHEN 2 THEN 'COMPLETED' ELSE 'READY' END)::booking_status,
              g % 20 = 2, g % 9 <> 0, t.started, t.started + interval '50 minutes',
              CASE WHEN g % 20 = 0 THEN t.started - interval '1 day' END
       FROM generate_series(1, ${bookings}) g
-      CROSS JOIN LATERAL (SELECT 1 + (hashint4(g)::bigint & 2147483647) % ${passes} AS pass_id) h
+      CROSS JOIN LATERAL (
+        SELECT 1 + (g::bigint * ${passes} / ${bookings} + (hashint4(g)::bigint & 2147483647) % 50) % ${passes} AS pass_id
+      ) h
       CROSS JOIN LATERAL (
         SELECT CASE WHEN g % 20 = 1 THEN ${new Date(asOf.getTime() + HOUR)}::timestamptz
                     ELSE ${new Date(asOf.getTime() - 3 * DAY)}::timestamptz + (g % 4000) * interval '1 minute' END AS started

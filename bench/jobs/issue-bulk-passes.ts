@@ -147,9 +147,8 @@ export const issueBulkPassesBench: BenchJob = {
          FROM bulk_passes)) AS hash`;
     return row!.hash;
   },
-  settings(partitions, chunkSize) {
+  settings(_partitions, chunkSize) {
     // The issue step walks (bulk pass, member) pairs with a composite checkpoint: it has no key range to split.
-    void partitions;
     return { steps: { issue: chunkSize ? { chunkSize } : {} } };
   },
 };

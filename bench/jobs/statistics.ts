@@ -222,9 +222,8 @@ export const statisticsBench: BenchJob = {
     const days = daysBefore(asOf);
     return { from: days[0]!.day, to: days[days.length - 1]!.day };
   },
-  settings(partitions, chunkSize) {
+  settings(_partitions, chunkSize) {
     // Days are computed in order, one chunk of days per transaction: the step has no key range to split.
-    void partitions;
     return { steps: { compute: chunkSize ? { chunkSize } : {} } };
   },
 };
