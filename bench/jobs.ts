@@ -1,5 +1,8 @@
 import type postgres from 'postgres';
 import type { RunSettings } from '../src/jobs/index.ts';
+import { deductSessionsBench } from './jobs/deduct-sessions.ts';
+import { issueBulkPassesBench } from './jobs/issue-bulk-passes.ts';
+import { statisticsBench } from './jobs/statistics.ts';
 
 /**
  * What the benchmark measures for each job: how to seed it, the "limit" arm (the same change as the
@@ -7,19 +10,30 @@ import type { RunSettings } from '../src/jobs/index.ts';
  * the course project's approach), and a fingerprint of the rows the job changes.
  */
 
-type Sql = postgres.Sql;
+export type Sql = postgres.Sql;
 
 export interface BenchJob {
   job: string;
-  /** Tables the job reads or writes; restored from a snapshot before each arm. */
+  /** What one item is, for the output ("items" when absent). */
+  unit?: string;
+  /**
+   * Tables the job reads or writes, referencing tables first (restored in reverse order); emptied before
+   * the seed and restored from a snapshot before each arm.
+   */
   tables: string[];
   seed(sql: Sql, scale: number, asOf: Date): Promise<{ items: number }>;
-  limit(sql: Sql, asOf: Date): Promise<number>;
-  /** Processes at most `cap` items the reference way; returns how many and how many exist. */
+  /**
+   * The job's change as the fewest set-based statements, on `sql` (or its own session on `url`). With
+   * `upTo`, only the items with key <= upTo (the reference's sample), so a sample can be compared even
+   * where items share rows (bookings of one pass).
+   */
+  limit(sql: Sql, asOf: Date, options: { url: string; upTo?: number | undefined }): Promise<number>;
+  /** Processes at most `cap` items the reference way (in key order); returns how many and the last key. */
   reference(url: string, asOf: Date, cap: number): Promise<{ processed: number; lastKey: number }>;
   /** Hash of the job's output rows with key <= upTo (all rows when undefined). */
   fingerprint(sql: Sql, upTo?: number): Promise<string>;
-  params?: Record<string, unknown>;
+  /** The job parameters of the ptpass arm, for a run as of `asOf`. */
+  params?(asOf: Date): Record<string, unknown>;
   settings(partitions: number, chunkSize?: number): RunSettings;
 }
 
@@ -42,6 +56,7 @@ export const passLifecycleBench: BenchJob = {
     await sql`ANALYZE`;
     return { items: Math.floor(passes / 2) };
   },
+  // Passes are independent items: the full limit run compared by key range is the sample's limit too.
   async limit(sql, asOf) {
     const activated =
       await sql`UPDATE passes SET status = 'PROGRESSED', modified_at = now() WHERE status = 'READY' AND started_at <= ${asOf}`;
@@ -91,4 +106,9 @@ export const passLifecycleBench: BenchJob = {
   },
 };
 
-export const BENCH_JOBS: BenchJob[] = [passLifecycleBench];
+export const BENCH_JOBS: BenchJob[] = [
+  passLifecycleBench,
+  deductSessionsBench,
+  issueBulkPassesBench,
+  statisticsBench,
+];

@@ -49,10 +49,22 @@ const benchUrl = (() => {
   return u.toString();
 })();
 
-async function restore(sql: ReturnType<typeof adminSql>, job: BenchJob) {
+async function empty(sql: ReturnType<typeof adminSql>, job: BenchJob) {
   await sql.unsafe(`TRUNCATE job_runs, ${job.tables.join(', ')} RESTART IDENTITY CASCADE`);
+}
+
+async function restore(sql: ReturnType<typeof adminSql>, job: BenchJob) {
+  await empty(sql, job);
   for (const table of [...job.tables].reverse()) {
     await sql.unsafe(`INSERT INTO ${table} OVERRIDING SYSTEM VALUE SELECT * FROM bench_snapshot_${table}`);
+    // Rows an arm inserts (passes, statistics) get ids after the restored ones, as after the seed.
+    const [identity] = await sql`
+      SELECT 1 FROM information_schema.columns
+      WHERE table_schema = 'public' AND table_name = ${table} AND column_name = 'id' AND is_identity = 'YES'`;
+    if (identity)
+      await sql.unsafe(
+        `SELECT setval(pg_get_serial_sequence('${table}', 'id'), max(id)) FROM ${table} HAVING max(id) IS NOT NULL`,
+      );
   }
   await sql.unsafe('VACUUM ANALYZE');
 }
@@ -87,22 +99,28 @@ async function main() {
   try {
     for (const job of selected) {
       const asOf = new Date(Date.UTC(2026, 5, 1, 0, 5, 0) + results.length * 3600_000);
+      // Each job starts from its own seed alone: an earlier job's rows must not count in this one's arms.
+      await empty(sql, job);
       const { items } = await job.seed(sql, scale, asOf);
-      for (const table of job.tables)
+      const unit = job.unit ?? 'items';
+      for (const table of job.tables) {
+        await sql.unsafe(`DROP TABLE IF EXISTS bench_snapshot_${table}`);
         await sql.unsafe(`CREATE TABLE bench_snapshot_${table} AS SELECT * FROM ${table}`);
+      }
 
       // limit
       await restore(sql, job);
-      const limit = await timed(() => job.limit(sql, asOf));
+      const limit = await timed(() => job.limit(sql, asOf, { url: benchUrl }));
       const limitPrint = await job.fingerprint(sql);
 
-      // ptpass: every run is the same job instance as the other arms' logical time, run again with --rerun.
-      const runPtpass = async (settings: ReturnType<BenchJob['settings']>) => {
+      // ptpass
+      const params = job.params?.(asOf);
+      const runPtpass = async (settings: ReturnType<BenchJob['settings']>, at: Date) => {
         await restore(sql, job);
         const run = await timed(() =>
           launchJob(
             { client, db, taskQueue },
-            { job: job.job, asOf, params: job.params, settings, wait: true, rerun: true },
+            { job: job.job, asOf: at, params, settings, wait: true, rerun: true },
           ),
         );
         if (run.value.outcome !== 'completed') throw new Error(`ptpass arm: ${run.value.outcome}`);
@@ -111,15 +129,23 @@ async function main() {
       };
       if (values['sweep-chunks']) {
         const sweep: Array<Array<string | number>> = [];
-        for (const size of values['sweep-chunks'].split(',').map(Number)) {
-          const r = await runPtpass(job.settings(1, size));
+        for (const [i, size] of values['sweep-chunks'].split(',').map(Number).entries()) {
+          // Whole seconds after T: each sweep run is its own instance, and only timed, not fingerprinted.
+          const r = await runPtpass(job.settings(1, size), new Date(asOf.getTime() + (i + 1) * 1000));
           sweep.push([size, fmt.s(r.seconds), fmt.rate(items, r.seconds)]);
         }
         console.log(
-          `${job.job}: chunk size sweep (1 partition, ${items.toLocaleString('en-US')} items)\n${formatTable(['chunk size', 'seconds', 'rows/s'], sweep)}\n`,
+          `${job.job}: chunk size sweep (1 partition, ${items.toLocaleString('en-US')} ${unit})\n${formatTable(['chunk size', 'seconds', 'rows/s'], sweep)}\n`,
         );
       }
-      const ptpass = await runPtpass(job.settings(partitions));
+      // The measured run has the limit arm's logical time: rows stamped with T (expired_at) must match.
+      const settings = job.settings(partitions);
+      // A step that cannot be split by key range runs as one partition whatever --partitions says.
+      const ptpassPartitions = Math.max(
+        1,
+        ...Object.values(settings.steps ?? {}).map((s) => s.partitions ?? 1),
+      );
+      const ptpass = await runPtpass(settings, asOf);
       const ptpassPrint = await job.fingerprint(sql);
 
       // reference (sample)
@@ -127,15 +153,16 @@ async function main() {
       const reference = await timed(() => job.reference(benchUrl, asOf, referenceCap));
       const referenceSeconds = (reference.seconds * items) / Math.max(1, reference.value.processed);
       const referencePrint = await job.fingerprint(sql, reference.value.lastKey);
-      // Compare the reference's sample against ptpass's rows in the same key range.
+      // Compare the reference's sample against the limit arm over the same items (keys <= the sample's last).
       await restore(sql, job);
-      await job.limit(sql, asOf);
+      await job.limit(sql, asOf, { url: benchUrl, upTo: reference.value.lastKey });
       const limitSamplePrint = await job.fingerprint(sql, reference.value.lastKey);
 
       const same = limitPrint === ptpassPrint && referencePrint === limitSamplePrint;
       const rss = worker.peakRssMb();
       const row = {
         job: job.job,
+        unit,
         items,
         limitSeconds: limit.seconds,
         ptpassSeconds: ptpass.seconds,
@@ -144,13 +171,15 @@ async function main() {
         referenceSampleSeconds: reference.seconds,
         ptpassOverLimit: ptpass.seconds / limit.seconds,
         referenceOverPtpass: referenceSeconds / ptpass.seconds,
+        ptpassPartitions,
         workerPeakRssMb: rss,
         historyEvents: ptpass.events,
         written: ptpass.result.written,
         sameRows: same,
       };
       results.push(row);
-      console.log(`${job.job} — ${items.toLocaleString('en-US')} items`);
+      console.log(`${job.job} — ${items.toLocaleString('en-US')} ${unit}`);
+      for (const table of job.tables) await sql.unsafe(`DROP TABLE bench_snapshot_${table}`);
       if (!same) {
         console.log('  ARMS DISAGREE: the rows differ, no ratios printed', {
           limitPrint,
@@ -176,14 +205,16 @@ async function main() {
               items,
               fmt.s(ptpass.seconds),
               fmt.rate(items, ptpass.seconds),
-              `${partitions} partition(s), Temporal, worker process`,
+              `${ptpassPartitions} partition(s), Temporal, worker process`,
             ],
             [
               'reference',
               items,
               fmt.s(referenceSeconds),
               fmt.rate(items, referenceSeconds),
-              `extrapolated from ${reference.value.processed} items in ${fmt.s(reference.seconds)} s`,
+              reference.value.processed >= items
+                ? `all ${items} ${unit}, measured`
+                : `extrapolated from ${reference.value.processed} ${unit} in ${fmt.s(reference.seconds)} s`,
             ],
           ],
         ),
@@ -191,7 +222,6 @@ async function main() {
       console.log(
         `  ptpass ÷ limit ${fmt.ratio(ptpass.seconds, limit.seconds)} · reference ÷ ptpass ${fmt.ratio(referenceSeconds, ptpass.seconds)} · worker peak RSS ${rss} MB · history events ${ptpass.events}\n`,
       );
-      for (const table of job.tables) await sql.unsafe(`DROP TABLE bench_snapshot_${table}`);
     }
   } finally {
     await worker.stop();

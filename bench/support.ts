@@ -7,6 +7,9 @@ import postgres from 'postgres';
 
 export const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
+/** The business time zone of every arm; the worker process is started with it (statistics days). */
+export const BENCH_TIME_ZONE = process.env.BUSINESS_TIMEZONE ?? 'Asia/Seoul';
+
 export async function timed<T>(fn: () => Promise<T>): Promise<{ value: T; seconds: number }> {
   const start = process.hrtime.bigint();
   const value = await fn();
@@ -23,7 +26,7 @@ export interface BenchWorker {
 export async function startWorkerProcess(env: Record<string, string>): Promise<BenchWorker> {
   const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', 'worker.ts'], {
     cwd: ROOT,
-    env: { ...process.env, LOG_LEVEL: 'warn', METRICS_PORT: '0', ...env },
+    env: { ...process.env, LOG_LEVEL: 'warn', METRICS_PORT: '0', BUSINESS_TIMEZONE: BENCH_TIME_ZONE, ...env },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let log = '';
@@ -76,3 +79,13 @@ export const fmt = {
   rate: (rows: number, s: number) => (s > 0 ? Math.round(rows / s).toLocaleString('en-US') : '-'),
   ratio: (a: number, b: number) => (b > 0 ? `${(a / b).toFixed(2)}×` : '-'),
 };
+
+/**
+ * The reference arm's two sessions: `reader` holds the cursor over the items, `writer` commits every 5
+ * items, as the course project's chunk-oriented step does.
+ */
+export function referenceSessions(url: string) {
+  const reader = postgres(url, { max: 1, onnotice: () => {} });
+  const writer = postgres(url, { max: 1, onnotice: () => {} });
+  return { reader, writer, end: async () => void (await Promise.all([reader.end(), writer.end()])) };
+}

@@ -1,0 +1,154 @@
+import type { BenchJob } from '../jobs.ts';
+import { referenceSessions } from '../support.ts';
+
+/**
+ * `issue-bulk-passes`: one due bulk pass for a group of 100,000 members (scale 1), one in fifty INACTIVE,
+ * of a 10-session, 30-day package starting a day after T. A second bulk pass for the same group is due next
+ * week and must stay untouched. The item is the member; its key is the user id.
+ */
+
+const DAY = 86_400_000;
+
+export const issueBulkPassesBench: BenchJob = {
+  job: 'issue-bulk-passes',
+  unit: 'members',
+  tables: ['passes', 'bulk_passes', 'user_group_members', 'user_groups', 'packages', 'users'],
+  async seed(sql, scale, asOf) {
+    const members = Math.max(5, Math.round(100_000 * scale));
+    await sql`
+      INSERT INTO users (name, phone, status)
+      SELECT 'member ' || g, '010-0000-' || lpad((g % 10000)::text, 4, '0'),
+             (CASE WHEN g % 50 = 0 THEN 'INACTIVE' ELSE 'ACTIVE' END)::user_status
+      FROM generate_series(1, ${members}) g`;
+    await sql`INSERT INTO packages (name, session_count, period_days) VALUES ('PT 10', 10, 30)`;
+    await sql`INSERT INTO user_groups (name) VALUES ('all members')`;
+    await sql`INSERT INTO user_group_members (group_id, user_id) SELECT 1, id FROM users`;
+    await sql`
+      INSERT INTO bulk_passes (package_id, group_id, started_at, issue_at) VALUES
+        (1, 1, ${new Date(asOf.getTime() + DAY)}, ${new Date(asOf.getTime() - 5 * 60_000)}),
+        (1, 1, ${new Date(asOf.getTime() + 8 * DAY)}, ${new Date(asOf.getTime() + 7 * DAY)})`;
+    await sql`ANALYZE`;
+    return { items: members };
+  },
+  /** One INSERT ... SELECT of every pass, then the bulk pass's completion with its counts. */
+  async limit(sql, asOf, { upTo }) {
+    const issued = await sql`
+      INSERT INTO passes (user_id, package_id, bulk_pass_id, status, remaining_count, started_at, ended_at)
+      SELECT gm.user_id, bp.package_id, bp.id, 'READY', coalesce(bp.count, pk.session_count), bp.started_at,
+             coalesce(bp.ended_at, bp.started_at + make_interval(hours => 24 * pk.period_days))
+      FROM bulk_passes bp
+      JOIN packages pk ON pk.id = bp.package_id
+      JOIN user_group_members gm ON gm.group_id = bp.group_id
+      JOIN users u ON u.id = gm.user_id
+      WHERE bp.status = 'READY' AND coalesce(bp.issue_at, bp.started_at) <= ${asOf} AND u.status = 'ACTIVE'
+        AND gm.user_id <= ${upTo ?? Number.MAX_SAFE_INTEGER}
+      ORDER BY bp.id, gm.user_id
+      ON CONFLICT (bulk_pass_id, user_id) DO NOTHING`;
+    await sql`
+      UPDATE bulk_passes bp SET
+        status = 'COMPLETED', completed_at = now(), modified_at = now(),
+        issued_count = (SELECT count(*) FROM passes p WHERE p.bulk_pass_id = bp.id),
+        skipped_count = (
+          SELECT count(*) FROM user_group_members gm
+          WHERE gm.group_id = bp.group_id
+            AND NOT EXISTS (SELECT 1 FROM passes p WHERE p.bulk_pass_id = bp.id AND p.user_id = gm.user_id))
+      WHERE bp.status = 'READY' AND coalesce(bp.issue_at, bp.started_at) <= ${asOf}
+        AND NOT EXISTS (
+          SELECT 1 FROM user_group_members gm JOIN users u ON u.id = gm.user_id
+          WHERE gm.group_id = bp.group_id AND u.status = 'ACTIVE'
+            AND NOT EXISTS (SELECT 1 FROM passes p WHERE p.bulk_pass_id = bp.id AND p.user_id = gm.user_id))`;
+    return issued.count;
+  },
+  /**
+   * A cursor over the due bulk pass's members; per member, read the user and insert one pass with values
+   * computed in JavaScript; commit every 5. After the last member, the bulk pass is completed with the
+   * counts kept in memory (a capped sample never gets there).
+   */
+  async reference(url, asOf, cap) {
+    const { reader, writer, end } = referenceSessions(url);
+    let processed = 0;
+    let lastKey = 0;
+    try {
+      const due = await reader<
+        {
+          id: string;
+          package_id: string;
+          count: number | null;
+          started_at: Date;
+          ended_at: Date | null;
+          session_count: number | null;
+          period_days: number | null;
+        }[]
+      >`
+        SELECT bp.id, bp.package_id, bp.count, bp.started_at, bp.ended_at, pk.session_count, pk.period_days
+        FROM bulk_passes bp JOIN packages pk ON pk.id = bp.package_id
+        WHERE bp.status = 'READY' AND coalesce(bp.issue_at, bp.started_at) <= ${asOf}
+        ORDER BY bp.id`;
+      for (const bulkPass of due) {
+        const remaining = bulkPass.count ?? bulkPass.session_count;
+        const endedAt =
+          bulkPass.ended_at ??
+          (bulkPass.period_days === null
+            ? null
+            : new Date(bulkPass.started_at.getTime() + bulkPass.period_days * 24 * 3_600_000));
+        let issued = 0;
+        let skipped = 0;
+        let finished = true;
+        await reader.begin(async (r) => {
+          const cursor = r<{ user_id: string }[]>`
+            SELECT gm.user_id FROM user_group_members gm
+            WHERE gm.group_id = (SELECT group_id FROM bulk_passes WHERE id = ${bulkPass.id})
+            ORDER BY gm.user_id`.cursor(5);
+          for await (const rows of cursor) {
+            await writer.begin(async (w) => {
+              for (const member of rows) {
+                const [user] = await w<
+                  { status: string }[]
+                >`SELECT status FROM users WHERE id = ${member.user_id}`;
+                if (user?.status !== 'ACTIVE') {
+                  skipped++;
+                  continue;
+                }
+                await w`
+                  INSERT INTO passes (user_id, package_id, bulk_pass_id, status, remaining_count, started_at, ended_at)
+                  VALUES (${member.user_id}, ${bulkPass.package_id}, ${bulkPass.id}, 'READY', ${remaining},
+                          ${bulkPass.started_at}, ${endedAt})`;
+                issued++;
+              }
+            });
+            processed += rows.length;
+            lastKey = Number(rows[rows.length - 1]!.user_id);
+            if (processed >= cap) {
+              finished = false;
+              break;
+            }
+          }
+        });
+        if (!finished) break;
+        await writer`
+          UPDATE bulk_passes SET status = 'COMPLETED', completed_at = now(), modified_at = now(),
+            issued_count = ${issued}, skipped_count = ${skipped}
+          WHERE id = ${bulkPass.id}`;
+      }
+    } finally {
+      await end();
+    }
+    return { processed, lastKey };
+  },
+  async fingerprint(sql, upTo) {
+    const [row] = await sql<{ hash: string }[]>`
+      SELECT md5(
+        coalesce((SELECT string_agg(bulk_pass_id || ':' || user_id || ':' || coalesce(remaining_count::text, '-')
+                    || ':' || extract(epoch FROM started_at) || ':' || coalesce(extract(epoch FROM ended_at)::text, '-'),
+                    ',' ORDER BY bulk_pass_id, user_id)
+                  FROM passes WHERE user_id <= ${upTo ?? Number.MAX_SAFE_INTEGER}), '')
+        || '|' ||
+        (SELECT string_agg(id || ':' || status || ':' || issued_count || ':' || skipped_count, ',' ORDER BY id)
+         FROM bulk_passes)) AS hash`;
+    return row!.hash;
+  },
+  settings(_partitions, chunkSize) {
+    // The issue step walks (bulk pass, member) pairs with a composite checkpoint: it has no key range to split.
+    return { steps: { issue: chunkSize ? { chunkSize } : {} } };
+  },
+};
