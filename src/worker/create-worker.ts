@@ -1,8 +1,32 @@
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { type NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import { type ActivityDeps, createActivities } from '../activities/index.ts';
 
-export const WORKFLOWS_PATH = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
+export { WORKFLOWS_PATH } from './workflows-path.ts';
+
+const BUNDLER = fileURLToPath(new URL('./bundle-workflows.ts', import.meta.url));
+
+/**
+ * Bundles the workflows in a child process and returns the code. Webpack peaks at ~250 MB; doing it in a
+ * short-lived process keeps that out of the long-running worker's resident set.
+ */
+export async function bundleWorkflowsIsolated(): Promise<{ code: string }> {
+  const dir = mkdtempSync(join(tmpdir(), 'ptpass-bundle-'));
+  const file = join(dir, 'workflows.js');
+  try {
+    await promisify(execFile)(process.execPath, ['--import', 'tsx', BUNDLER, file], {
+      maxBuffer: 16 * 1024 * 1024,
+    });
+    return { code: readFileSync(file, 'utf8') };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
 
 export interface PtpassWorkerOptions {
   connection: NativeConnection;
@@ -16,14 +40,12 @@ export interface PtpassWorkerOptions {
 }
 
 /** The ptpass worker: every job workflow and every activity, on one task queue. */
-export function createPtpassWorker(options: PtpassWorkerOptions): Promise<Worker> {
+export async function createPtpassWorker(options: PtpassWorkerOptions): Promise<Worker> {
   return Worker.create({
     connection: options.connection,
     namespace: options.namespace,
     taskQueue: options.taskQueue,
-    ...(options.workflowBundle
-      ? { workflowBundle: options.workflowBundle }
-      : { workflowsPath: WORKFLOWS_PATH }),
+    workflowBundle: options.workflowBundle ?? (await bundleWorkflowsIsolated()),
     activities: createActivities(options.deps),
     // In-flight chunks get this long to commit after SIGTERM/SIGINT before activities are cancelled.
     shutdownGraceTime: `${options.shutdownGraceSeconds ?? 30} seconds`,
