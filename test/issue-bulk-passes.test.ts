@@ -1,7 +1,7 @@
 import { eq, sql } from 'drizzle-orm';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { launchJob } from '../src/client/launch-job.ts';
-import { completeBulkPassesChunk } from '../src/db/queries/bulk-passes.ts';
+import { completeBulkPassesChunk, issueBulkPassesChunk } from '../src/db/queries/bulk-passes.ts';
 import { bulkPasses, passes } from '../src/db/schema.ts';
 import type { JobResult } from '../src/jobs/index.ts';
 import { createTestDatabase, type TestDatabase } from './helpers/db.ts';
@@ -240,5 +240,32 @@ describe('issue-bulk-passes', () => {
       SELECT count(*)::int AS passes, count(DISTINCT user_id)::int AS members
       FROM passes WHERE bulk_pass_id = ${id} AND remaining_count = 8`);
     expect({ ...row }).toEqual({ passes: active, members: active });
+  });
+});
+
+describe('issue-bulk-passes in a zone with daylight saving', () => {
+  it('ends a package period on the same wall-clock time N business days on, across the DST change', async () => {
+    const user = await seedUser(database.db);
+    const pkg = await seedPackage(database.db, 10, 30);
+    const groupId = await seedGroup(database.db, [user]);
+    // 2027-03-20 00:00 in Berlin (CET, +01:00); 30 days later is 2027-04-19 00:00 CEST (+02:00).
+    const start = new Date('2027-03-19T23:00:00Z');
+    const bulk = await seedBulkPass(database.db, {
+      packageId: pkg,
+      groupId,
+      startedAt: start,
+      issueAt: new Date('2027-03-01T00:00:00Z'),
+    });
+    await database.db.transaction((tx) =>
+      issueBulkPassesChunk(tx, {
+        asOf: new Date('2027-03-02T00:00:00Z'),
+        after: null,
+        limit: 10,
+        bulkPassId: bulk,
+        timeZone: 'Europe/Berlin',
+      }),
+    );
+    const [issued] = await database.db.select().from(passes).where(eq(passes.bulkPassId, bulk));
+    expect(issued?.endedAt?.toISOString()).toBe('2027-04-18T22:00:00.000Z');
   });
 });

@@ -56,7 +56,7 @@ export const STEP_HANDLERS: Record<string, JobStepHandlers | ((deps: ActivityDep
   'deduct-sessions': deductSessionsSteps,
   'prune-run-records': pruneRunRecordsSteps,
   statistics: createStatisticsSteps,
-  'issue-bulk-passes': issueBulkPassesSteps,
+  'issue-bulk-passes': (deps) => issueBulkPassesSteps(deps.businessTimeZone),
   'class-reminders': (deps) => classReminderSteps(notifierOf(deps)),
   'pass-expiry-reminders': (deps) => passExpiryReminderSteps(notifierOf(deps)),
 };

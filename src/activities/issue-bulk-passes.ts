@@ -12,7 +12,9 @@ interface IssueBulkPassesParams {
  * must not trip the step's skip limit. They are read (counted in the step's `read`) but not written, and the
  * complete step records how many there were on the bulk pass itself (`skipped_count`).
  */
-export const issueBulkPassesSteps: Record<string, StepHandler<IssueBulkPassesParams>> = {
+export const issueBulkPassesSteps = (
+  timeZone: string,
+): Record<string, StepHandler<IssueBulkPassesParams>> => ({
   issue: {
     chunk: (tx, ctx) =>
       issueBulkPassesChunk(tx, {
@@ -20,6 +22,7 @@ export const issueBulkPassesSteps: Record<string, StepHandler<IssueBulkPassesPar
         after: ctx.after,
         limit: ctx.limit,
         bulkPassId: ctx.params.bulkPassId,
+        timeZone,
       }),
   },
   complete: {
@@ -31,4 +34,4 @@ export const issueBulkPassesSteps: Record<string, StepHandler<IssueBulkPassesPar
         bulkPassId: ctx.params.bulkPassId,
       }),
   },
-};
+});

@@ -65,7 +65,7 @@ export const grantCommand: Command = {
     'issue-bulk-passes job; with a future --at the schedule issues them then. Each ACTIVE member gets exactly',
     'one pass; INACTIVE members of a group are skipped and counted. --users makes a group of the listed users.',
     "Sessions per pass: --count, else the package's (refused for a package with unlimited sessions).",
-    'End: --end, else the start plus the package period in 24-hour days (unlimited without a period).',
+    'End: --end, else the start plus the package period in business days (unlimited without a period).',
     'Every check runs before anything is written; a bad grant writes nothing (exit 2).',
     'Times without an offset are read in BUSINESS_TIMEZONE.',
   ].join('\n'),

@@ -22,6 +22,8 @@ export interface IssueWindow {
   limit: number;
   /** Only this bulk pass (a grant's own run); undefined for every due bulk pass. */
   bulkPassId?: number | undefined;
+  /** BUSINESS_TIMEZONE: a package's period is counted in business days. */
+  timeZone: string;
 }
 
 export interface IssueCounts {
@@ -47,8 +49,8 @@ const only = (bulkPassId: number | undefined) =>
 /**
  * One page of (due bulk pass, member) pairs after the checkpoint; each ACTIVE member without a pass of
  * that bulk pass gets one. Remaining sessions are the bulk pass's count, else the package's (null:
- * unlimited); the end is the bulk pass's, else the start plus the package period in 24-hour days, the
- * same wall-clock time N days on in a zone without daylight saving such as Asia/Seoul (null: unlimited).
+ * unlimited); the end is the bulk pass's, else the start plus the package period in business days: the same
+ * wall-clock time in BUSINESS_TIMEZONE N days on, across daylight-saving changes (null: unlimited).
  *
  * The page is a LATERAL join so that each due bulk pass reads at most `limit` members from the
  * `user_group_members` primary key, starting right after the checkpoint (a plain lower bound, so it is an
@@ -84,7 +86,7 @@ export async function issueBulkPassesChunk(db: DbOrTx, w: IssueWindow): Promise<
     ), issued AS (
       INSERT INTO passes (user_id, package_id, bulk_pass_id, status, remaining_count, started_at, ended_at)
       SELECT page.user_id, bp.package_id, bp.id, 'READY', coalesce(bp.count, pk.session_count), bp.started_at,
-             coalesce(bp.ended_at, bp.started_at + make_interval(hours => 24 * pk.period_days))
+             coalesce(bp.ended_at, ((bp.started_at AT TIME ZONE ${w.timeZone}) + make_interval(days => pk.period_days)) AT TIME ZONE ${w.timeZone})
       FROM page
       JOIN bulk_passes bp ON bp.id = page.bulk_pass_id
       JOIN packages pk ON pk.id = bp.package_id
