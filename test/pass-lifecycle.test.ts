@@ -279,3 +279,20 @@ describe('pass-lifecycle', () => {
     expect(await database.db.$count(stepRuns)).toBe(0);
   });
 });
+
+describe('pass-lifecycle launch guards', () => {
+  it('refuses a logical time in the future (except for a dry run) and writes nothing', async () => {
+    const future = new Date(Date.now() + 3 * 86_400_000);
+    await expect(launchJob(deps(), { job: 'pass-lifecycle', asOf: future })).rejects.toThrow(
+      /is in the future/,
+    );
+    expect(await database.db.$count(jobRuns)).toBe(0);
+    const preview = await launchJob(deps(), {
+      job: 'pass-lifecycle',
+      asOf: future,
+      dryRun: true,
+      wait: true,
+    });
+    expect(preview.outcome).toBe('completed');
+  });
+});

@@ -219,7 +219,7 @@ export async function runStep(deps: StepRunnerDeps, input: StepInput): Promise<S
   return totals;
 }
 
-/** Runs the chunk in a savepoint and rolls it back: exact counts, nothing written. */
+/** Runs the chunk in a savepoint and rolls it back: this chunk's counts against the current data, nothing written. */
 async function dryRunChunk(
   tx: Tx,
   handler: StepHandler<Record<string, unknown>>,

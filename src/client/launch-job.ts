@@ -50,6 +50,9 @@ export interface LaunchDeps {
   now?: () => Date;
 }
 
+/** How far ahead of this machine's clock an as-of may be (another machine's clock may run ahead). */
+export const MAX_CLOCK_SKEW_MS = 5 * 60_000;
+
 export function startOfMinute(instant: Date): Date {
   return new Date(Math.floor(instant.getTime() / 60_000) * 60_000);
 }
@@ -61,6 +64,13 @@ export function prepareLaunch(request: LaunchRequest, now: Date) {
   if (request.asOf && Number.isNaN(request.asOf.getTime()))
     throw new LaunchError('--as-of is not a valid instant');
   const asOf = normaliseAsOf(request.asOf ?? startOfMinute(now));
+  // A job run as of the future would act on what has not happened yet (charge classes not yet held,
+  // expire passes early) and cannot be undone; a dry run may look ahead.
+  if (!request.dryRun && asOf.getTime() > now.getTime() + MAX_CLOCK_SKEW_MS) {
+    throw new LaunchError(
+      `--as-of ${asOf.toISOString()} is in the future; a job runs as of now or earlier (use --dry-run to preview)`,
+    );
+  }
   const input: JobInput = {
     asOf: asOf.toISOString(),
     dryRun: request.dryRun ?? false,

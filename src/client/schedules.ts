@@ -202,6 +202,7 @@ export async function backfillSchedule(
   await (await existingHandle(deps.client, scheduleId)).backfill({
     start: from,
     end: new Date(to.getTime() - 1000),
-    overlap: 'ALLOW_ALL',
+    // One run after another: a day of a per-minute schedule must not start 1,440 runs at once.
+    overlap: 'BUFFER_ALL',
   });
 }

@@ -32,5 +32,7 @@ export const deductSessionsJob = defineJob({
   description:
     'Take one session from the pass of every booking whose class has ended; expire used-up passes.',
   params: deductSessionsParams,
+  // An explicit policy is its own instance: a `keep` run is not answered by the scheduled run's result.
+  instanceKey: (params) => (params.noShow ? `no-show-${params.noShow}` : undefined),
   steps: [step('deduct'), step('no-shows')],
 });

@@ -48,6 +48,7 @@ export function activatePassesChunk(db: DbOrTx, w: ChunkWindow): Promise<ChunkCo
         AND id > ${afterKey(w)} AND id <= ${upToKey(w)}
       ORDER BY id
       LIMIT ${w.limit}
+      FOR UPDATE
     ), changed AS (
       UPDATE passes p SET status = 'PROGRESSED', modified_at = now()
       FROM page
@@ -74,6 +75,7 @@ export function expirePassesChunk(db: DbOrTx, w: ChunkWindow): Promise<ChunkCoun
         AND id > ${afterKey(w)} AND id <= ${upToKey(w)}
       ORDER BY id
       LIMIT ${w.limit}
+      FOR UPDATE
     ), changed AS (
       UPDATE passes p SET status = 'EXPIRED', expired_at = ${instant(w.asOf)}, modified_at = now()
       FROM page

@@ -93,17 +93,18 @@ export async function findRunningJobRuns(db: DbOrTx, limit = 500) {
     .limit(limit);
 }
 
-/** The newest COMPLETED, non-dry run of a job instance: what a re-launch without --rerun reports. */
+/**
+ * The newest non-dry run of a job instance, when it COMPLETED: what a re-launch without --rerun reports.
+ * When the newest run failed (a failed --rerun included), there is nothing to report: launch again.
+ */
 export async function findCompletedRun(db: DbOrTx, workflowId: string) {
   const [row] = await db
     .select()
     .from(jobRuns)
-    .where(
-      and(eq(jobRuns.workflowId, workflowId), eq(jobRuns.status, 'COMPLETED'), eq(jobRuns.dryRun, false)),
-    )
+    .where(and(eq(jobRuns.workflowId, workflowId), eq(jobRuns.dryRun, false)))
     .orderBy(desc(jobRuns.startedAt))
     .limit(1);
-  return row;
+  return row?.status === 'COMPLETED' ? row : undefined;
 }
 
 export async function listJobRuns(db: DbOrTx, options: { job?: string; limit: number }) {
