@@ -70,9 +70,11 @@ describe('docker-compose.yml', () => {
   });
 
   it('publishes ports that the environment can override, UI on 8080 by default', () => {
-    expect(services['temporal-ui']?.ports).toEqual(['${TEMPORAL_UI_PORT:-8080}:8080']);
-    expect(services.postgresql?.ports).toEqual(['${POSTGRES_PORT:-5432}:5432']);
-    expect(services.temporal?.ports).toEqual(['${TEMPORAL_PORT:-7233}:7233']);
+    // Compose's own `${VAR:-default}` interpolation, written as it appears in the file.
+    const published = (variable: string, port: number) => `\${${variable}:-${port}}:${port}`;
+    expect(services['temporal-ui']?.ports).toEqual([published('TEMPORAL_UI_PORT', 8080)]);
+    expect(services.postgresql?.ports).toEqual([published('POSTGRES_PORT', 5432)]);
+    expect(services.temporal?.ports).toEqual([published('TEMPORAL_PORT', 7233)]);
     for (const service of Object.values(services)) {
       for (const port of service.ports ?? []) expect(port).toMatch(/^\$\{[A-Z_]+:-\d+\}:\d+$/);
     }

@@ -37,7 +37,7 @@ export async function alertOperator(
     })
     .onConflictDoNothing({ target: notifications.dedupeKey });
   const [row] = await deps.db.select().from(notifications).where(eq(notifications.dedupeKey, dedupeKey));
-  if (!row || row.status !== 'PENDING') return 'ALREADY_HANDLED';
+  if (row?.status !== 'PENDING') return 'ALREADY_HANDLED';
 
   const text = renderJobFailedAlert(
     { ...run, asOf: new Date(run.asOf) },
