@@ -46,6 +46,7 @@ describe('admin web: authentication', () => {
     ['GET', '/runs/00000000-0000-0000-0000-000000000000'],
     ['GET', '/no-such-page'],
     ['POST', '/schedules/pass-lifecycle/pause'],
+    ['POST', '/bulk-passes'],
     ['POST', '/logout'],
   ];
 
