@@ -648,6 +648,21 @@ describe('admin web: bulk passes', () => {
     const [stillLater] = await db.select().from(bulkPasses).where(eq(bulkPasses.id, laterId));
     expect(stillLater?.status).toBe('READY');
   });
+  it('warns on the page when the issue-bulk-passes schedule is paused', async () => {
+    const browser = new AdminBrowser(base);
+    await browser.login();
+    expect(await (await browser.get('/bulk-passes')).text()).not.toContain('class="warning"');
+    const handle = stack.client.schedule.getHandle('issue-bulk-passes');
+    await handle.pause('stocktaking');
+    try {
+      const page = await (await browser.get('/bulk-passes')).text();
+      expect(page).toContain(
+        'The issue-bulk-passes schedule is PAUSED (stocktaking): bulk passes that are due are issued only after it is resumed on the Schedules page.',
+      );
+    } finally {
+      await handle.unpause();
+    }
+  });
 });
 
 describe('ptpass admin', () => {
