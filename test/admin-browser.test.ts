@@ -5,9 +5,11 @@ import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { formatTime } from '../src/admin/layout.ts';
 import { launchJob } from '../src/client/launch-job.ts';
-import { jobRuns } from '../src/db/schema.ts';
+import { bookings, bulkPasses, jobRuns } from '../src/db/schema.ts';
+import { addDays, businessDayOf } from '../src/time.ts';
 import { ADMIN_PASSWORD, ADMIN_USER, type AdminStack, startAdminStack } from './helpers/admin.ts';
-import { seedBooking, seedPackage, seedPass, seedUser, uniqueAsOf } from './helpers/seed.ts';
+import { seedBooking, seedGroup, seedPackage, seedPass, seedUser, uniqueAsOf } from './helpers/seed.ts';
+import { seedStatsPass, seoul } from './helpers/statistics.ts';
 
 /** The admin web in a real browser: Debian's Chromium driven by playwright-core. */
 
@@ -207,5 +209,205 @@ describe.skipIf(!hasChromium)('admin web in Chromium', () => {
     await page.waitForURL(/\/login\?bye=1$/);
     await page.goto(`${stack.admin.url}/members/${member}`);
     expect(new URL(page.url()).pathname).toBe('/login');
+  });
+
+  /** The member test logs out at its end; these tests log in again when the page asks for it. */
+  async function loggedIn(path: string): Promise<void> {
+    await page.goto(`${stack.admin.url}${path}`);
+    if (new URL(page.url()).pathname === '/login') {
+      await page.getByLabel('User').fill(ADMIN_USER);
+      await page.getByLabel('Password').fill(ADMIN_PASSWORD);
+      await page.getByRole('button', { name: 'Log in' }).click();
+      await page.waitForURL((url) => url.pathname !== '/login');
+    }
+  }
+
+  it('creates a bulk pass through the form, and shows the form error for an end before the start', async () => {
+    const db = stack.database.db;
+    const pkg = await seedPackage(db, 10, 30);
+    const members = [await seedUser(db, 'Bulk A'), await seedUser(db, 'Bulk B')];
+    const group = await seedGroup(db, members, 'Saturday bootcamp');
+    await loggedIn('/bulk-passes');
+    await page.locator('select[name="package"]').selectOption(String(pkg));
+    await page.locator('select[name="group"]').selectOption(String(group));
+    await page.locator('input[name="start"]').fill('2031-05-01T10:00');
+    await page.locator('input[name="end"]').fill('2031-04-01T10:00');
+    await page.locator('input[name="count"]').fill('5');
+    await page.locator('input[name="at"]').fill('2031-04-30T09:00');
+    await page.getByRole('button', { name: 'Create bulk pass' }).click();
+    await page.waitForLoadState();
+    // The message of `ptpass grant` for the same options; the form keeps what was entered.
+    expect(await page.getByRole('alert').textContent()).toBe(
+      `--end ${seoul('2031-04-01 10:00').toISOString()} is not after the start ${seoul('2031-05-01 10:00').toISOString()}`,
+    );
+    expect(await page.locator('input[name="count"]').inputValue()).toBe('5');
+    expect(await page.locator('select[name="group"]').inputValue()).toBe(String(group));
+    expect(await db.select().from(bulkPasses).where(eq(bulkPasses.groupId, group))).toHaveLength(0);
+
+    await page.locator('input[name="end"]').fill('2031-06-01T10:00');
+    await page.getByRole('button', { name: 'Create bulk pass' }).click();
+    await page.waitForURL(/\/bulk-passes\?created=\d+$/);
+    const [created] = await db.select().from(bulkPasses).where(eq(bulkPasses.groupId, group));
+    expect(created).toMatchObject({
+      packageId: pkg,
+      count: 5,
+      status: 'READY',
+      startedAt: seoul('2031-05-01 10:00'),
+      endedAt: seoul('2031-06-01 10:00'),
+      issueAt: seoul('2031-04-30 09:00'),
+    });
+    expect(await page.getByRole('status').textContent()).toBe(
+      `Bulk pass ${created!.id} created: the issue-bulk-passes schedule issues it at 2031-04-30 09:00 (within a minute of that time).`,
+    );
+    const row = page.locator(`tr[data-bulk-pass="${created!.id}"]`);
+    expect(await row.locator('[data-status]').textContent()).toBe('READY');
+    expect(await row.locator('[data-due]').textContent()).toBe('2031-04-30 09:00');
+    expect(await row.locator('[data-count]').textContent()).toBe('5');
+    expect(await row.locator('[data-issued]').textContent()).toBe('0');
+    expect(await row.textContent()).toContain('Saturday bootcamp');
+    // Newest first.
+    expect(await page.locator('tr[data-bulk-pass]').first().getAttribute('data-bulk-pass')).toBe(
+      String(created!.id),
+    );
+    await page.screenshot({ path: `${RESULTS}admin-bulk-passes.png`, fullPage: true });
+  });
+
+  it('draws the dashboard chart with each day’s numbers, and marks the day the job has not computed', async () => {
+    const db = stack.database.db;
+    const tz = 'Asia/Seoul';
+    // Two weeks ending three days ago: the other tests' bookings (up to 30 hours ago) stay out of them.
+    const last = addDays(businessDayOf(new Date(), tz), -3);
+    const days = Array.from({ length: 14 }, (_, i) => addDays(last, i - 13));
+    const uncomputed = days[9]!;
+    const member = await seedUser(db, 'Dashboard Member');
+    const pkg = await seedPackage(db, 10, 30);
+    const figures = new Map(
+      days.map((day, k) => [
+        day,
+        { attended: 4 + ((k * 7) % 6), noShows: (k * 5) % 3, cancelled: (k * 3) % 4 },
+      ]),
+    );
+    const rows: (typeof bookings.$inferInsert)[] = [];
+    for (const [day, f] of figures) {
+      const at = (hour: number) => seoul(`${day} ${String(hour).padStart(2, '0')}:00`);
+      let hour = 6;
+      const add = (count: number, kind: 'attended' | 'no-show' | 'cancelled') => {
+        for (let i = 0; i < count; i++, hour++) {
+          rows.push({
+            userId: member,
+            status: kind === 'cancelled' ? 'CANCELLED' : kind === 'attended' ? 'COMPLETED' : 'READY',
+            attended: kind === 'attended',
+            startedAt: at(hour),
+            endedAt: new Date(at(hour).getTime() + 50 * 60_000),
+            cancelledAt: kind === 'cancelled' ? at(hour) : null,
+          });
+        }
+      };
+      add(f.attended, 'attended');
+      add(f.noShows, 'no-show');
+      add(f.cancelled, 'cancelled');
+    }
+    await db.insert(bookings).values(rows);
+    // Passes ending on three days give those days a utilisation: 10 sold, 10 - remaining used.
+    for (const [k, remaining] of [
+      [2, 2],
+      [6, 5],
+      [12, 1],
+    ] as const) {
+      await seedStatsPass(db, {
+        userId: member,
+        packageId: pkg,
+        createdAt: seoul(`${days[0]} 05:00`),
+        startedAt: seoul(`${days[0]} 05:00`),
+        endedAt: seoul(`${days[k]} 23:00`),
+        remainingCount: remaining,
+      });
+    }
+    // The statistics job computes every day but one.
+    const asOf = new Date(Math.floor(Date.now() / 1000) * 1000);
+    for (const [i, range] of [
+      { from: days[0]!, to: addDays(uncomputed, -1) },
+      { from: addDays(uncomputed, 1), to: last },
+    ].entries()) {
+      const run = await launchJob(
+        { client: stack.client, db, taskQueue: stack.taskQueue },
+        { job: 'statistics', asOf: new Date(asOf.getTime() - i * 1000), params: range, wait: true },
+      );
+      expect(run.outcome).toBe('completed');
+    }
+
+    // The date picker chooses the last day and the number of days.
+    await loggedIn('/dashboard');
+    await page.locator('input[name="end"]').fill(last);
+    await page.locator('input[name="days"]').fill('14');
+    await page.getByRole('button', { name: 'Show' }).click();
+    await page.waitForURL(new RegExp(`end=${last}&days=14$`));
+    const chart = page.locator('svg.chart');
+    expect(await chart.isVisible()).toBe(true);
+    for (const day of days) {
+      const g = chart.locator(`g.day[data-day="${day}"]`);
+      if (day === uncomputed) {
+        expect(await g.getAttribute('data-computed')).toBe('false');
+        expect(await g.textContent()).toContain('not computed');
+        continue;
+      }
+      const f = figures.get(day)!;
+      expect(await g.getAttribute('data-attended'), day).toBe(String(f.attended));
+      expect(await g.getAttribute('data-no-shows'), day).toBe(String(f.noShows));
+      expect(await g.getAttribute('data-cancelled'), day).toBe(String(f.cancelled));
+      expect(await g.locator('.bar-total').textContent(), day).toBe(
+        String(f.attended + f.noShows + f.cancelled),
+      );
+      expect(await g.locator('.day-label').textContent(), day).toBe(day.slice(5));
+      // Drawn to scale: each segment's height is its value times the same pixels per class.
+      const attendedBar = await g.locator('rect[data-series="attended"]').boundingBox();
+      expect(await g.locator('rect[data-series="attended"]').getAttribute('data-value')).toBe(
+        String(f.attended),
+      );
+      for (const [series, value] of [
+        ['noShows', f.noShows],
+        ['cancelled', f.cancelled],
+      ] as const) {
+        const bar = g.locator(`rect[data-series="${series}"]`);
+        if (value === 0) {
+          expect(await bar.count(), `${day} ${series}`).toBe(0);
+          continue;
+        }
+        expect(await bar.getAttribute('data-value')).toBe(String(value));
+        const box = await bar.boundingBox();
+        expect(box!.height / attendedBar!.height, `${day} ${series}`).toBeCloseTo(value / f.attended, 1);
+      }
+    }
+    // Utilisation points: (10 - 2) / 10, (10 - 5) / 10, (10 - 1) / 10.
+    expect(
+      await chart
+        .locator('circle[data-utilisation]')
+        .evaluateAll((cs) => cs.map((c) => [c.getAttribute('data-day'), c.getAttribute('data-utilisation')])),
+    ).toEqual([
+      [days[2], '80.0%'],
+      [days[6], '50.0%'],
+      [days[12], '90.0%'],
+    ]);
+    expect(await chart.locator('.legend').textContent()).toContain('Not computed yet');
+    // The table under it has the same numbers; the missing day says so and how to compute it.
+    const first = figures.get(days[0]!)!;
+    const cells = await page.locator(`table tr[data-day="${days[0]}"] td`).allTextContents();
+    expect(cells.slice(2, 4)).toEqual([String(first.attended), String(first.noShows)]);
+    expect(await page.locator(`table tr[data-day="${uncomputed}"]`).textContent()).toContain(
+      'not computed yet',
+    );
+    expect(await page.getByRole('note').textContent()).toContain(
+      `ptpass job run statistics --from ${uncomputed} --to ${uncomputed} --wait`,
+    );
+    await page.screenshot({ path: `${RESULTS}dashboard.png`, fullPage: true });
+
+    // Three days up to the uncomputed one.
+    await page.locator('input[name="end"]').fill(uncomputed);
+    await page.locator('input[name="days"]').fill('3');
+    await page.getByRole('button', { name: 'Show' }).click();
+    await page.waitForURL(new RegExp(`end=${uncomputed}&days=3$`));
+    expect(
+      await chart.locator('g.day').evaluateAll((gs) => gs.map((g) => g.getAttribute('data-day'))),
+    ).toEqual(days.slice(7, 10));
   });
 });

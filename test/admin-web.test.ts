@@ -1,14 +1,16 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
-import { eq } from 'drizzle-orm';
+import { eq, sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SessionKeeper } from '../src/admin/auth.ts';
 import { html } from '../src/admin/html.ts';
 import { PROTECTED_PAGES, startAdminServer } from '../src/admin/server.ts';
+import { launchJob } from '../src/client/launch-job.ts';
 import { loadConfig } from '../src/config.ts';
-import { jobRuns } from '../src/db/schema.ts';
+import { bulkPasses, jobRuns, passes } from '../src/db/schema.ts';
 import { createLogger } from '../src/logger.ts';
+import { addDays, businessDayOf } from '../src/time.ts';
 import {
   ADMIN_PASSWORD,
   ADMIN_USER,
@@ -17,7 +19,8 @@ import {
   startAdminStack,
 } from './helpers/admin.ts';
 import { freePort, ptpass } from './helpers/cli.ts';
-import { seedUser } from './helpers/seed.ts';
+import { seedGroup, seedPackage, seedUser } from './helpers/seed.ts';
+import { seedBooking as seedStatsBooking, seedStatsPass, seoul } from './helpers/statistics.ts';
 import { waitFor } from './helpers/worker-process.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -43,6 +46,7 @@ describe('admin web: authentication', () => {
     ['GET', '/runs/00000000-0000-0000-0000-000000000000'],
     ['GET', '/no-such-page'],
     ['POST', '/schedules/pass-lifecycle/pause'],
+    ['POST', '/bulk-passes'],
     ['POST', '/logout'],
   ];
 
@@ -321,15 +325,343 @@ describe('admin web: pages', () => {
       '<p><i>&lt;</i>0</p>',
     );
   });
+});
 
-  it('Dashboard and Bulk passes say plainly that they arrive with their features, with no numbers', async () => {
+/** Rows of the tables a bulk pass form could write (run records are left out: schedules write them every minute). */
+async function domainRowCounts(): Promise<Record<string, number>> {
+  const counts: Record<string, number> = {};
+  for (const table of [
+    'users',
+    'user_groups',
+    'user_group_members',
+    'packages',
+    'bulk_passes',
+    'passes',
+    'bookings',
+    'notifications',
+    'statistics',
+  ]) {
+    const [row] = await stack.database.db.execute<{ n: number }>(
+      sql`SELECT count(*)::int AS n FROM ${sql.identifier(table)}`,
+    );
+    counts[table] = Number(row!.n);
+  }
+  return counts;
+}
+
+const ENTITIES: Record<string, string> = { amp: '&', lt: '<', gt: '>', quot: '"', '#39': "'", '#96': '`' };
+const unescapeHtml = (text: string) =>
+  text.replace(/&(amp|lt|gt|quot|#39|#96);/g, (_, e: string) => ENTITIES[e]!);
+const pageError = (page: string) => {
+  const match = /<p class="error" role="alert">([\s\S]*?)<\/p>/.exec(page);
+  return match ? unescapeHtml(match[1]!) : undefined;
+};
+/** The text of each cell of the table row `<tr data-day="...">`. */
+const rowCells = (page: string, attribute: string, value: string) => {
+  const row = new RegExp(`<tr ${attribute}="${value}"[^>]*>([\\s\\S]*?)</tr>`).exec(page);
+  if (!row) return undefined;
+  return [...row[1]!.matchAll(/<t[dh][^>]*>([\s\S]*?)<\/t[dh]>/g)].map((m) =>
+    unescapeHtml(m[1]!.replace(/<[^>]*>/g, '')).trim(),
+  );
+};
+
+describe('admin web: dashboard', () => {
+  it('shows per day the numbers `ptpass stats show --json` prints, and a day the job never computed as such', async () => {
+    const db = stack.database.db;
+    const member = await seedUser(db, 'Stats Member');
+    const pkg = await seedPackage(db, 10, 30);
+    const pass = await seedStatsPass(db, {
+      userId: member,
+      packageId: pkg,
+      createdAt: seoul('2026-02-01 09:00'),
+      startedAt: seoul('2026-02-01 09:00'),
+      // Ends on the 3rd with 4 of 10 sessions left: that day's utilisation is 6 / 10.
+      endedAt: seoul('2026-03-03 18:00'),
+      remainingCount: 4,
+    });
+    // 2 March: 2 attended, 1 no-show, 1 cancelled. 3 March: 1 attended, 2 cancelled. 4 March: 3 attended, never computed.
+    const book = (at: string, kind: 'attended' | 'no-show' | 'cancelled') =>
+      seedStatsBooking(db, {
+        userId: member,
+        passId: pass,
+        startedAt: seoul(at),
+        attended: kind === 'attended',
+        usedPass: kind === 'attended',
+        cancelled: kind === 'cancelled',
+      });
+    await book('2026-03-02 07:00', 'attended');
+    await book('2026-03-02 19:00', 'attended');
+    await book('2026-03-02 20:00', 'no-show');
+    await book('2026-03-02 21:00', 'cancelled');
+    await book('2026-03-03 10:00', 'attended');
+    await book('2026-03-03 11:00', 'cancelled');
+    await book('2026-03-03 23:30', 'cancelled');
+    for (const at of ['2026-03-04 08:00', '2026-03-04 09:00', '2026-03-04 10:00']) await book(at, 'attended');
+    const launched = await launchJob(
+      { client: stack.client, db, taskQueue: stack.taskQueue },
+      {
+        job: 'statistics',
+        asOf: new Date(Math.floor(Date.now() / 1000) * 1000),
+        params: { from: '2026-03-02', to: '2026-03-03' },
+        wait: true,
+      },
+    );
+    expect(launched.outcome).toBe('completed');
+
     const browser = new AdminBrowser(base);
     await browser.login();
-    const dashboard = await (await browser.get('/dashboard')).text();
-    expect(dashboard).toContain('arrives with the <strong>statistics</strong> feature');
-    const bulk = await (await browser.get('/bulk-passes')).text();
-    expect(bulk).toContain('arrives\n  with the <strong>bulk issuance</strong> feature');
-    for (const page of [dashboard, bulk]) expect(page.replace(/<[^>]*>/g, '')).not.toMatch(/\d+%/);
+    const response = await browser.get('/dashboard?end=2026-03-04&days=3');
+    expect(response.status).toBe(200);
+    const page = await response.text();
+    const cli = await ptpass(
+      ['stats', 'show', '--from', '2026-03-02', '--to', '2026-03-04', '--json'],
+      stack.env,
+    );
+    expect(cli.code).toBe(0);
+    const shown = cli.json<{
+      rows: Array<Record<string, number | string | null>>;
+      missingDays: string[];
+    }>();
+    expect(shown.rows.map((r) => r.period)).toEqual(['2026-03-02', '2026-03-03']);
+    const pct = (v: number | string | null | undefined) =>
+      v === null || v === undefined ? '-' : `${(Number(v) * 100).toFixed(1)}%`;
+    for (const r of shown.rows) {
+      // Day, bookings, attended, no-shows, attendance, cancelled, deducted, ending, sold, used, utilisation.
+      expect(rowCells(page, 'data-day', String(r.period)), String(r.period)).toEqual([
+        r.period,
+        ...[r.bookings, r.attended, r.noShows].map(String),
+        pct(r.attendanceRate),
+        ...[r.cancelled, r.sessionsDeducted, r.endingPasses, r.endingSessionsSold, r.endingSessionsUsed].map(
+          String,
+        ),
+        pct(r.utilisation),
+      ]);
+      // The chart's bars carry the same numbers.
+      expect(page).toContain(
+        `data-day="${r.period}" data-computed="true" data-attended="${r.attended}" data-no-shows="${r.noShows}" data-cancelled="${r.cancelled}"`,
+      );
+    }
+    expect(rowCells(page, 'data-day', '2026-03-02')!.slice(1, 7)).toEqual(['3', '2', '1', '66.7%', '1', '2']);
+    expect(rowCells(page, 'data-day', '2026-03-03')!.slice(-4)).toEqual(['1', '10', '6', '60.0%']);
+    expect(page).toContain('data-utilisation="60.0%"');
+
+    // The 4th was never computed: not zeros, but "not computed", with the command that computes it.
+    expect(shown.missingDays).toEqual(['2026-03-04']);
+    expect(rowCells(page, 'data-day', '2026-03-04')).toEqual(['2026-03-04', 'not computed yet']);
+    expect(page).toContain('data-day="2026-03-04" data-computed="false"');
+    expect(page).toContain('ptpass job run statistics --from 2026-03-04 --to 2026-03-04 --wait');
+    // Totals of the computed days: 4 bookings (cancelled ones are not bookings), 3 attended, 1 no-show,
+    // 3 cancelled; rates from the sums.
+    expect(rowCells(page, 'data-day', 'total')).toEqual([
+      '2 computed days',
+      '4',
+      '3',
+      '1',
+      '75.0%',
+      '3',
+      '3',
+      '1',
+      '10',
+      '6',
+      '60.0%',
+    ]);
+    expect(page).not.toMatch(/<script|\son\w+=/i);
+  });
+
+  it('validates the date picker on the server, and defaults to the 14 days up to yesterday', async () => {
+    const browser = new AdminBrowser(base);
+    await browser.login();
+    for (const [query, message] of [
+      ['end=2026-02-30', 'the last day must be a calendar day YYYY-MM-DD, e.g. 2026-11-21'],
+      ['end=yesterday', 'the last day must be a calendar day YYYY-MM-DD, e.g. 2026-11-21'],
+      ['days=0', 'days must be a whole number from 1 to 92'],
+      ['days=93', 'days must be a whole number from 1 to 92'],
+      ['days=-1', 'days must be a whole number from 1 to 92'],
+      ['days=1.5', 'days must be a whole number from 1 to 92'],
+    ]) {
+      const response = await browser.get(`/dashboard?${query}`);
+      expect(response.status, query).toBe(400);
+      const page = await response.text();
+      expect(pageError(page), query).toBe(message);
+      expect(page, query).not.toContain('<svg');
+    }
+    const page = await (await browser.get('/dashboard')).text();
+    const yesterday = addDays(businessDayOf(new Date(), 'Asia/Seoul'), -1);
+    expect(page).toContain(`${addDays(yesterday, -13)} to ${yesterday}`);
+    expect(page.match(/<tr data-day="\d{4}-\d{2}-\d{2}"/g)).toHaveLength(14);
+  });
+});
+
+describe('admin web: bulk passes', () => {
+  it('refuses what `ptpass grant` refuses, with the same message, the entered values kept, and nothing written', async () => {
+    const db = stack.database.db;
+    const limited = await seedPackage(db, 10, 30);
+    const unlimited = await seedPackage(db, null, 30);
+    const members = [await seedUser(db, 'Grant A'), await seedUser(db, 'Grant B')];
+    const group = await seedGroup(db, members, 'Morning regulars');
+    const browser = new AdminBrowser(base);
+    await browser.login();
+    const csrf = await browser.csrfFrom('/bulk-passes');
+    const valid = {
+      package: String(limited),
+      group: String(group),
+      start: '2031-05-01T10:00',
+      end: '2031-06-01T10:00',
+      count: '5',
+      at: '2031-04-30T09:00',
+    };
+    const cases: Array<[string, Record<string, string>, string[]]> = [
+      ['end before the start', { end: '2031-04-01T10:00' }, ['--end', '2031-04-01T10:00']],
+      ['unknown package', { package: '999999' }, ['--package', '999999']],
+      ['count 0', { count: '0' }, ['--count', '0']],
+      ['count below 0', { count: '-3' }, ['--count', '-3']],
+      ['count not a number', { count: '2.5' }, ['--count', '2.5']],
+      ['unlimited package with a count', { package: String(unlimited) }, ['--package', String(unlimited)]],
+      ['unknown group', { group: '888888' }, ['--group', '888888']],
+      ['malformed time', { start: 'next monday' }, ['--start', 'next monday']],
+      [
+        'end already past',
+        { start: '2020-01-01T10:00', end: '2020-02-01T10:00' },
+        ['--start', '2020-01-01T10:00', '--end', '2020-02-01T10:00'],
+      ],
+    ];
+    const before = await domainRowCounts();
+    for (const [label, change, cliChange] of cases) {
+      const form = { ...valid, ...change };
+      const response = await browser.post('/bulk-passes', { csrf, ...form });
+      expect(response.status, label).toBe(400);
+      const page = await response.text();
+      // `ptpass grant` with the same options prints the same message (and exits 2).
+      const options = { ...valid } as Record<string, string>;
+      for (let i = 0; i < cliChange.length; i += 2) options[cliChange[i]!.slice(2)] = cliChange[i + 1]!;
+      const cli = await ptpass(
+        ['grant', ...Object.entries(options).map(([k, v]) => `--${k}=${v}`)],
+        stack.env,
+      );
+      expect(cli.code, label).toBe(2);
+      expect(`ptpass grant: ${pageError(page)}\n`, label).toBe(cli.stderr);
+      // The form comes back as entered.
+      for (const name of ['start', 'end', 'count', 'at'] as const)
+        expect(page, `${label}: ${name}`).toContain(`name="${name}" value="${form[name]}"`);
+      if (form.package === String(limited))
+        expect(page, label).toContain(`<option value="${limited}" selected>`);
+      expect(await domainRowCounts(), label).toEqual(before);
+    }
+    expect(pageError(await (await browser.post('/bulk-passes', { csrf, ...valid, count: '0' })).text())).toBe(
+      '--count must be a whole number above 0 (got 0)',
+    );
+    const unknown = await browser.post('/bulk-passes', { csrf, ...valid, package: '999999' });
+    expect(pageError(await unknown.text())).toBe('package 999999 does not exist');
+
+    // A forged post — no token, a wrong one, or another site — is refused before anything is read.
+    for (const [label, form, headers] of [
+      ['no token', { ...valid }, {}],
+      ['wrong token', { ...valid, csrf: 'AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA' }, {}],
+      ['another site', { ...valid, csrf }, { Origin: 'https://evil.example' }],
+    ] as const) {
+      const response = await browser.post('/bulk-passes', form, headers);
+      expect(response.status, label).toBe(403);
+      expect(await response.text(), label).toMatch(/nothing was changed/);
+    }
+    expect(await domainRowCounts()).toEqual(before);
+  });
+
+  it('creates a bulk pass (POST-redirect-GET) that lists newest first, and the schedule issues it', async () => {
+    const db = stack.database.db;
+    const pkg = await seedPackage(db, 8, 30);
+    const active = [await seedUser(db, 'Issue A'), await seedUser(db, 'Issue B')];
+    const lapsed = await seedUser(db, 'Issue C', 'INACTIVE');
+    const group = await seedGroup(db, [...active, lapsed], 'Evening group');
+    const browser = new AdminBrowser(base);
+    await browser.login();
+    const csrf = await browser.csrfFrom('/bulk-passes');
+
+    // For later: kept for the schedule to issue on 30 April 2031, 09:00 in Seoul.
+    const later = await browser.post('/bulk-passes', {
+      csrf,
+      package: String(pkg),
+      group: String(group),
+      start: '2031-05-01T10:00',
+      end: '',
+      count: '5',
+      at: '2031-04-30T09:00',
+    });
+    expect(later.status).toBe(303);
+    const laterId = Number(/^\/bulk-passes\?created=(\d+)$/.exec(later.headers.get('location')!)![1]);
+    const [laterRow] = await db.select().from(bulkPasses).where(eq(bulkPasses.id, laterId));
+    expect(laterRow).toMatchObject({
+      packageId: pkg,
+      groupId: group,
+      status: 'READY',
+      count: 5,
+      startedAt: seoul('2031-05-01 10:00'),
+      endedAt: null,
+      issueAt: seoul('2031-04-30 09:00'),
+      issuedCount: 0,
+    });
+    const listed = await (await browser.get(later.headers.get('location')!)).text();
+    expect(listed).toContain(
+      `Bulk pass ${laterId} created: the issue-bulk-passes schedule issues it at 2031-04-30 09:00`,
+    );
+    expect(rowCells(listed, 'data-bulk-pass', String(laterId))).toEqual([
+      String(laterId),
+      'READY',
+      `pkg 8/30 (${pkg})`,
+      `Evening group (${group})`,
+      '2031-04-30 09:00',
+      '5',
+      '2031-05-01 10:00',
+      'package period',
+      '0',
+      '0',
+      'not yet',
+    ]);
+
+    // Due now: the every-minute schedule issues it — one pass per ACTIVE member, the INACTIVE one counted.
+    const now = await browser.post('/bulk-passes', { csrf, package: String(pkg), group: String(group) });
+    expect(now.status).toBe(303);
+    const nowId = Number(/created=(\d+)$/.exec(now.headers.get('location')!)![1]);
+    expect(nowId).toBeGreaterThan(laterId);
+    const page = await (await browser.get('/bulk-passes')).text();
+    expect(page.indexOf(`data-bulk-pass="${nowId}"`)).toBeLessThan(
+      page.indexOf(`data-bulk-pass="${laterId}"`),
+    );
+    const completed = await waitFor(
+      async () => {
+        const [row] = await db.select().from(bulkPasses).where(eq(bulkPasses.id, nowId));
+        return row?.status === 'COMPLETED' && row;
+      },
+      'the schedule to issue the bulk pass',
+      150_000,
+    );
+    expect(completed).toMatchObject({ issuedCount: 2, skippedCount: 1, count: null });
+    const issued = await db.select().from(passes).where(eq(passes.bulkPassId, nowId));
+    expect(issued.map((p) => p.userId).sort()).toEqual([...active].sort());
+    expect(issued.every((p) => p.remainingCount === 8)).toBe(true);
+    const after = rowCells(
+      await (await browser.get('/bulk-passes')).text(),
+      'data-bulk-pass',
+      String(nowId),
+    )!;
+    expect([after[1], after[8], after[9]]).toEqual(['COMPLETED', '2', '1']);
+    // The later one is still waiting for its time.
+    const [stillLater] = await db.select().from(bulkPasses).where(eq(bulkPasses.id, laterId));
+    expect(stillLater?.status).toBe('READY');
+  });
+  it('warns on the page when the issue-bulk-passes schedule is paused', async () => {
+    const browser = new AdminBrowser(base);
+    await browser.login();
+    expect(await (await browser.get('/bulk-passes')).text()).not.toContain('class="warning"');
+    const handle = stack.client.schedule.getHandle('issue-bulk-passes');
+    await handle.pause('stocktaking');
+    try {
+      const page = await (await browser.get('/bulk-passes')).text();
+      expect(page).toContain(
+        'The issue-bulk-passes schedule is PAUSED (stocktaking): bulk passes that are due are issued only after it is resumed on the Schedules page.',
+      );
+    } finally {
+      await handle.unpause();
+    }
   });
 });
 

@@ -118,5 +118,19 @@ button { background: var(--accent); color: #fff; border-color: var(--accent); cu
 button.secondary { background: #fff; color: var(--accent); }
 header button { background: transparent; border-color: #5c6678; color: #fff; padding: .2rem .6rem; }
 footer { text-align: center; color: var(--muted); font-size: .8rem; padding: 1rem; }
-.placeholder { background: #fff; border: 1px dashed var(--line); padding: 1.5rem; max-width: 40rem; }
+.warning { background: #fff6e0; border: 1px solid #ecd08f; padding: .5rem .8rem; color: var(--warn); }
+.warning code.command { display: block; margin-top: .3rem; color: var(--ink); }
+code { font: .9em ui-monospace, SFMono-Regular, Menlo, monospace; }
+dl.figures { display: flex; gap: .8rem; flex-wrap: wrap; margin: 0 0 1rem; }
+dl.figures div { background: #fff; border: 1px solid var(--line); padding: .5rem .9rem; min-width: 8rem; }
+dl.figures dt { font-size: .8rem; color: var(--muted); }
+dl.figures dd { margin: 0; font-size: 1.4rem; font-weight: 600; font-variant-numeric: tabular-nums; }
+figure.chart { margin: 0 0 1rem; background: #fff; border: 1px solid var(--line); overflow-x: auto; }
+figure.chart svg { display: block; max-width: 100%; height: auto; }
+tr.uncomputed td { background: #f6f7fa; }
+tfoot th, tfoot td { font-weight: 600; background: #eef1f6; }
+form.grant { display: grid; grid-template-columns: repeat(auto-fill, minmax(16rem, 1fr)); gap: .6rem 1rem; align-items: end;
+  background: #fff; border: 1px solid var(--line); padding: .8rem 1rem; }
+form.grant button { justify-self: start; }
+tr.created td { background: #e6f2ea; }
 `;

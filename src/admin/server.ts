@@ -19,9 +19,10 @@ import {
   wantsHtml,
 } from './http.ts';
 import { STYLESHEET } from './layout.ts';
+import { bulkPassesPage, createBulkPass } from './pages/bulk-passes.ts';
+import { dashboardPage } from './pages/dashboard.ts';
 import { logout, showLogin, submitLogin } from './pages/login.ts';
 import { memberPage, membersPage } from './pages/members.ts';
-import { bulkPassesPage, dashboardPage } from './pages/placeholders.ts';
 import { runPage, runsPage } from './pages/runs.ts';
 import { scheduleAction, schedulesPage } from './pages/schedules.ts';
 
@@ -55,6 +56,7 @@ const ROUTES: Route[] = [
   { method: 'GET', pattern: /^\/members$/, handle: membersPage },
   { method: 'GET', pattern: /^\/members\/([^/]+)$/, handle: memberPage },
   { method: 'GET', pattern: /^\/bulk-passes$/, handle: bulkPassesPage },
+  { method: 'POST', pattern: /^\/bulk-passes$/, handle: createBulkPass },
 ];
 
 /** Paths of every page, for tests and docs: each one requires a login. */

@@ -78,9 +78,11 @@ export function utilisation(row: StatisticsRow): number | null {
 }
 
 const ratio = (value: number | null) => (value === null ? null : Math.round(value * 10_000) / 10_000);
-const percent = (value: number | null) => (value === null ? '-' : `${(value * 100).toFixed(1)}%`);
+/** A rate as `83.3%`; `-` when there is nothing to divide by. */
+export const percent = (value: number | null) => (value === null ? '-' : `${(value * 100).toFixed(1)}%`);
 
-function missingDays(query: StatsQuery, computed: Set<string>): string[] {
+/** Days of the range without a totals row: never computed by the `statistics` job. */
+export function missingDays(query: { from: string; to: string }, computed: Set<string>): string[] {
   const missing: string[] = [];
   for (let day = query.from; day <= query.to; day = addDays(day, 1))
     if (!computed.has(day)) missing.push(day);

@@ -1,4 +1,4 @@
-import { eq, inArray, sql } from 'drizzle-orm';
+import { asc, desc, eq, inArray, sql } from 'drizzle-orm';
 import type { DbOrTx } from '../client.ts';
 import { bulkPasses, packages, userGroupMembers, userGroups, users } from '../schema.ts';
 import { instant } from './passes.ts';
@@ -217,4 +217,64 @@ export async function insertBulkPass(db: DbOrTx, values: NewBulkPass): Promise<n
 export async function getBulkPass(db: DbOrTx, id: number) {
   const [row] = await db.select().from(bulkPasses).where(eq(bulkPasses.id, id));
   return row;
+}
+
+// ---- The admin web's Bulk passes page ----------------------------------------------------------------
+
+/** Bulk passes newest first, with what the page shows: package, group, due time, sessions per pass. */
+export async function listBulkPasses(db: DbOrTx, options: { limit: number }) {
+  return db
+    .select({
+      id: bulkPasses.id,
+      status: bulkPasses.status,
+      packageId: bulkPasses.packageId,
+      packageName: packages.name,
+      groupId: bulkPasses.groupId,
+      groupName: userGroups.name,
+      /** Sessions per pass: the bulk pass's count, else the package's; null means unlimited. */
+      count: sql<number | null>`coalesce(${bulkPasses.count}, ${packages.sessionCount})`,
+      startedAt: bulkPasses.startedAt,
+      endedAt: bulkPasses.endedAt,
+      /** When the schedule issues it: `issue_at`, else the start (the job's own rule). */
+      dueAt: sql<Date>`coalesce(${bulkPasses.issueAt}, ${bulkPasses.startedAt})`.mapWith(
+        (v: string | Date) => new Date(v),
+      ),
+      issuedCount: bulkPasses.issuedCount,
+      skippedCount: bulkPasses.skippedCount,
+      completedAt: bulkPasses.completedAt,
+      createdAt: bulkPasses.createdAt,
+    })
+    .from(bulkPasses)
+    .innerJoin(packages, eq(packages.id, bulkPasses.packageId))
+    .innerJoin(userGroups, eq(userGroups.id, bulkPasses.groupId))
+    .orderBy(desc(bulkPasses.id))
+    .limit(options.limit);
+}
+
+/** The packages a grant can name, for the form's select. */
+export async function packageChoices(db: DbOrTx) {
+  return db
+    .select({
+      id: packages.id,
+      name: packages.name,
+      sessionCount: packages.sessionCount,
+      periodDays: packages.periodDays,
+    })
+    .from(packages)
+    .orderBy(asc(packages.name), asc(packages.id));
+}
+
+/** Groups with their ACTIVE and total member counts, newest first, for the form's select. */
+export async function groupChoices(db: DbOrTx, options: { limit: number }) {
+  return db
+    .select({
+      id: userGroups.id,
+      name: userGroups.name,
+      members: sql<number>`(SELECT count(*)::int FROM ${userGroupMembers} gm WHERE gm.group_id = ${userGroups.id})`,
+      active: sql<number>`(SELECT count(*)::int FROM ${userGroupMembers} gm JOIN ${users} u ON u.id = gm.user_id
+        WHERE gm.group_id = ${userGroups.id} AND u.status = 'ACTIVE')`,
+    })
+    .from(userGroups)
+    .orderBy(desc(userGroups.id))
+    .limit(options.limit);
 }
