@@ -42,7 +42,8 @@ if (!(scale > 0) || !(partitions >= 1) || !(referenceCap >= 5)) {
 const selected = values.jobs ? BENCH_JOBS.filter((j) => values.jobs!.split(',').includes(j.job)) : BENCH_JOBS;
 
 const adminUrl = values['admin-url']!;
-const dbName = 'ptpass_bench';
+// Its own database per run, so two bench runs on one server never drop each other's data.
+const dbName = `ptpass_bench_${process.pid}`;
 const benchUrl = (() => {
   const u = new URL(adminUrl);
   u.pathname = `/${dbName}`;
@@ -229,6 +230,9 @@ async function main() {
     await sql.end();
     await connection.close();
     await env.teardown();
+    const dropper = adminSql(adminUrl);
+    await dropper.unsafe(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
+    await dropper.end();
   }
   mkdirSync(join(ROOT, 'bench-results'), { recursive: true });
   const file = join(ROOT, 'bench-results', `${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
