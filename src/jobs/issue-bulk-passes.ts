@@ -21,5 +21,6 @@ export const issueBulkPassesJob = defineJob({
     .strict(),
   // A grant's run is its own instance: it neither blocks nor is satisfied by the minute's scheduled run.
   instanceKey: (params) => (params.bulkPassId === undefined ? undefined : `bulk-${params.bulkPassId}`),
-  steps: [step('issue'), step('complete', { chunkSize: 100 })],
+  // 5000 members per chunk: measured fastest for this step (npm run bench -- --sweep-chunks, README Performance).
+  steps: [step('issue', { chunkSize: 5000 }), step('complete', { chunkSize: 100 })],
 });
