@@ -95,6 +95,9 @@ async function main() {
     TEMPORAL_ADDRESS: address,
     TEMPORAL_TASK_QUEUE: taskQueue,
     ...Object.assign({}, ...services.map((s) => s.workerEnv)),
+  }).catch(async (err: unknown) => {
+    for (const service of services) await service.stop();
+    throw err;
   });
   const results: Record<string, unknown>[] = [];
   console.log(
