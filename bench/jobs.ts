@@ -1,5 +1,6 @@
 import type postgres from 'postgres';
 import type { RunSettings } from '../src/jobs/index.ts';
+import { classRemindersBench } from './jobs/class-reminders.ts';
 import { deductSessionsBench } from './jobs/deduct-sessions.ts';
 import { issueBulkPassesBench } from './jobs/issue-bulk-passes.ts';
 import { statisticsBench } from './jobs/statistics.ts';
@@ -35,6 +36,15 @@ export interface BenchJob {
   /** The job parameters of the ptpass arm, for a run as of `asOf`. */
   params?(asOf: Date): Record<string, unknown>;
   settings(partitions: number, chunkSize?: number): RunSettings;
+  /**
+   * Starts what the job needs besides the database (a receiver process), before the worker process is
+   * started; `workerEnv` is added to the worker's environment, `note` printed at the start.
+   */
+  start?(): Promise<{ workerEnv: Record<string, string>; note: string; stop(): Promise<void> }>;
+  /** Runs before each arm, after the tables are restored (reset a receiver's counters). */
+  beforeArm?(): Promise<void>;
+  /** A line printed under the job's table about the arm just run (e.g. a delivery rate). */
+  afterArm?(sql: Sql, arm: 'limit' | 'ptpass' | 'reference', seconds: number): Promise<string>;
 }
 
 const DAY = 86_400_000;
@@ -111,4 +121,5 @@ export const BENCH_JOBS: BenchJob[] = [
   deductSessionsBench,
   issueBulkPassesBench,
   statisticsBench,
+  classRemindersBench,
 ];

@@ -68,6 +68,7 @@ async function restore(sql: ReturnType<typeof adminSql>, job: BenchJob) {
       );
   }
   await sql.unsafe('VACUUM ANALYZE');
+  await job.beforeArm?.();
 }
 
 async function main() {
@@ -87,14 +88,21 @@ async function main() {
   const client = new Client({ connection });
   const { db, close } = createDb({ url: benchUrl, max: 2 });
   const taskQueue = 'bench';
+  // What the selected jobs need besides the database (a webhook receiver), before the worker that uses it.
+  const services: Awaited<ReturnType<NonNullable<BenchJob['start']>>>[] = [];
+  for (const job of selected) if (job.start) services.push(await job.start());
   const worker = await startWorkerProcess({
     DATABASE_URL: benchUrl,
     TEMPORAL_ADDRESS: address,
     TEMPORAL_TASK_QUEUE: taskQueue,
+    ...Object.assign({}, ...services.map((s) => s.workerEnv)),
+  }).catch(async (err: unknown) => {
+    for (const service of services) await service.stop();
+    throw err;
   });
   const results: Record<string, unknown>[] = [];
   console.log(
-    `bench: scale ${scale}, partitions ${partitions}, reference sample ${referenceCap} items, worker pid ${worker.pid}\n`,
+    `bench: scale ${scale}, partitions ${partitions}, reference sample ${referenceCap} items, worker pid ${worker.pid}${services.map((s) => `, ${s.note}`).join('')}\n`,
   );
 
   try {
@@ -113,6 +121,8 @@ async function main() {
       await restore(sql, job);
       const limit = await timed(() => job.limit(sql, asOf, { url: benchUrl }));
       const limitPrint = await job.fingerprint(sql);
+      const notes: string[] = [];
+      if (job.afterArm) notes.push(await job.afterArm(sql, 'limit', limit.seconds));
 
       // ptpass
       const params = job.params?.(asOf);
@@ -148,12 +158,14 @@ async function main() {
       );
       const ptpass = await runPtpass(settings, asOf);
       const ptpassPrint = await job.fingerprint(sql);
+      if (job.afterArm) notes.push(await job.afterArm(sql, 'ptpass', ptpass.seconds));
 
       // reference (sample)
       await restore(sql, job);
       const reference = await timed(() => job.reference(benchUrl, asOf, referenceCap));
       const referenceSeconds = (reference.seconds * items) / Math.max(1, reference.value.processed);
       const referencePrint = await job.fingerprint(sql, reference.value.lastKey);
+      if (job.afterArm) notes.push(await job.afterArm(sql, 'reference', reference.seconds));
       // Compare the reference's sample against the limit arm over the same items (keys <= the sample's last).
       await restore(sql, job);
       await job.limit(sql, asOf, { url: benchUrl, upTo: reference.value.lastKey });
@@ -177,6 +189,7 @@ async function main() {
         historyEvents: ptpass.events,
         written: ptpass.result.written,
         sameRows: same,
+        notes,
       };
       results.push(row);
       console.log(`${job.job} — ${items.toLocaleString('en-US')} ${unit}`);
@@ -188,6 +201,7 @@ async function main() {
           referencePrint,
           limitSamplePrint,
         });
+        for (const note of notes) console.log(`  ${note}`);
         continue;
       }
       console.log(
@@ -221,11 +235,14 @@ async function main() {
         ),
       );
       console.log(
-        `  ptpass ÷ limit ${fmt.ratio(ptpass.seconds, limit.seconds)} · reference ÷ ptpass ${fmt.ratio(referenceSeconds, ptpass.seconds)} · worker peak RSS ${rss} MB · history events ${ptpass.events}\n`,
+        `  ptpass ÷ limit ${fmt.ratio(ptpass.seconds, limit.seconds)} · reference ÷ ptpass ${fmt.ratio(referenceSeconds, ptpass.seconds)} · worker peak RSS ${rss} MB · history events ${ptpass.events}`,
       );
+      for (const note of notes) console.log(`  ${note}`);
+      console.log('');
     }
   } finally {
     await worker.stop();
+    for (const service of services) await service.stop();
     await close();
     await sql.end();
     await connection.close();

@@ -89,3 +89,54 @@ export function referenceSessions(url: string) {
   const writer = postgres(url, { max: 1, onnotice: () => {} });
   return { reader, writer, end: async () => void (await Promise.all([reader.end(), writer.end()])) };
 }
+
+export interface ReceiverStats {
+  requests: number;
+  distinctKeys: number;
+  badSignatures: number;
+  /** md5 of the distinct Idempotency-Keys, sorted and joined by ','. */
+  keysHash: string;
+}
+
+export interface BenchReceiver {
+  pid: number;
+  /** Where to POST notifications (NOTIFY_WEBHOOK_URL). */
+  url: string;
+  stats(): Promise<ReceiverStats>;
+  reset(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** The webhook receiver (bench/receiver.ts) in its own process, verifying signatures with `secret`. */
+export async function startReceiverProcess(secret: string): Promise<BenchReceiver> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'bench/receiver.ts'], {
+    cwd: ROOT,
+    env: { ...process.env, RECEIVER_SECRET: secret },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const port = await new Promise<number>((resolve, reject) => {
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+      const match = /listening (\d+)/.exec(out);
+      if (match) resolve(Number(match[1]));
+    });
+    child.once('exit', (code) => reject(new Error(`receiver exited (${code})`)));
+  });
+  const base = `http://127.0.0.1:${port}`;
+  return {
+    pid: child.pid!,
+    url: `${base}/notify`,
+    async stats() {
+      return (await (await fetch(`${base}/stats`)).json()) as ReceiverStats;
+    },
+    async reset() {
+      await fetch(`${base}/reset`, { method: 'POST' });
+    },
+    async stop() {
+      const exited = new Promise((r) => child.once('exit', r));
+      child.kill('SIGTERM');
+      await exited;
+    },
+  };
+}
