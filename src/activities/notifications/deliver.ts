@@ -31,8 +31,13 @@ export async function deliverWithRetries(
 ): Promise<DeliveryOutcome> {
   for (let attempt = 1; ; attempt++) {
     if (cancel.aborted) throw new DeliveryAbortedError('delivery cancelled');
-    const signal = AbortSignal.any([AbortSignal.timeout(retry.timeoutMs), cancel]);
-    const result = await boundedBy(channel.attempt(notification, signal), signal);
+    const { signal, dispose } = attemptSignal(retry.timeoutMs, cancel);
+    let result: AttemptResult;
+    try {
+      result = await boundedBy(channel.attempt(notification, signal), signal);
+    } finally {
+      dispose();
+    }
     if (cancel.aborted) throw new DeliveryAbortedError('delivery cancelled');
     if (result.ok) return { status: 'SENT', attempts: attempt, error: null };
     if (!result.retryable)
@@ -54,15 +59,41 @@ export async function deliverWithRetries(
  * delivery past its timeout either.
  */
 function boundedBy(attempt: Promise<AttemptResult>, signal: AbortSignal): Promise<AttemptResult> {
+  let onAbort: (() => void) | undefined;
   const aborted = new Promise<AttemptResult>((resolve) => {
-    const onAbort = () => {
+    onAbort = () => {
       const timedOut = (signal.reason as { name?: string } | undefined)?.name === 'TimeoutError';
       resolve({ ok: false, retryable: true, reason: timedOut ? 'timed out' : 'aborted' });
     };
     if (signal.aborted) onAbort();
     else signal.addEventListener('abort', onAbort, { once: true });
   });
-  return Promise.race([attempt, aborted]);
+  return Promise.race([attempt, aborted]).finally(() => {
+    if (onAbort) signal.removeEventListener('abort', onAbort);
+  });
+}
+
+/**
+ * One attempt's signal: aborted at the per-request timeout or when the step is cancelled. Built from a
+ * plain controller and removed from `cancel` afterwards — `AbortSignal.any` with the step's long-lived
+ * signal kept every attempt's signal (and what hung on it) alive for the whole step on Node 20.
+ */
+function attemptSignal(timeoutMs: number, cancel: AbortSignal): { signal: AbortSignal; dispose(): void } {
+  const controller = new AbortController();
+  const timer = setTimeout(
+    () => controller.abort(new DOMException('attempt timed out', 'TimeoutError')),
+    timeoutMs,
+  );
+  const onCancel = () => controller.abort(cancel.reason);
+  if (cancel.aborted) onCancel();
+  else cancel.addEventListener('abort', onCancel, { once: true });
+  return {
+    signal: controller.signal,
+    dispose() {
+      clearTimeout(timer);
+      cancel.removeEventListener('abort', onCancel);
+    },
+  };
 }
 
 function sleep(ms: number, cancel: AbortSignal): Promise<void> {
