@@ -23,6 +23,7 @@ export const classRemindersJob = defineJob({
         .default(10),
     })
     .strict(),
-  // Delivery pages are smaller: each page's row locks are held while its messages are sent.
-  steps: [step('enqueue'), step('deliver', { chunkSize: 200 })],
+  // Delivery pages of 500: measured 2,630 delivered/s against 1,794 for 200 (README Performance); each
+  // page's notification rows stay locked while it is sent, and other deliverers skip them.
+  steps: [step('enqueue'), step('deliver', { chunkSize: 500 })],
 });

@@ -44,5 +44,7 @@ export const passExpiryRemindersJob = defineJob({
         .default(DEFAULT_QUIET_HOURS),
     })
     .strict(),
-  steps: [step('enqueue'), step('deliver', { chunkSize: 200 })],
+  // Delivery pages of 500: measured 2,630 delivered/s against 1,794 for 200 (README Performance); each
+  // page's notification rows stay locked while it is sent, and other deliverers skip them.
+  steps: [step('enqueue'), step('deliver', { chunkSize: 500 })],
 });
