@@ -138,76 +138,91 @@ export async function runStep(deps: StepRunnerDeps, input: StepInput): Promise<S
     ...totals,
   });
 
-  for (;;) {
-    if (deps.stopSignal?.aborted) {
-      throw ApplicationFailure.create({
-        message: `worker shutting down; ${input.step} resumes after key ${checkpoint ?? '(start)'} on the next attempt`,
-        type: 'WorkerShutdown',
-      });
-    }
-    activity.cancellationSignal.throwIfAborted();
-    activity.heartbeat({ checkpoint, ...totals });
-
-    const ctx: ChunkContext = {
-      asOf,
-      params: input.params,
-      after: checkpoint,
-      upTo: input.upTo,
-      limit: input.chunkSize,
-      dryRun: input.dryRun,
-    };
-    const chunk = await deps.db.transaction(async (tx) => {
-      const row = await lockStepRun(tx, claimed.id);
-      if (row.attempt !== attempt) throw new StaleAttemptError(`attempt ${row.attempt} took over this step`);
-      if (row.checkpoint !== checkpoint && row.checkpoint !== null) {
-        throw new StaleAttemptError(`checkpoint moved to ${row.checkpoint} under attempt ${attempt}`);
+  try {
+    for (;;) {
+      if (deps.stopSignal?.aborted) {
+        throw ApplicationFailure.create({
+          message: `worker shutting down; ${input.step} resumes after key ${checkpoint ?? '(start)'} on the next attempt`,
+          type: 'WorkerShutdown',
+        });
       }
-      const result = input.dryRun ? await dryRunChunk(tx, handler, ctx) : await handler.chunk(tx, ctx);
-      const skipped = result.skipped ?? [];
-      await recordSkips(tx, claimed.id, skipped);
-      const newSkips = skipped.length ? await countNewSkips(tx, claimed.id) : undefined;
-      const next = result.lastKey ?? checkpoint;
-      await saveCheckpoint(tx, claimed.id, {
-        checkpoint: next,
-        read: result.read,
-        written: result.written,
-        skipped: skipped.length,
+      activity.cancellationSignal.throwIfAborted();
+      activity.heartbeat({ checkpoint, ...totals });
+
+      const ctx: ChunkContext = {
+        asOf,
+        params: input.params,
+        after: checkpoint,
+        upTo: input.upTo,
+        limit: input.chunkSize,
+        dryRun: input.dryRun,
+      };
+      const chunk = await deps.db.transaction(async (tx) => {
+        const row = await lockStepRun(tx, claimed.id);
+        if (row.attempt !== attempt)
+          throw new StaleAttemptError(`attempt ${row.attempt} took over this step`);
+        if (row.checkpoint !== checkpoint && row.checkpoint !== null) {
+          throw new StaleAttemptError(`checkpoint moved to ${row.checkpoint} under attempt ${attempt}`);
+        }
+        const result = input.dryRun ? await dryRunChunk(tx, handler, ctx) : await handler.chunk(tx, ctx);
+        const skipped = result.skipped ?? [];
+        await recordSkips(tx, claimed.id, skipped);
+        const newSkips = skipped.length ? await countNewSkips(tx, claimed.id) : undefined;
+        const next = result.lastKey ?? checkpoint;
+        await saveCheckpoint(tx, claimed.id, {
+          checkpoint: next,
+          read: result.read,
+          written: result.written,
+          skipped: skipped.length,
+        });
+        return { ...result, skippedCount: skipped.length, newSkips, next };
       });
-      return { ...result, skippedCount: skipped.length, newSkips, next };
-    });
-    if (chunk.newSkips !== undefined) newSkipTotal = chunk.newSkips;
+      if (chunk.newSkips !== undefined) newSkipTotal = chunk.newSkips;
 
-    checkpoint = chunk.next;
-    totals = {
-      read: totals.read + chunk.read,
-      written: totals.written + chunk.written,
-      skipped: totals.skipped + chunk.skippedCount,
-      chunks: totals.chunks + 1,
-    };
-    activity.heartbeat({ checkpoint, ...totals });
-    deps.hooks?.onChunk?.({
-      job: input.job,
-      step: input.step,
-      read: chunk.read,
-      written: chunk.written,
-      skipped: chunk.skippedCount,
-    });
-    log.debug('chunk committed', {
-      checkpoint,
-      read: chunk.read,
-      written: chunk.written,
-      skipped: chunk.skippedCount,
-    });
+      checkpoint = chunk.next;
+      totals = {
+        read: totals.read + chunk.read,
+        written: totals.written + chunk.written,
+        skipped: totals.skipped + chunk.skippedCount,
+        chunks: totals.chunks + 1,
+      };
+      activity.heartbeat({ checkpoint, ...totals });
+      deps.hooks?.onChunk?.({
+        job: input.job,
+        step: input.step,
+        read: chunk.read,
+        written: chunk.written,
+        skipped: chunk.skippedCount,
+      });
+      log.debug('chunk committed', {
+        checkpoint,
+        read: chunk.read,
+        written: chunk.written,
+        skipped: chunk.skippedCount,
+      });
 
-    // Items an earlier run of this job already skipped (known bad data) do not count towards the limit, so
-    // a few bad rows nobody fixed cannot fail every future run and starve the rows after them.
-    if (newSkipTotal > input.skipLimit) {
-      const message = `${newSkipTotal} items skipped, over the limit of ${input.skipLimit} (items an earlier run already skipped do not count); see the run's skip records`;
-      await finishStepRun(deps.db, claimed.id, attempt, 'FAILED', message);
-      throw ApplicationFailure.create({ message, type: 'SkipLimitExceeded', nonRetryable: true });
+      // Items an earlier run of this job already skipped (known bad data) do not count towards the limit, so
+      // a few bad rows nobody fixed cannot fail every future run and starve the rows after them.
+      if (newSkipTotal > input.skipLimit) {
+        const message = `${newSkipTotal} items skipped, over the limit of ${input.skipLimit} (items an earlier run already skipped do not count); see the run's skip records`;
+        await finishStepRun(deps.db, claimed.id, attempt, 'FAILED', message);
+        throw ApplicationFailure.create({ message, type: 'SkipLimitExceeded', nonRetryable: true });
+      }
+      if (chunk.read < input.chunkSize) break;
+      if (input.pauseMs) await activity.sleep(input.pauseMs);
     }
-    if (chunk.read < input.chunkSize) break;
-    if (input.pauseMs) await activity.sleep(input.pauseMs);
+  } catch (err) {
+    // Cancelled (a sibling partition failed, or the run was cancelled): the record says so, not RUNNING.
+    if (activity.cancellationSignal.aborted) {
+      await finishStepRun(
+        deps.db,
+        claimed.id,
+        attempt,
+        'FAILED',
+        'cancelled: another partition failed, or the run was cancelled',
+      );
+    }
+    throw err;
   }
 
   if (handler.finish && !input.dryRun) {

@@ -1,4 +1,5 @@
 import {
+  ActivityCancellationType,
   ApplicationFailure,
   CancellationScope,
   proxyActivities,
@@ -46,6 +47,8 @@ export async function runJob(job: JobDefinition, rawInput: unknown): Promise<Job
 
   const steps = proxyActivities<Activities>({
     startToCloseTimeout: '24 hours',
+    // A cancelled step stops at its next chunk and says so before the workflow moves on.
+    cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
     heartbeatTimeout: `${input.settings.heartbeatTimeoutSeconds ?? 60} seconds`,
     retry: {
       initialInterval: '1 second',
@@ -100,7 +103,7 @@ export async function runJob(job: JobDefinition, rawInput: unknown): Promise<Job
               partitions: settings.partitions,
             })
           : [{ partition: 0, after: null, upTo: null }];
-      const parts = await Promise.all(ranges.map((range) => steps.runStep({ ...common, ...range })));
+      const parts = await allOrNone(ranges.map((range) => () => steps.runStep({ ...common, ...range })));
       summaries.push({
         step: settings.name,
         partitions: parts.length,
@@ -129,6 +132,23 @@ export async function runJob(job: JobDefinition, rawInput: unknown): Promise<Job
   await bookkeeping.finishJobRun({ jobRunId, status: 'COMPLETED', result: done });
   upsertMemo({ ptpass: { ...memoOf(done), status: 'COMPLETED' } });
   return done;
+}
+
+/**
+ * Runs a step's partitions in parallel. When one fails, the others are cancelled and awaited (each stops
+ * after the chunk it is committing), so no partition goes on writing after the run is recorded as failed.
+ */
+async function allOrNone<T>(tasks: Array<() => Promise<T>>): Promise<T[]> {
+  if (tasks.length === 1) return [await tasks[0]!()];
+  const scope = new CancellationScope();
+  const running = tasks.map((task) => scope.run(task));
+  try {
+    return await Promise.all(running);
+  } catch (err) {
+    scope.cancel();
+    await Promise.allSettled(running);
+    throw err;
+  }
 }
 
 /** A scheduled run's logical time is the schedule's nominal time, not when the worker picked it up. */
