@@ -2,7 +2,7 @@ import { bookingKeyRange, countKeptNoShowsChunk, deductSessionsChunk } from '../
 import { DEFAULT_NO_SHOW_POLICY, deductSessionsParams, type NoShowPolicy } from '../jobs/deduct-sessions.ts';
 import type { StepHandler } from './step-runner.ts';
 
-/** The no-show policy of a run: its `noShow` parameter, else the worker's default (createActivities). */
+/** The no-show policy of a run: its `noShow` parameter, else the worker's default (the step runner's paramDefaults). */
 function noShowPolicy(params: Record<string, unknown>): NoShowPolicy {
   return deductSessionsParams.parse(params).noShow ?? DEFAULT_NO_SHOW_POLICY;
 }

@@ -1,4 +1,3 @@
-import { ApplicationFailure } from '@temporalio/activity';
 import type { Db } from '../db/client.ts';
 import { finishJobRun, insertJobRun, type NewJobRun } from '../db/queries/runs.ts';
 import type { JobResult } from '../jobs/definition.ts';
@@ -12,9 +11,11 @@ import { passLifecycleSteps } from './pass-lifecycle.ts';
 import { pruneRunRecordsSteps } from './prune-run-records.ts';
 import { createStatisticsSteps } from './statistics.ts';
 import {
+  findHandler,
   runStep,
   type StepHandler,
   type StepInput,
+  type StepRunnerDeps,
   type StepRunnerHooks,
   splitKeyRange,
 } from './step-runner.ts';
@@ -26,11 +27,8 @@ export interface ActivityDeps {
   businessTimeZone: string;
   /** Aborted when the worker is asked to stop; running steps stop after their current chunk. */
   stopSignal?: AbortSignal;
-  /**
-   * Parameter defaults this worker's configuration supplies, by job name (e.g. the deduct-sessions no-show
-   * policy from NO_SHOW_POLICY). A run's own parameters win.
-   */
-  paramDefaults?: Record<string, Record<string, unknown>>;
+  /** Parameter defaults from this worker's configuration, by job (see StepRunnerDeps). */
+  paramDefaults?: StepRunnerDeps['paramDefaults'];
   /** How reminders are rendered and sent; the log channel with defaults when absent. */
   notifier?: Notifier;
   /** Where a failed job run is reported through the notifier (OPERATOR_ALERT_TO); no alert when absent. */
@@ -143,21 +141,13 @@ export function createActivities(deps: ActivityDeps) {
     },
 
     async planStep(input: { job: string; step: string; partitions: number }) {
-      const handler = handlers[input.job]?.[input.step];
-      if (!handler) {
-        throw ApplicationFailure.create({
-          message: `no step ${input.job}/${input.step}`,
-          type: 'UnknownStep',
-          nonRetryable: true,
-        });
-      }
+      const handler = findHandler(runnerDeps, input.job, input.step);
       const range = handler.keyRange ? await handler.keyRange(deps.db) : null;
       return splitKeyRange(range, handler.keyRange ? input.partitions : 1);
     },
 
     runStep(input: StepInput) {
-      const defaults = deps.paramDefaults?.[input.job];
-      return runStep(runnerDeps, defaults ? { ...input, params: { ...defaults, ...input.params } } : input);
+      return runStep(runnerDeps, input);
     },
   };
 }

@@ -80,6 +80,11 @@ export interface StepRunnerDeps {
   db: Db;
   logger: Logger;
   handlers: Record<string, Record<string, StepHandler<never>>>;
+  /**
+   * Parameter defaults this worker's configuration supplies, by job name (e.g. deduct-sessions' no-show
+   * policy from NO_SHOW_POLICY). A run's own parameters win.
+   */
+  paramDefaults?: Record<string, Record<string, unknown>>;
   /** Aborted when the worker is asked to stop: the step stops after the chunk it is committing. */
   stopSignal?: AbortSignal;
   hooks?: StepRunnerHooks;
@@ -112,6 +117,7 @@ export function findHandler(
 
 export async function runStep(deps: StepRunnerDeps, input: StepInput): Promise<StepTotals> {
   const handler = findHandler(deps, input.job, input.step);
+  const params = { ...deps.paramDefaults?.[input.job], ...input.params };
   const activity = Context.current();
   const attempt = activity.info.attempt;
   const log = deps.logger.child({
@@ -151,7 +157,7 @@ export async function runStep(deps: StepRunnerDeps, input: StepInput): Promise<S
 
       const ctx: ChunkContext = {
         asOf,
-        params: input.params,
+        params,
         after: checkpoint,
         upTo: input.upTo,
         limit: input.chunkSize,
@@ -226,7 +232,7 @@ export async function runStep(deps: StepRunnerDeps, input: StepInput): Promise<S
   }
 
   if (handler.finish && !input.dryRun) {
-    await handler.finish(deps.db, { asOf, params: input.params, upTo: input.upTo }, totals);
+    await handler.finish(deps.db, { asOf, params, upTo: input.upTo }, totals);
   }
   const finished = await finishStepRun(deps.db, claimed.id, attempt, 'COMPLETED');
   if (!finished) throw new StaleAttemptError('a newer attempt took over before this one finished');
