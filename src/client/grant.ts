@@ -7,12 +7,86 @@ import {
   insertBulkPass,
 } from '../db/queries/bulk-passes.ts';
 import { normaliseAsOf } from '../jobs/definition.ts';
+import { parseInstant } from '../time.ts';
 
 /**
  * A one-off grant: a bulk pass for a group (or for listed users, through a group made for them), issued
  * at once or left for the `issue-bulk-passes` schedule. Everything is checked before anything is written;
  * the checks and the inserts share one transaction, so a grant is created whole or not at all.
  */
+
+/** A grant option that cannot be read; the message names the option as `ptpass grant` spells it. */
+export class GrantInputError extends Error {
+  override name = 'GrantInputError';
+}
+
+function requireString(values: Record<string, unknown>, name: string): string {
+  const value = values[name];
+  if (typeof value !== 'string' || value.trim() === '') throw new GrantInputError(`--${name} is required`);
+  return value;
+}
+
+function optionalString(values: Record<string, unknown>, name: string): string | undefined {
+  const value = values[name];
+  if (value === undefined) return undefined;
+  if (typeof value !== 'string' || value.trim() === '') throw new GrantInputError(`--${name} needs a value`);
+  return value;
+}
+
+const ID = /^[1-9]\d{0,17}$/;
+
+function parseId(text: string, what: string): number {
+  if (!ID.test(text.trim()))
+    throw new GrantInputError(`${what} '${text}' is not an ID (a whole number above 0)`);
+  return Number(text.trim());
+}
+
+function parseTime(values: Record<string, unknown>, name: string, timeZone: string): Date | undefined {
+  const text = optionalString(values, name);
+  if (text === undefined) return undefined;
+  const parsed = parseInstant(text, timeZone);
+  if (!parsed) {
+    throw new GrantInputError(
+      `--${name} '${text}' is not an ISO-8601 time such as 2026-12-01T10:00 (read in ${timeZone}) or 2026-12-01T01:00:00Z`,
+    );
+  }
+  return parsed;
+}
+
+/**
+ * Turns grant options (`ptpass grant` flags, the admin form's fields, by flag name) into a request; every
+ * problem that needs no database is found here, with the message both surfaces show.
+ */
+export function parseGrantOptions(values: Record<string, unknown>, timeZone: string): GrantRequest {
+  const packageId = parseId(requireString(values, 'package'), '--package');
+  const group = optionalString(values, 'group');
+  const usersText = optionalString(values, 'users');
+  if (group !== undefined && usersText !== undefined)
+    throw new GrantInputError('give --group or --users, not both');
+  if (group === undefined && usersText === undefined)
+    throw new GrantInputError('who gets the passes? give --group <id> or --users <id,id,...>');
+  const target =
+    group !== undefined
+      ? { groupId: parseId(group, '--group') }
+      : {
+          userIds: usersText!
+            .split(',')
+            .filter((part) => part.trim() !== '')
+            .map((part) => parseId(part, 'user')),
+        };
+  const countText = optionalString(values, 'count');
+  if (countText !== undefined && !/^-?\d+$/.test(countText.trim()))
+    throw new GrantInputError(`--count '${countText}' is not a whole number`);
+  const request: GrantRequest = { packageId, target };
+  const startedAt = parseTime(values, 'start', timeZone);
+  const endedAt = parseTime(values, 'end', timeZone);
+  const issueAt = parseTime(values, 'at', timeZone);
+  if (startedAt) request.startedAt = startedAt;
+  if (endedAt) request.endedAt = endedAt;
+  if (issueAt) request.issueAt = issueAt;
+  if (countText !== undefined) request.count = Number(countText.trim());
+  return request;
+}
 
 export interface GrantRequest {
   packageId: number;

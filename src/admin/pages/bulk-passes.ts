@@ -1,7 +1,5 @@
 import { z } from 'zod';
-import { UsageError } from '../../cli/command.ts';
-import { parseGrantOptions } from '../../cli/commands/grant.ts';
-import { createGrant, type GrantRequest } from '../../client/grant.ts';
+import { createGrant, GrantInputError, type GrantRequest, parseGrantOptions } from '../../client/grant.ts';
 import { listSchedules } from '../../client/schedules.ts';
 import { groupChoices, listBulkPasses, packageChoices } from '../../db/queries/bulk-passes.ts';
 import { issueBulkPassesJob } from '../../jobs/issue-bulk-passes.ts';
@@ -43,7 +41,7 @@ function formRequest(form: BulkPassForm, timeZone: string): GrantRequest | strin
   try {
     return parseGrantOptions(values, timeZone);
   } catch (err) {
-    if (err instanceof UsageError) return err.message;
+    if (err instanceof GrantInputError) return err.message;
     throw err;
   }
 }

@@ -1,61 +1,15 @@
-import { checkGrantShape, createGrant, type Grant, type GrantRequest } from '../../client/grant.ts';
+import {
+  checkGrantShape,
+  createGrant,
+  type Grant,
+  GrantInputError,
+  parseGrantOptions,
+} from '../../client/grant.ts';
 import { type LaunchOutcome, launchJob } from '../../client/launch-job.ts';
 import { workflowUrl } from '../../config.ts';
 import { getBulkPass } from '../../db/queries/bulk-passes.ts';
 import { issueBulkPassesJob } from '../../jobs/issue-bulk-passes.ts';
-import { parseInstant } from '../../time.ts';
-import { type Command, optionalString, requireString, UsageError } from '../command.ts';
-
-const ID = /^[1-9]\d{0,17}$/;
-
-function parseId(text: string, what: string): number {
-  if (!ID.test(text.trim())) throw new UsageError(`${what} '${text}' is not an ID (a whole number above 0)`);
-  return Number(text.trim());
-}
-
-function parseTime(values: Record<string, unknown>, name: string, timeZone: string): Date | undefined {
-  const text = optionalString(values, name);
-  if (text === undefined) return undefined;
-  const parsed = parseInstant(text, timeZone);
-  if (!parsed) {
-    throw new UsageError(
-      `--${name} '${text}' is not an ISO-8601 time such as 2026-12-01T10:00 (read in ${timeZone}) or 2026-12-01T01:00:00Z`,
-    );
-  }
-  return parsed;
-}
-
-/** Turns the options into a request; every problem that needs no database is found here. */
-export function parseGrantOptions(values: Record<string, unknown>, timeZone: string): GrantRequest {
-  const packageId = parseId(requireString(values, 'package'), '--package');
-  const group = optionalString(values, 'group');
-  const usersText = optionalString(values, 'users');
-  if (group !== undefined && usersText !== undefined)
-    throw new UsageError('give --group or --users, not both');
-  if (group === undefined && usersText === undefined)
-    throw new UsageError('who gets the passes? give --group <id> or --users <id,id,...>');
-  const target =
-    group !== undefined
-      ? { groupId: parseId(group, '--group') }
-      : {
-          userIds: usersText!
-            .split(',')
-            .filter((part) => part.trim() !== '')
-            .map((part) => parseId(part, 'user')),
-        };
-  const countText = optionalString(values, 'count');
-  if (countText !== undefined && !/^-?\d+$/.test(countText.trim()))
-    throw new UsageError(`--count '${countText}' is not a whole number`);
-  const request: GrantRequest = { packageId, target };
-  const startedAt = parseTime(values, 'start', timeZone);
-  const endedAt = parseTime(values, 'end', timeZone);
-  const issueAt = parseTime(values, 'at', timeZone);
-  if (startedAt) request.startedAt = startedAt;
-  if (endedAt) request.endedAt = endedAt;
-  if (issueAt) request.issueAt = issueAt;
-  if (countText !== undefined) request.count = Number(countText.trim());
-  return request;
-}
+import { type Command, UsageError } from '../command.ts';
 
 export const grantCommand: Command = {
   words: ['grant'],
@@ -85,7 +39,13 @@ export const grantCommand: Command = {
   },
   async run({ values, positionals }, ctx) {
     if (positionals.length) throw new UsageError(`unexpected argument '${positionals[0]}'`);
-    const request = parseGrantOptions(values, ctx.config.businessTimeZone);
+    let request: ReturnType<typeof parseGrantOptions>;
+    try {
+      request = parseGrantOptions(values, ctx.config.businessTimeZone);
+    } catch (err) {
+      if (err instanceof GrantInputError) throw new UsageError(err.message);
+      throw err;
+    }
     const shape = checkGrantShape(request, new Date());
     if (shape) throw new UsageError(shape);
 
