@@ -81,6 +81,37 @@ const ratio = (value: number | null) => (value === null ? null : Math.round(valu
 /** A rate as `83.3%`; `-` when there is nothing to divide by. */
 export const percent = (value: number | null) => (value === null ? '-' : `${(value * 100).toFixed(1)}%`);
 
+/**
+ * The figures of a row, in display order: the terminal table's short header, the CSV column, and the value
+ * (a count, or a rate shown as a percentage in the table and as a ratio in CSV and JSON).
+ */
+type FigureColumn = { short: string; csv: string } & (
+  | { count: (row: StatisticsRow) => number }
+  | { rate: (row: StatisticsRow) => number | null }
+);
+
+const FIGURE_COLUMNS: readonly FigureColumn[] = [
+  { short: 'bookings', csv: 'bookings', count: (r) => r.bookings },
+  { short: 'attended', csv: 'attended', count: (r) => r.attended },
+  { short: 'no-shows', csv: 'no_shows', count: (r) => r.noShows },
+  { short: 'attend', csv: 'attendance_rate', rate: attendanceRate },
+  { short: 'cancelled', csv: 'cancelled', count: (r) => r.cancelled },
+  { short: 'deducted', csv: 'sessions_deducted', count: (r) => r.sessionsDeducted },
+  { short: 'issued', csv: 'passes_issued', count: (r) => r.passesIssued },
+  { short: 'expired', csv: 'passes_expired', count: (r) => r.passesExpired },
+  { short: 'active', csv: 'active_passes', count: (r) => r.activePasses },
+  { short: 'ending', csv: 'ending_passes', count: (r) => r.endingPasses },
+  { short: 'sold', csv: 'ending_sessions_sold', count: (r) => r.endingSessionsSold },
+  { short: 'used', csv: 'ending_sessions_used', count: (r) => r.endingSessionsUsed },
+  { short: 'utilised', csv: 'utilisation', rate: utilisation },
+];
+
+function figures<R>(row: StatisticsRow, formatRate: (rate: number | null) => R): Array<number | R> {
+  return FIGURE_COLUMNS.map((column) =>
+    'count' in column ? column.count(row) : formatRate(column.rate(row)),
+  );
+}
+
 /** Days of the range without a totals row: never computed by the `statistics` job. */
 export function missingDays(query: { from: string; to: string }, computed: Set<string>): string[] {
   const missing: string[] = [];
@@ -126,37 +157,13 @@ export const statsShowCommand: Command = {
       query.period,
       ...(query.byPackage ? ['package'] : []),
       'days',
-      'bookings',
-      'attended',
-      'no-shows',
-      'attend',
-      'cancelled',
-      'deducted',
-      'issued',
-      'expired',
-      'active',
-      'ending',
-      'sold',
-      'used',
-      'utilised',
+      ...FIGURE_COLUMNS.map((c) => c.short),
     ];
     const body = rows.map((r) => [
       r.period,
       ...(query.byPackage ? [`${r.packageId} ${r.packageName ?? ''}`.trim()] : []),
       r.days,
-      r.bookings,
-      r.attended,
-      r.noShows,
-      percent(attendanceRate(r)),
-      r.cancelled,
-      r.sessionsDeducted,
-      r.passesIssued,
-      r.passesExpired,
-      r.activePasses,
-      r.endingPasses,
-      r.endingSessionsSold,
-      r.endingSessionsUsed,
-      percent(utilisation(r)),
+      ...figures(r, percent),
     ]);
     const lines = [rows.length ? table(header, body) : `no statistics from ${query.from} to ${query.to}`];
     const note = missingNote(query, missing);
@@ -172,20 +179,8 @@ export const CSV_HEADER = [
   'days',
   'package_id',
   'package_name',
-  'bookings',
-  'attended',
-  'no_shows',
-  'attendance_rate',
-  'cancelled',
-  'sessions_deducted',
-  'passes_issued',
-  'passes_expired',
-  'active_passes',
-  'ending_passes',
-  'ending_sessions_sold',
-  'ending_sessions_used',
-  'utilisation',
-] as const;
+  ...FIGURE_COLUMNS.map((c) => c.csv),
+];
 
 /** One RFC 4180 field: quoted when it holds a comma, quote, CR or LF; quotes doubled. */
 export function csvField(value: string | number | null): string {
@@ -202,19 +197,7 @@ export function toCsv(rows: StatisticsRow[]): string {
     r.days,
     r.packageId,
     r.packageName,
-    r.bookings,
-    r.attended,
-    r.noShows,
-    ratio(attendanceRate(r)),
-    r.cancelled,
-    r.sessionsDeducted,
-    r.passesIssued,
-    r.passesExpired,
-    r.activePasses,
-    r.endingPasses,
-    r.endingSessionsSold,
-    r.endingSessionsUsed,
-    ratio(utilisation(r)),
+    ...figures(r, ratio),
   ]);
   return [[...CSV_HEADER], ...records].map((fields) => `${fields.map(csvField).join(',')}\r\n`).join('');
 }
