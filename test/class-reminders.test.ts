@@ -1,5 +1,5 @@
 import { asc, sql } from 'drizzle-orm';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { createLogNotifier } from '../src/activities/notifications/notifier.ts';
 import { LaunchError, launchJob } from '../src/client/launch-job.ts';
 import { enqueueClassRemindersChunk } from '../src/db/queries/notifications.ts';
@@ -7,40 +7,27 @@ import { getJobRun } from '../src/db/queries/runs.ts';
 import { notifications } from '../src/db/schema.ts';
 import type { JobResult } from '../src/jobs/index.ts';
 import { createLogger } from '../src/logger.ts';
-import { createTestDatabase, type TestDatabase } from './helpers/db.ts';
+import { useJobTestEnvironment } from './helpers/job-test.ts';
 import { seedBooking, seedUser, uniqueAsOf } from './helpers/seed.ts';
-import { connectTemporal, type RunningWorker, type TemporalTestContext } from './helpers/temporal.ts';
 
 let T: Date;
 const minutes = (n: number) => new Date(T.getTime() + n * 60_000);
 const seconds = (n: number) => new Date(T.getTime() + n * 1000);
 
-let database: TestDatabase;
-let temporal: TemporalTestContext;
-let worker: RunningWorker | undefined;
+const env = useJobTestEnvironment('class-reminders');
 const logLines: string[] = [];
 
-beforeAll(async () => {
-  database = await createTestDatabase('class_reminders');
-  temporal = await connectTemporal('class-reminders');
-});
-afterAll(async () => {
-  await worker?.stop();
-  await temporal?.close();
-  await database?.drop();
-});
 beforeEach(async () => {
   T = uniqueAsOf();
   logLines.length = 0;
-  await worker?.stop();
   const logger = createLogger('info', {}, (line) => logLines.push(line));
-  worker = await temporal.startWorker({ db: database.db, notifier: createLogNotifier(logger) });
-  await database.db.execute(
+  await env.restartWorker({ notifier: createLogNotifier(logger) });
+  await env.database.db.execute(
     sql`TRUNCATE notifications, bookings, passes, job_runs, users RESTART IDENTITY CASCADE`,
   );
 });
 
-const deps = () => ({ client: temporal.client, db: database.db, taskQueue: temporal.taskQueue });
+const deps = () => env.launchDeps();
 
 async function run(options: { rerun?: boolean; dryRun?: boolean } = {}): Promise<JobResult> {
   const launched = await launchJob(deps(), { job: 'class-reminders', asOf: T, wait: true, ...options });
@@ -48,12 +35,12 @@ async function run(options: { rerun?: boolean; dryRun?: boolean } = {}): Promise
   return launched.result;
 }
 
-const rows = () => database.db.select().from(notifications).orderBy(asc(notifications.dedupeKey));
+const rows = () => env.database.db.select().from(notifications).orderBy(asc(notifications.dedupeKey));
 const epoch = (at: Date) => Math.floor(at.getTime() / 1000);
 
 /** What the enqueue step of a run at `asOf` writes, without delivering. */
 const enqueueAsOf = (asOf: Date) =>
-  enqueueClassRemindersChunk(database.db, {
+  enqueueClassRemindersChunk(env.database.db, {
     asOf,
     after: null,
     upTo: null,
@@ -76,17 +63,21 @@ const seoulClock = (at: Date) =>
 
 describe('class-reminders', () => {
   it('reminds READY bookings starting in (T, T+10 min] and never a class that already started', async () => {
-    const minji = await seedUser(database.db, '김민지');
-    const jun = await seedUser(database.db, '박준');
-    const inactive = await seedUser(database.db, '휴면회원', 'INACTIVE');
+    const minji = await seedUser(env.database.db, '김민지');
+    const jun = await seedUser(env.database.db, '박준');
+    const inactive = await seedUser(env.database.db, '휴면회원', 'INACTIVE');
     const ids = {
-      startedMinuteAgo: await seedBooking(database.db, { userId: minji, startedAt: minutes(-1) }),
-      startsAtT: await seedBooking(database.db, { userId: minji, startedAt: T }),
-      inOneSecond: await seedBooking(database.db, { userId: minji, startedAt: seconds(1) }),
-      atTenMinutes: await seedBooking(database.db, { userId: jun, startedAt: minutes(10) }),
-      afterTenMinutes: await seedBooking(database.db, { userId: jun, startedAt: seconds(601) }),
-      cancelled: await seedBooking(database.db, { userId: jun, startedAt: minutes(5), status: 'CANCELLED' }),
-      inactiveMember: await seedBooking(database.db, { userId: inactive, startedAt: minutes(5) }),
+      startedMinuteAgo: await seedBooking(env.database.db, { userId: minji, startedAt: minutes(-1) }),
+      startsAtT: await seedBooking(env.database.db, { userId: minji, startedAt: T }),
+      inOneSecond: await seedBooking(env.database.db, { userId: minji, startedAt: seconds(1) }),
+      atTenMinutes: await seedBooking(env.database.db, { userId: jun, startedAt: minutes(10) }),
+      afterTenMinutes: await seedBooking(env.database.db, { userId: jun, startedAt: seconds(601) }),
+      cancelled: await seedBooking(env.database.db, {
+        userId: jun,
+        startedAt: minutes(5),
+        status: 'CANCELLED',
+      }),
+      inactiveMember: await seedBooking(env.database.db, { userId: inactive, startedAt: minutes(5) }),
     };
 
     const result = await run();
@@ -121,9 +112,9 @@ describe('class-reminders', () => {
   });
 
   it('running twice for the same T sends nothing the second time', async () => {
-    const user = await seedUser(database.db, '이서연');
-    await seedBooking(database.db, { userId: user, startedAt: minutes(3) });
-    await seedBooking(database.db, { userId: user, startedAt: minutes(7) });
+    const user = await seedUser(env.database.db, '이서연');
+    await seedBooking(env.database.db, { userId: user, startedAt: minutes(3) });
+    await seedBooking(env.database.db, { userId: user, startedAt: minutes(7) });
 
     const first = await run();
     expect(first.written).toBe(4); // 2 enqueued + 2 sent
@@ -141,15 +132,15 @@ describe('class-reminders', () => {
     T = minutes(1);
     const nextMinute = await run();
     expect(stepCounts(nextMinute)[0]).toEqual({ step: 'enqueue', read: 2, written: 0, skipped: 0 });
-    expect(await database.db.$count(notifications)).toBe(2);
+    expect(await env.database.db.$count(notifications)).toBe(2);
   });
 
   it('a class moved to another time gets a reminder for the new time and none for the old one', async () => {
-    const user = await seedUser(database.db, '최유나');
-    const booking = await seedBooking(database.db, { userId: user, startedAt: minutes(8) });
+    const user = await seedUser(env.database.db, '최유나');
+    const booking = await seedBooking(env.database.db, { userId: user, startedAt: minutes(8) });
     // Queued for 8 minutes from now by an earlier run whose delivery never happened; then the class moves.
     await enqueueAsOf(T);
-    await database.db.execute(
+    await env.database.db.execute(
       sql`UPDATE bookings SET started_at = ${minutes(9).toISOString()}::timestamptz WHERE id = ${booking}`,
     );
 
@@ -164,15 +155,15 @@ describe('class-reminders', () => {
       [epoch(minutes(9)), 'SENT', 1, null],
     ]);
     // The skipped reminder and its reason are on the run record for the operator.
-    const record = await getJobRun(database.db, result.jobRunId);
+    const record = await getJobRun(env.database.db, result.jobRunId);
     expect(record?.skips).toEqual([
       { step: 'deliver', partition: 0, key: all[0]!.id, reason: 'not sent: class was moved to another time' },
     ]);
   });
 
   it('a reminder still pending when its class has started is not sent', async () => {
-    const user = await seedUser(database.db, '정하늘');
-    await seedBooking(database.db, { userId: user, startedAt: minutes(5) });
+    const user = await seedUser(env.database.db, '정하늘');
+    await seedBooking(env.database.db, { userId: user, startedAt: minutes(5) });
     // Queued at T; the workers were down until T+6 min, after the class started.
     await enqueueAsOf(T);
     T = minutes(6);
@@ -191,14 +182,14 @@ describe('class-reminders', () => {
   });
 
   it('a dry run counts what it would queue and send, and writes and sends nothing', async () => {
-    const user = await seedUser(database.db, '한결');
-    await seedBooking(database.db, { userId: user, startedAt: minutes(2) });
+    const user = await seedUser(env.database.db, '한결');
+    await seedBooking(env.database.db, { userId: user, startedAt: minutes(2) });
     const dry = await run({ dryRun: true });
     expect(stepCounts(dry)).toEqual([
       { step: 'enqueue', read: 1, written: 1, skipped: 0 },
       { step: 'deliver', read: 0, written: 0, skipped: 0 },
     ]);
-    expect(await database.db.$count(notifications)).toBe(0);
+    expect(await env.database.db.$count(notifications)).toBe(0);
     expect(logLines.filter((l) => l.includes('log channel'))).toHaveLength(0);
   });
 
@@ -209,6 +200,6 @@ describe('class-reminders', () => {
     await expect(
       launchJob(deps(), { job: 'class-reminders', asOf: T, params: { lead: 10 } }),
     ).rejects.toThrow(/params/);
-    expect(await database.db.$count(notifications)).toBe(0);
+    expect(await env.database.db.$count(notifications)).toBe(0);
   });
 });

@@ -1,46 +1,33 @@
 import { asc, eq, sql } from 'drizzle-orm';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { LaunchError, type LaunchRequest, launchJob } from '../src/client/launch-job.ts';
 import { ConfigError, loadConfig } from '../src/config.ts';
 import { getJobRun } from '../src/db/queries/runs.ts';
 import { bookings, jobRuns, passes, stepRuns } from '../src/db/schema.ts';
 import type { JobResult } from '../src/jobs/index.ts';
-import { createTestDatabase, type TestDatabase } from './helpers/db.ts';
+import { useJobTestEnvironment } from './helpers/job-test.ts';
 import { seedPackage, seedPass, seedUser, uniqueAsOf } from './helpers/seed.ts';
 import { seedBooking, seedStudio } from './helpers/seed-bookings.ts';
-import { connectTemporal, type RunningWorker, type TemporalTestContext } from './helpers/temporal.ts';
 import { waitFor } from './helpers/worker-process.ts';
 
 let T: Date;
 const hours = (n: number) => new Date(T.getTime() + n * 3_600_000);
 
-let database: TestDatabase;
-let temporal: TemporalTestContext;
-let worker: RunningWorker | undefined;
+const env = useJobTestEnvironment('deduct');
 
-beforeAll(async () => {
-  database = await createTestDatabase('deduct');
-  temporal = await connectTemporal('deduct');
-});
-afterAll(async () => {
-  await worker?.stop();
-  await temporal?.close();
-  await database?.drop();
-});
 beforeEach(async () => {
   T = uniqueAsOf();
   await startWorker();
-  await database.db.execute(
+  await env.database.db.execute(
     sql`TRUNCATE bookings, passes, job_runs, users, packages RESTART IDENTITY CASCADE`,
   );
 });
 
 async function startWorker(paramDefaults?: Record<string, Record<string, unknown>>) {
-  await worker?.stop();
-  worker = await temporal.startWorker({ db: database.db, paramDefaults });
+  await env.restartWorker({ paramDefaults });
 }
 
-const deps = () => ({ client: temporal.client, db: database.db, taskQueue: temporal.taskQueue });
+const deps = () => env.launchDeps();
 
 async function run(request: Omit<LaunchRequest, 'job' | 'wait'> = {}): Promise<{
   runId: string;
@@ -54,12 +41,12 @@ async function run(request: Omit<LaunchRequest, 'job' | 'wait'> = {}): Promise<{
 const stepOf = (result: JobResult, name: string) => result.steps.find((s) => s.step === name)!;
 
 async function passRow(id: number) {
-  const [row] = await database.db.select().from(passes).where(eq(passes.id, id));
+  const [row] = await env.database.db.select().from(passes).where(eq(passes.id, id));
   return row!;
 }
 
 async function bookingState(id: number) {
-  const [row] = await database.db.select().from(bookings).where(eq(bookings.id, id));
+  const [row] = await env.database.db.select().from(bookings).where(eq(bookings.id, id));
   return { status: row!.status, usedPass: row!.usedPass };
 }
 
@@ -68,18 +55,18 @@ const deducted = { status: 'COMPLETED', usedPass: true };
 
 async function snapshot() {
   return {
-    passes: await database.db.select().from(passes).orderBy(asc(passes.id)),
-    bookings: await database.db.select().from(bookings).orderBy(asc(bookings.id)),
+    passes: await env.database.db.select().from(passes).orderBy(asc(passes.id)),
+    bookings: await env.database.db.select().from(bookings).orderBy(asc(bookings.id)),
   };
 }
 
 describe('deduct-sessions', () => {
   it('deducts every ended booking once, several per pass, leaving future classes alone', async () => {
-    const user = await seedUser(database.db);
-    const pkg = await seedPackage(database.db);
-    const unlimitedPkg = await seedPackage(database.db, null, null);
+    const user = await seedUser(env.database.db);
+    const pkg = await seedPackage(env.database.db);
+    const unlimitedPkg = await seedPackage(env.database.db, null, null);
     const pass = (remainingCount: number | null, extra: Partial<Parameters<typeof seedPass>[1]> = {}) =>
-      seedPass(database.db, {
+      seedPass(env.database.db, {
         userId: user,
         packageId: remainingCount === null ? unlimitedPkg : pkg,
         status: 'PROGRESSED',
@@ -89,7 +76,7 @@ describe('deduct-sessions', () => {
         ...extra,
       });
     const booking = (passId: number | null, start: number, extra: { end?: number } = {}) =>
-      seedBooking(database.db, {
+      seedBooking(env.database.db, {
         userId: user,
         passId,
         startedAt: hours(start),
@@ -112,13 +99,13 @@ describe('deduct-sessions', () => {
     // Expired by the lifecycle job after the class took place: the class still uses its session.
     const expiredLater = await pass(3, { status: 'EXPIRED', endedAt: hours(-2), expiredAt: hours(-2) });
     const expiredLaterBooking = await booking(expiredLater, -6);
-    const cancelled = await seedBooking(database.db, {
+    const cancelled = await seedBooking(env.database.db, {
       userId: user,
       passId: five,
       startedAt: hours(-40),
       status: 'CANCELLED',
     });
-    const alreadyUsed = await seedBooking(database.db, {
+    const alreadyUsed = await seedBooking(env.database.db, {
       userId: user,
       passId: five,
       startedAt: hours(-50),
@@ -159,7 +146,7 @@ describe('deduct-sessions', () => {
     const deduct = stepOf(result, 'deduct');
     expect(deduct).toMatchObject({ read: 11, written: 9, skipped: 2, chunks: 1 });
     expect(stepOf(result, 'no-shows')).toMatchObject({ read: 0, written: 0 });
-    const record = await getJobRun(database.db, runId);
+    const record = await getJobRun(env.database.db, runId);
     expect(record?.skips).toEqual([
       { step: 'deduct', partition: 0, key: String(onePast[1]), reason: 'no-sessions-left' },
       { step: 'deduct', partition: 0, key: String(onePast[2]), reason: 'no-sessions-left' },
@@ -167,12 +154,12 @@ describe('deduct-sessions', () => {
   });
 
   it('gives the same result whatever the chunk size: bookings take sessions in booking order', async () => {
-    const user = await seedUser(database.db);
-    const pkg = await seedPackage(database.db);
+    const user = await seedUser(env.database.db);
+    const pkg = await seedPackage(env.database.db);
     const passIds = [];
     for (let i = 0; i < 3; i++) {
       passIds.push(
-        await seedPass(database.db, {
+        await seedPass(env.database.db, {
           userId: user,
           packageId: pkg,
           status: 'PROGRESSED',
@@ -186,7 +173,11 @@ describe('deduct-sessions', () => {
     const byPass = new Map<number, number[]>();
     for (let round = 0; round < 4; round++) {
       for (const passId of passIds) {
-        const id = await seedBooking(database.db, { userId: user, passId, startedAt: hours(-10 + round) });
+        const id = await seedBooking(env.database.db, {
+          userId: user,
+          passId,
+          startedAt: hours(-10 + round),
+        });
         byPass.set(passId, [...(byPass.get(passId) ?? []), id]);
       }
     }
@@ -201,43 +192,43 @@ describe('deduct-sessions', () => {
       expect([await bookingState(c!), await bookingState(d!)]).toEqual([untouched, untouched]);
       skipped.push(String(c), String(d));
     }
-    const record = await getJobRun(database.db, runId);
+    const record = await getJobRun(env.database.db, runId);
     expect(record?.skips.map((s) => [s.key, s.reason])).toEqual(
       skipped.sort().map((key) => [key, 'no-sessions-left']),
     );
   });
 
   it('skips bookings whose pass is missing, expired before the class or used up, and goes on', async () => {
-    const user = await seedUser(database.db);
-    const pkg = await seedPackage(database.db);
+    const user = await seedUser(env.database.db);
+    const pkg = await seedPackage(env.database.db);
     const base = { userId: user, packageId: pkg, startedAt: hours(-500) };
-    const endedBeforeClass = await seedPass(database.db, {
+    const endedBeforeClass = await seedPass(env.database.db, {
       ...base,
       status: 'PROGRESSED',
       remainingCount: 4,
       endedAt: hours(-10),
     });
-    const expiredBeforeClass = await seedPass(database.db, {
+    const expiredBeforeClass = await seedPass(env.database.db, {
       ...base,
       status: 'EXPIRED',
       remainingCount: 4,
       endedAt: hours(500),
       expiredAt: hours(-10),
     });
-    const usedUp = await seedPass(database.db, {
+    const usedUp = await seedPass(env.database.db, {
       ...base,
       status: 'PROGRESSED',
       remainingCount: 0,
       endedAt: hours(500),
     });
-    const fine = await seedPass(database.db, {
+    const fine = await seedPass(env.database.db, {
       ...base,
       status: 'READY',
       remainingCount: 4,
       endedAt: hours(500),
     });
     const booking = (passId: number | null) =>
-      seedBooking(database.db, { userId: user, passId, startedAt: hours(-5) });
+      seedBooking(env.database.db, { userId: user, passId, startedAt: hours(-5) });
     const missing = await booking(null);
     const onEnded = await booking(endedBeforeClass);
     const onExpired = await booking(expiredBeforeClass);
@@ -247,7 +238,7 @@ describe('deduct-sessions', () => {
 
     const { runId, result } = await run();
     expect(result).toMatchObject({ read: 5, written: 1, skipped: 4 });
-    const record = await getJobRun(database.db, runId);
+    const record = await getJobRun(env.database.db, runId);
     expect(record?.run).toMatchObject({ status: 'COMPLETED', skipCount: 4, writeCount: 1 });
     expect(record?.skips.map((s) => [s.key, s.reason])).toEqual([
       [String(missing), 'pass-missing'],
@@ -268,9 +259,12 @@ describe('deduct-sessions', () => {
 
     // Over the skip limit the job fails, naming the limit; what it deducted before stays deducted once.
     // The four bookings skipped above are known bad data and no longer count: four new bad ones do.
-    await database.db.update(bookings).set({ usedPass: false, status: 'READY' }).where(eq(bookings.id, ok));
+    await env.database.db
+      .update(bookings)
+      .set({ usedPass: false, status: 'READY' })
+      .where(eq(bookings.id, ok));
     for (const h of [-6, -5, -4, -3]) {
-      await seedBooking(database.db, { userId: user, passId: null, startedAt: hours(h) });
+      await seedBooking(env.database.db, { userId: user, passId: null, startedAt: hours(h) });
     }
     await expect(
       launchJob(deps(), {
@@ -280,15 +274,15 @@ describe('deduct-sessions', () => {
         settings: { steps: { deduct: { skipLimit: 3 } } },
       }),
     ).rejects.toThrow();
-    const [failed] = await database.db.select().from(jobRuns).where(eq(jobRuns.status, 'FAILED'));
+    const [failed] = await env.database.db.select().from(jobRuns).where(eq(jobRuns.status, 'FAILED'));
     expect(failed?.error).toMatch(/4 items skipped, over the limit of 3/);
     expect(await passRow(fine)).toMatchObject({ remainingCount: 2 });
   });
 
   it('a re-run changes nothing', async () => {
-    const user = await seedUser(database.db);
-    const pkg = await seedPackage(database.db);
-    const p = await seedPass(database.db, {
+    const user = await seedUser(env.database.db);
+    const pkg = await seedPackage(env.database.db);
+    const p = await seedPass(env.database.db, {
       userId: user,
       packageId: pkg,
       status: 'PROGRESSED',
@@ -297,9 +291,9 @@ describe('deduct-sessions', () => {
       endedAt: hours(500),
     });
     for (const start of [-9, -8, -7, 3]) {
-      await seedBooking(database.db, { userId: user, passId: p, startedAt: hours(start) });
+      await seedBooking(env.database.db, { userId: user, passId: p, startedAt: hours(start) });
     }
-    await seedBooking(database.db, { userId: user, passId: null, startedAt: hours(-3) });
+    await seedBooking(env.database.db, { userId: user, passId: null, startedAt: hours(-3) });
     const first = await run();
     expect(first.result).toMatchObject({ written: 2, skipped: 2 });
     const before = await snapshot();
@@ -311,16 +305,16 @@ describe('deduct-sessions', () => {
     expect(rerun.result).toMatchObject({ read: 2, written: 0, skipped: 2 });
     expect(await snapshot()).toEqual(before);
     // The problems are still there, so the re-run reports them again.
-    expect((await getJobRun(database.db, rerun.runId))?.skips.map((s) => s.reason)).toEqual([
+    expect((await getJobRun(env.database.db, rerun.runId))?.skips.map((s) => s.reason)).toEqual([
       'no-sessions-left',
       'pass-missing',
     ]);
   });
 
   it('does not deduct a booking cancelled after the job read it but before it wrote', async () => {
-    const user = await seedUser(database.db);
-    const pkg = await seedPackage(database.db);
-    const p = await seedPass(database.db, {
+    const user = await seedUser(env.database.db);
+    const pkg = await seedPackage(env.database.db);
+    const p = await seedPass(env.database.db, {
       userId: user,
       packageId: pkg,
       status: 'PROGRESSED',
@@ -329,10 +323,10 @@ describe('deduct-sessions', () => {
       endedAt: hours(500),
     });
     // The first booking would take the pass's last session; it is cancelled while the job waits for it.
-    const racing = await seedBooking(database.db, { userId: user, passId: p, startedAt: hours(-5) });
-    const other = await seedBooking(database.db, { userId: user, passId: p, startedAt: hours(-4) });
+    const racing = await seedBooking(env.database.db, { userId: user, passId: p, startedAt: hours(-5) });
+    const other = await seedBooking(env.database.db, { userId: user, passId: p, startedAt: hours(-4) });
 
-    const member = await database.sql.reserve();
+    const member = await env.database.sql.reserve();
     try {
       await member`BEGIN`;
       await member`SELECT id FROM bookings WHERE id = ${racing} FOR UPDATE`;
@@ -341,7 +335,7 @@ describe('deduct-sessions', () => {
       const launched = await launchJob(deps(), { job: 'deduct-sessions', asOf: T });
       // The chunk has read the page (the booking was due then) and now waits for the booking's row lock.
       await waitFor(async () => {
-        const rows = await database.db.execute<{ pid: number }>(
+        const rows = await env.database.db.execute<{ pid: number }>(
           sql`SELECT pid FROM pg_stat_activity WHERE ${pid}::int = ANY(pg_blocking_pids(pid))`,
         );
         return rows.length > 0;
@@ -349,7 +343,9 @@ describe('deduct-sessions', () => {
       await member`UPDATE bookings SET status = 'CANCELLED', cancelled_at = now() WHERE id = ${racing}`;
       await member`COMMIT`;
 
-      const result = (await temporal.client.workflow.getHandle(launched.workflowId).result()) as JobResult;
+      const result = (await env.temporal.client.workflow
+        .getHandle(launched.workflowId)
+        .result()) as JobResult;
       expect(stepOf(result, 'deduct')).toMatchObject({ read: 2, written: 1, skipped: 0 });
     } finally {
       member.release();
@@ -362,9 +358,9 @@ describe('deduct-sessions', () => {
 
   describe('no-show policy', () => {
     async function seedNoShows() {
-      const user = await seedUser(database.db);
-      const pkg = await seedPackage(database.db);
-      const p = await seedPass(database.db, {
+      const user = await seedUser(env.database.db);
+      const pkg = await seedPackage(env.database.db);
+      const p = await seedPass(env.database.db, {
         userId: user,
         packageId: pkg,
         status: 'PROGRESSED',
@@ -373,7 +369,7 @@ describe('deduct-sessions', () => {
         endedAt: hours(500),
       });
       const booking = (start: number, attended: boolean) =>
-        seedBooking(database.db, { userId: user, passId: p, startedAt: hours(start), attended });
+        seedBooking(env.database.db, { userId: user, passId: p, startedAt: hours(start), attended });
       return {
         pass: p,
         attended: [await booking(-9, true), await booking(-8, true)],
@@ -403,7 +399,7 @@ describe('deduct-sessions', () => {
       for (const id of s.attended) expect(await bookingState(id)).toEqual(deducted);
       for (const id of [...s.noShows, s.futureNoShow]) expect(await bookingState(id)).toEqual(untouched);
       expect(await passRow(s.pass)).toMatchObject({ remainingCount: 3, status: 'PROGRESSED' });
-      const record = await getJobRun(database.db, runId);
+      const record = await getJobRun(env.database.db, runId);
       expect(record?.run.params).toEqual({ noShow: 'keep' });
       expect(record?.skips).toEqual([]);
     });
@@ -435,23 +431,23 @@ describe('deduct-sessions', () => {
         /NO_SHOW_POLICY must be 'deduct' or 'keep' \(got 'sometimes'\)/,
       );
       expect(loadConfig({}).noShowPolicy).toBe('deduct');
-      expect(await database.db.$count(jobRuns)).toBe(0);
-      expect(await database.db.$count(stepRuns)).toBe(0);
+      expect(await env.database.db.$count(jobRuns)).toBe(0);
+      expect(await env.database.db.$count(stepRuns)).toBe(0);
       expect(await snapshot()).toEqual(before);
     });
   });
 
   it('partitions that share passes never over-deduct: each pass gives min(sessions, due bookings)', async () => {
-    const user = await seedUser(database.db);
-    const pkg = await seedPackage(database.db);
-    const seeded = await seedStudio(database.db, {
+    const user = await seedUser(env.database.db);
+    const pkg = await seedPackage(env.database.db);
+    const seeded = await seedStudio(env.database.db, {
       userId: user,
       packageId: pkg,
       asOf: T,
       passCount: 40,
       bookingsPerPass: 10,
     });
-    const before = await database.db.execute<{ id: number; remaining: number | null; due: number }>(sql`
+    const before = await env.database.db.execute<{ id: number; remaining: number | null; due: number }>(sql`
       SELECT p.id::int, p.remaining_count AS remaining,
              count(b.id) FILTER (WHERE b.status <> 'CANCELLED' AND b.ended_at <= ${T.toISOString()}::timestamptz)::int AS due
       FROM passes p LEFT JOIN bookings b ON b.pass_id = p.id GROUP BY p.id ORDER BY p.id`);
@@ -463,7 +459,7 @@ describe('deduct-sessions', () => {
     expect(deduct.partitions).toBe(3);
     expect(deduct.read).toBe(seeded.due);
 
-    const after = await database.db.execute<{ id: number; remaining: number | null; used: number }>(sql`
+    const after = await env.database.db.execute<{ id: number; remaining: number | null; used: number }>(sql`
       SELECT p.id::int, p.remaining_count AS remaining, count(b.id) FILTER (WHERE b.used_pass)::int AS used
       FROM passes p LEFT JOIN bookings b ON b.pass_id = p.id GROUP BY p.id ORDER BY p.id`);
     expect(after.map((r) => ({ ...r }))).toEqual(
@@ -478,9 +474,9 @@ describe('deduct-sessions', () => {
   });
 
   it('a dry run counts what would change and writes nothing', async () => {
-    const user = await seedUser(database.db);
-    const pkg = await seedPackage(database.db);
-    const p = await seedPass(database.db, {
+    const user = await seedUser(env.database.db);
+    const pkg = await seedPackage(env.database.db);
+    const p = await seedPass(env.database.db, {
       userId: user,
       packageId: pkg,
       status: 'PROGRESSED',
@@ -489,7 +485,7 @@ describe('deduct-sessions', () => {
       endedAt: hours(500),
     });
     for (const start of [-9, -8, -7])
-      await seedBooking(database.db, { userId: user, passId: p, startedAt: hours(start) });
+      await seedBooking(env.database.db, { userId: user, passId: p, startedAt: hours(start) });
     const before = await snapshot();
     const dry = await run({ dryRun: true });
     expect(dry.result).toMatchObject({ dryRun: true, read: 3, written: 2, skipped: 1 });

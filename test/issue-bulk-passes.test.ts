@@ -1,10 +1,10 @@
 import { eq, sql } from 'drizzle-orm';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { launchJob } from '../src/client/launch-job.ts';
 import { completeBulkPassesChunk, issueBulkPassesChunk } from '../src/db/queries/bulk-passes.ts';
 import { bulkPasses, passes } from '../src/db/schema.ts';
 import type { JobResult } from '../src/jobs/index.ts';
-import { createTestDatabase, type TestDatabase } from './helpers/db.ts';
+import { useJobTestEnvironment } from './helpers/job-test.ts';
 import {
   seedBulkPass,
   seedGroup,
@@ -13,43 +13,34 @@ import {
   seedUser,
   uniqueAsOf,
 } from './helpers/seed.ts';
-import { connectTemporal, type RunningWorker, type TemporalTestContext } from './helpers/temporal.ts';
 
 let T: Date;
 const hours = (n: number) => new Date(T.getTime() + n * 3_600_000);
 const DAY = 86_400_000;
 
-let database: TestDatabase;
-let temporal: TemporalTestContext;
-let worker: RunningWorker | undefined;
+const env = useJobTestEnvironment('bulk-issue');
 
-beforeAll(async () => {
-  database = await createTestDatabase('bulk_issue');
-  temporal = await connectTemporal('bulk-issue');
-});
-afterAll(async () => {
-  await worker?.stop();
-  await temporal?.close();
-  await database?.drop();
-});
 beforeEach(async () => {
   T = uniqueAsOf();
-  await worker?.stop();
-  worker = await temporal.startWorker({ db: database.db });
+  await env.restartWorker();
   // Identities keep counting: a bulk pass ID is never reused, as in production.
-  await database.db.execute(
+  await env.database.db.execute(
     sql`TRUNCATE passes, bulk_passes, user_group_members, user_groups, job_runs, users, packages CASCADE`,
   );
 });
 
-const deps = () => ({ client: temporal.client, db: database.db, taskQueue: temporal.taskQueue });
+const deps = () => env.launchDeps();
 
 async function passesOf(bulkPassId: number) {
-  return database.db.select().from(passes).where(eq(passes.bulkPassId, bulkPassId)).orderBy(passes.userId);
+  return env.database.db
+    .select()
+    .from(passes)
+    .where(eq(passes.bulkPassId, bulkPassId))
+    .orderBy(passes.userId);
 }
 
 async function bulkPass(id: number) {
-  const [row] = await database.db.select().from(bulkPasses).where(eq(bulkPasses.id, id));
+  const [row] = await env.database.db.select().from(bulkPasses).where(eq(bulkPasses.id, id));
   return row!;
 }
 
@@ -67,7 +58,7 @@ async function run(asOf: Date, extra: { rerun?: boolean; chunkSize?: number } = 
 
 describe('issue-bulk-passes', () => {
   it('issues overdue bulk passes, leaves future ones, and gives each ACTIVE member exactly one pass', async () => {
-    const db = database.db;
+    const db = env.database.db;
     const a1 = await seedUser(db, 'A1');
     const a2 = await seedUser(db, 'A2');
     const a3 = await seedUser(db, 'A3');
@@ -160,7 +151,7 @@ describe('issue-bulk-passes', () => {
   });
 
   it('skips INACTIVE members by the hundred without tripping the skip limit, and counts them', async () => {
-    const db = database.db;
+    const db = env.database.db;
     const pkg = await seedPackage(db, 5, 10);
     // 600 members, every 4th INACTIVE: 150 skipped, over the default skip limit of 100.
     const { groupId, active, inactive } = await seedLargeGroup(db, { count: 600, inactiveEvery: 4 });
@@ -189,7 +180,7 @@ describe('issue-bulk-passes', () => {
   });
 
   it('completes a bulk pass only when none of its ACTIVE members lacks a pass', async () => {
-    const db = database.db;
+    const db = env.database.db;
     const pkg = await seedPackage(db);
     const member = await seedUser(db, 'Member');
     const group = await seedGroup(db, [member]);
@@ -205,7 +196,7 @@ describe('issue-bulk-passes', () => {
   });
 
   it('treats a COMPLETED bulk pass as final: a member reactivated later gets nothing', async () => {
-    const db = database.db;
+    const db = env.database.db;
     const pkg = await seedPackage(db);
     const first = await seedUser(db, 'First');
     const returning = await seedUser(db, 'Returning', 'INACTIVE');
@@ -220,7 +211,7 @@ describe('issue-bulk-passes', () => {
   });
 
   it('issues a group of 100,000 members completely', { timeout: 180_000 }, async () => {
-    const db = database.db;
+    const db = env.database.db;
     const pkg = await seedPackage(db, 8, 60);
     const { groupId, active } = await seedLargeGroup(db, { count: 100_000, inactiveEvery: 50 });
     const id = await seedBulkPass(db, { packageId: pkg, groupId, startedAt: hours(-1) });
@@ -246,18 +237,18 @@ describe('issue-bulk-passes', () => {
 
 describe('issue-bulk-passes in a zone with daylight saving', () => {
   it('ends a package period on the same wall-clock time N business days on, across the DST change', async () => {
-    const user = await seedUser(database.db);
-    const pkg = await seedPackage(database.db, 10, 30);
-    const groupId = await seedGroup(database.db, [user]);
+    const user = await seedUser(env.database.db);
+    const pkg = await seedPackage(env.database.db, 10, 30);
+    const groupId = await seedGroup(env.database.db, [user]);
     // 2027-03-20 00:00 in Berlin (CET, +01:00); 30 days later is 2027-04-19 00:00 CEST (+02:00).
     const start = new Date('2027-03-19T23:00:00Z');
-    const bulk = await seedBulkPass(database.db, {
+    const bulk = await seedBulkPass(env.database.db, {
       packageId: pkg,
       groupId,
       startedAt: start,
       issueAt: new Date('2027-03-01T00:00:00Z'),
     });
-    await database.db.transaction((tx) =>
+    await env.database.db.transaction((tx) =>
       issueBulkPassesChunk(tx, {
         asOf: new Date('2027-03-02T00:00:00Z'),
         after: null,
@@ -266,7 +257,7 @@ describe('issue-bulk-passes in a zone with daylight saving', () => {
         timeZone: 'Europe/Berlin',
       }),
     );
-    const [issued] = await database.db.select().from(passes).where(eq(passes.bulkPassId, bulk));
+    const [issued] = await env.database.db.select().from(passes).where(eq(passes.bulkPassId, bulk));
     expect(issued?.endedAt?.toISOString()).toBe('2027-04-18T22:00:00.000Z');
   });
 });

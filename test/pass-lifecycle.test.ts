@@ -1,80 +1,67 @@
 import { eq, sql } from 'drizzle-orm';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { JobAlreadyRunningError, LaunchError, launchJob } from '../src/client/launch-job.ts';
 import { getJobRun } from '../src/db/queries/runs.ts';
 import { jobRuns, passes, stepRuns } from '../src/db/schema.ts';
-import { createTestDatabase, type TestDatabase } from './helpers/db.ts';
+import { useJobTestEnvironment } from './helpers/job-test.ts';
 import { seedManyPasses, seedPackage, seedPass, seedUser, uniqueAsOf } from './helpers/seed.ts';
-import { connectTemporal, type RunningWorker, type TemporalTestContext } from './helpers/temporal.ts';
 
 let T: Date;
 const hours = (n: number) => new Date(T.getTime() + n * 3_600_000);
 
-let database: TestDatabase;
-let temporal: TemporalTestContext;
-let worker: RunningWorker | undefined;
+const env = useJobTestEnvironment('lifecycle');
 
-beforeAll(async () => {
-  database = await createTestDatabase('lifecycle');
-  temporal = await connectTemporal('lifecycle');
-});
-afterAll(async () => {
-  await worker?.stop();
-  await temporal?.close();
-  await database?.drop();
-});
 beforeEach(async () => {
   T = uniqueAsOf();
-  await worker?.stop();
-  worker = await temporal.startWorker({ db: database.db });
-  await database.db.execute(sql`TRUNCATE passes, job_runs, users, packages RESTART IDENTITY CASCADE`);
+  await env.restartWorker();
+  await env.database.db.execute(sql`TRUNCATE passes, job_runs, users, packages RESTART IDENTITY CASCADE`);
 });
 
-const deps = () => ({ client: temporal.client, db: database.db, taskQueue: temporal.taskQueue });
+const deps = () => env.launchDeps();
 
 async function passRow(id: number) {
-  const [row] = await database.db.select().from(passes).where(eq(passes.id, id));
+  const [row] = await env.database.db.select().from(passes).where(eq(passes.id, id));
   return row!;
 }
 
 describe('pass-lifecycle', () => {
   it('activates started passes and expires ended or used-up ones, exactly at the boundary', async () => {
-    const user = await seedUser(database.db);
-    const pkg = await seedPackage(database.db);
-    const unlimitedPkg = await seedPackage(database.db, null, null);
+    const user = await seedUser(env.database.db);
+    const pkg = await seedPackage(env.database.db);
+    const unlimitedPkg = await seedPackage(env.database.db, null, null);
     const ids = {
-      readyStarted: await seedPass(database.db, {
+      readyStarted: await seedPass(env.database.db, {
         userId: user,
         packageId: pkg,
         startedAt: hours(-5),
         endedAt: hours(100),
       }),
-      readyAtT: await seedPass(database.db, {
+      readyAtT: await seedPass(env.database.db, {
         userId: user,
         packageId: pkg,
         startedAt: T,
         endedAt: hours(100),
       }),
-      readyFuture: await seedPass(database.db, {
+      readyFuture: await seedPass(env.database.db, {
         userId: user,
         packageId: pkg,
         startedAt: hours(1),
         endedAt: hours(100),
       }),
-      readyAlreadyOver: await seedPass(database.db, {
+      readyAlreadyOver: await seedPass(env.database.db, {
         userId: user,
         packageId: pkg,
         startedAt: hours(-100),
         endedAt: hours(-1),
       }),
-      endsAtT: await seedPass(database.db, {
+      endsAtT: await seedPass(env.database.db, {
         userId: user,
         packageId: pkg,
         status: 'PROGRESSED',
         startedAt: hours(-100),
         endedAt: T,
       }),
-      endsLater: await seedPass(database.db, {
+      endsLater: await seedPass(env.database.db, {
         userId: user,
         packageId: pkg,
         status: 'PROGRESSED',
@@ -82,7 +69,7 @@ describe('pass-lifecycle', () => {
         startedAt: hours(-100),
         endedAt: hours(0.001),
       }),
-      usedUp: await seedPass(database.db, {
+      usedUp: await seedPass(env.database.db, {
         userId: user,
         packageId: pkg,
         status: 'PROGRESSED',
@@ -90,7 +77,7 @@ describe('pass-lifecycle', () => {
         startedAt: hours(-100),
         endedAt: hours(100),
       }),
-      unlimited: await seedPass(database.db, {
+      unlimited: await seedPass(env.database.db, {
         userId: user,
         packageId: unlimitedPkg,
         status: 'PROGRESSED',
@@ -98,14 +85,14 @@ describe('pass-lifecycle', () => {
         startedAt: hours(-100),
         endedAt: null,
       }),
-      unlimitedReady: await seedPass(database.db, {
+      unlimitedReady: await seedPass(env.database.db, {
         userId: user,
         packageId: unlimitedPkg,
         remainingCount: null,
         startedAt: hours(-1),
         endedAt: null,
       }),
-      alreadyExpired: await seedPass(database.db, {
+      alreadyExpired: await seedPass(env.database.db, {
         userId: user,
         packageId: pkg,
         status: 'EXPIRED',
@@ -143,7 +130,7 @@ describe('pass-lifecycle', () => {
     expect(expire).toMatchObject({ read: 3, written: 3, skipped: 0 });
 
     // The run record carries the same counts as the workflow result.
-    const record = await getJobRun(database.db, launched.runId);
+    const record = await getJobRun(env.database.db, launched.runId);
     expect(record?.run).toMatchObject({
       status: 'COMPLETED',
       readCount: 7,
@@ -158,7 +145,7 @@ describe('pass-lifecycle', () => {
     ]);
 
     // The Web UI shows the same counts through the memo.
-    const description = await temporal.client.workflow
+    const description = await env.temporal.client.workflow
       .getHandle(launched.workflowId, launched.runId)
       .describe();
     const memo = (await description.memo) as { ptpass?: { written?: number; status?: string } } | undefined;
@@ -166,9 +153,9 @@ describe('pass-lifecycle', () => {
   });
 
   it('processes every eligible row once across many chunks while updating the column it filters on', async () => {
-    const user = await seedUser(database.db);
-    const pkg = await seedPackage(database.db);
-    const { due } = await seedManyPasses(database.db, {
+    const user = await seedUser(env.database.db);
+    const pkg = await seedPackage(env.database.db);
+    const { due } = await seedManyPasses(env.database.db, {
       count: 3000,
       userId: user,
       packageId: pkg,
@@ -187,22 +174,27 @@ describe('pass-lifecycle', () => {
     // OFFSET paging would skip half the rows on every page here; keyset paging reads each once.
     expect(expire).toMatchObject({ read: due, written: due });
     expect(expire.chunks).toBe(Math.ceil(due / 100) + (due % 100 === 0 ? 1 : 0));
-    const [left] = await database.db.execute<{ n: number }>(
+    const [left] = await env.database.db.execute<{ n: number }>(
       sql`SELECT count(*)::int AS n FROM passes WHERE status = 'PROGRESSED' AND ended_at <= ${T.toISOString()}::timestamptz`,
     );
     expect(left?.n).toBe(0);
-    const [expired] = await database.db.execute<{ n: number }>(
+    const [expired] = await env.database.db.execute<{ n: number }>(
       sql`SELECT count(*)::int AS n FROM passes WHERE status = 'EXPIRED' AND expired_at = ${T.toISOString()}::timestamptz`,
     );
     expect(expired?.n).toBe(due);
   });
 
   it('a dry run counts what would change and writes nothing', async () => {
-    const user = await seedUser(database.db);
-    const pkg = await seedPackage(database.db);
-    await seedManyPasses(database.db, { count: 500, userId: user, packageId: pkg, asOf: T, every: 5 });
-    await seedPass(database.db, { userId: user, packageId: pkg, startedAt: hours(-1), endedAt: hours(10) });
-    const before = await database.db.execute(
+    const user = await seedUser(env.database.db);
+    const pkg = await seedPackage(env.database.db);
+    await seedManyPasses(env.database.db, { count: 500, userId: user, packageId: pkg, asOf: T, every: 5 });
+    await seedPass(env.database.db, {
+      userId: user,
+      packageId: pkg,
+      startedAt: hours(-1),
+      endedAt: hours(10),
+    });
+    const before = await env.database.db.execute(
       sql`SELECT id, status, expired_at, modified_at FROM passes ORDER BY id`,
     );
 
@@ -213,7 +205,7 @@ describe('pass-lifecycle', () => {
       ['activate', 1],
       ['expire', 100],
     ]);
-    const after = await database.db.execute(
+    const after = await env.database.db.execute(
       sql`SELECT id, status, expired_at, modified_at FROM passes ORDER BY id`,
     );
     expect(after).toEqual(before);
@@ -228,9 +220,9 @@ describe('pass-lifecycle', () => {
   });
 
   it('refuses a concurrent launch of a running instance and reports a completed one unless --rerun', async () => {
-    const user = await seedUser(database.db);
-    const pkg = await seedPackage(database.db);
-    await seedManyPasses(database.db, { count: 400, userId: user, packageId: pkg, asOf: T, every: 2 });
+    const user = await seedUser(env.database.db);
+    const pkg = await seedPackage(env.database.db);
+    await seedManyPasses(env.database.db, { count: 400, userId: user, packageId: pkg, asOf: T, every: 2 });
     // Slow chunks keep the first run going while the second launch arrives.
     const settings = { steps: { expire: { chunkSize: 20, pauseMs: 50 } } };
 
@@ -243,7 +235,7 @@ describe('pass-lifecycle', () => {
       /already running/,
     );
 
-    const result = await temporal.client.workflow.getHandle(first.workflowId).result();
+    const result = await env.temporal.client.workflow.getHandle(first.workflowId).result();
     expect(result.written).toBe(200);
 
     const again = await launchJob(deps(), { job: 'pass-lifecycle', asOf: T, wait: true });
@@ -256,7 +248,7 @@ describe('pass-lifecycle', () => {
     if (rerun.outcome !== 'completed') throw new Error(`unexpected ${rerun.outcome}`);
     expect(rerun.runId).not.toBe(first.runId);
     expect(rerun.result.written).toBe(0);
-    const runs = await database.db.select().from(jobRuns).where(eq(jobRuns.workflowId, first.workflowId));
+    const runs = await env.database.db.select().from(jobRuns).where(eq(jobRuns.workflowId, first.workflowId));
     expect(runs.map((r) => r.status).sort()).toEqual(['COMPLETED', 'COMPLETED']);
   });
 
@@ -275,8 +267,8 @@ describe('pass-lifecycle', () => {
     await expect(
       launchJob(deps(), { job: 'pass-lifecycle', asOf: T, params: { surprise: 1 } }),
     ).rejects.toThrow(/params/);
-    expect(await database.db.$count(jobRuns)).toBe(0);
-    expect(await database.db.$count(stepRuns)).toBe(0);
+    expect(await env.database.db.$count(jobRuns)).toBe(0);
+    expect(await env.database.db.$count(stepRuns)).toBe(0);
   });
 });
 
@@ -286,7 +278,7 @@ describe('pass-lifecycle launch guards', () => {
     await expect(launchJob(deps(), { job: 'pass-lifecycle', asOf: future })).rejects.toThrow(
       /is in the future/,
     );
-    expect(await database.db.$count(jobRuns)).toBe(0);
+    expect(await env.database.db.$count(jobRuns)).toBe(0);
     const preview = await launchJob(deps(), {
       job: 'pass-lifecycle',
       asOf: future,
