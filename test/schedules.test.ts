@@ -14,7 +14,7 @@ import { addDays, businessDayOf, startOfBusinessDay } from '../src/time.ts';
 import { createPtpassWorker } from '../src/worker/create-worker.ts';
 import { ptpass } from './helpers/cli.ts';
 import { createTestDatabase, type TestDatabase } from './helpers/db.ts';
-import { temporalAddress } from './helpers/temporal.ts';
+import { createTestNamespace, temporalAddress } from './helpers/temporal.ts';
 import { waitFor } from './helpers/worker-process.ts';
 
 /**
@@ -48,24 +48,8 @@ async function temporalCli(...args: string[]) {
 beforeAll(async () => {
   database = await createTestDatabase('schedules');
   connection = await Connection.connect({ address: temporalAddress() });
-  await run(inject('temporalCli'), [
-    'operator',
-    'namespace',
-    'create',
-    '--namespace',
-    namespace,
-    '--address',
-    temporalAddress(),
-  ]);
+  await createTestNamespace(connection, namespace);
   client = new Client({ connection, namespace });
-  await waitFor(
-    async () =>
-      connection.workflowService.describeNamespace({ namespace }).then(
-        () => true,
-        () => false,
-      ),
-    'the namespace',
-  );
   nativeConnection = await NativeConnection.connect({ address: temporalAddress() });
   worker = await createPtpassWorker({
     connection: nativeConnection,

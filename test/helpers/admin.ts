@@ -1,25 +1,19 @@
-import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { promisify } from 'node:util';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, type Worker } from '@temporalio/worker';
-import { inject } from 'vitest';
 import { type AdminServer, startAdminServer } from '../../src/admin/server.ts';
 import { applySchedules, type ScheduleDeps } from '../../src/client/schedules.ts';
 import { type Config, loadConfig } from '../../src/config.ts';
 import { createLogger } from '../../src/logger.ts';
 import { createPtpassWorker } from '../../src/worker/create-worker.ts';
 import { createTestDatabase, type TestDatabase } from './db.ts';
-import { temporalAddress } from './temporal.ts';
-import { waitFor } from './worker-process.ts';
+import { createTestNamespace, temporalAddress } from './temporal.ts';
 
 /**
  * The admin web on a stack of its own: a fresh database, a Temporal namespace of its own (schedule IDs are
  * the production job names, so schedule tests must not share a namespace), a worker in it with the
  * schedules applied, and the admin server on a free port.
  */
-
-const run = promisify(execFile);
 
 export const ADMIN_USER = 'owner';
 export const ADMIN_PASSWORD = 'correct horse battery staple';
@@ -41,23 +35,7 @@ export async function startAdminStack(label: string): Promise<AdminStack> {
   const taskQueue = `${label}-${randomBytes(4).toString('hex')}`;
   const database = await createTestDatabase(label);
   const connection = await Connection.connect({ address: temporalAddress() });
-  await run(inject('temporalCli'), [
-    'operator',
-    'namespace',
-    'create',
-    '--namespace',
-    namespace,
-    '--address',
-    temporalAddress(),
-  ]);
-  await waitFor(
-    async () =>
-      connection.workflowService.describeNamespace({ namespace }).then(
-        () => true,
-        () => false,
-      ),
-    'the namespace',
-  );
+  await createTestNamespace(connection, namespace);
   const client = new Client({ connection, namespace });
   const nativeConnection = await NativeConnection.connect({ address: temporalAddress() });
   const worker: Worker = await createPtpassWorker({

@@ -1,4 +1,6 @@
+import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { promisify } from 'node:util';
 import { Client, Connection } from '@temporalio/client';
 import { bundleWorkflowCode, NativeConnection, type Worker } from '@temporalio/worker';
 import { inject } from 'vitest';
@@ -86,3 +88,28 @@ const quietBundlerLogger = {
   },
   log() {},
 };
+
+/**
+ * Creates a namespace of its own on the shared dev server with the real `temporal` CLI and waits until it
+ * answers: for tests that use production schedule IDs, which must not meet another file's.
+ */
+export async function createTestNamespace(connection: Connection, namespace: string): Promise<void> {
+  await promisify(execFile)(inject('temporalCli'), [
+    'operator',
+    'namespace',
+    'create',
+    '--namespace',
+    namespace,
+    '--address',
+    temporalAddress(),
+  ]);
+  for (let tries = 0; ; tries++) {
+    const ready = await connection.workflowService.describeNamespace({ namespace }).then(
+      () => true,
+      () => false,
+    );
+    if (ready) return;
+    if (tries > 400) throw new Error(`namespace ${namespace} did not become ready`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
