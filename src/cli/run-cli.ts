@@ -122,7 +122,6 @@ export async function runCli(argv: string[], io: CliIo = defaultIo): Promise<num
         const database = resolveDatabaseUrl(config);
         const handle = createDb({
           url: database.url,
-          embedded: database.embedded,
           max: 4,
           applicationName: 'ptpass-cli',
         });
@@ -132,7 +131,7 @@ export async function runCli(argv: string[], io: CliIo = defaultIo): Promise<num
         } catch (err) {
           throw new UnavailableError(
             database.embedded
-              ? `cannot reach the embedded database at 127.0.0.1:${config.pglitePort} (${firstLine(err)}); start the stack with \`npm start\` or set DATABASE_URL`
+              ? `cannot reach the embedded database at 127.0.0.1:${config.dbPort} (${firstLine(err)}); start the stack with \`npm start\` or set DATABASE_URL`
               : `cannot reach the database at ${redactUrl(database.url)} (${firstLine(err)})`,
           );
         }

@@ -17,11 +17,6 @@ export interface DbOptions {
   url: string;
   /** Connections in the pool. */
   max?: number;
-  /**
-   * The embedded PGlite socket is one PostgreSQL session shared by every client, so named prepared
-   * statements from different connections would collide; use unnamed statements there.
-   */
-  embedded?: boolean;
   /** Application name shown in pg_stat_activity. */
   applicationName?: string;
 }
@@ -29,7 +24,6 @@ export interface DbOptions {
 export function createDb(options: DbOptions): { db: Db; sql: postgres.Sql; close: () => Promise<void> } {
   const client = postgres(options.url, {
     max: options.max ?? 10,
-    prepare: !options.embedded,
     onnotice: () => {},
     connection: { application_name: options.applicationName ?? 'ptpass' },
     // Large batch chunks must not be cut by a client-side timeout; PostgreSQL's own timeouts apply.

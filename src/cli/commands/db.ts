@@ -7,8 +7,7 @@ export const dbMigrateCommand: Command = {
   summary: 'Apply the committed SQL migrations (the worker and `npm start` also do this at start-up).',
   options: {},
   async run(_input, ctx) {
-    const database = resolveDatabaseUrl(ctx.config);
-    await migrateDatabase({ url: database.url, embedded: database.embedded });
+    await migrateDatabase({ url: resolveDatabaseUrl(ctx.config).url });
     return { json: { migrated: true }, text: 'migrations applied' };
   },
 };
