@@ -40,6 +40,8 @@ export async function startEmbeddedPostgres(options: {
   database?: string;
   /** Server log lines (initdb and postgres output). */
   onLog?: (line: string) => void;
+  /** Extra server settings (`-c name=value`), e.g. `{ fsync: 'off' }` for a throw-away test cluster. */
+  settings?: Record<string, string>;
 }): Promise<EmbeddedPostgres> {
   const dataDir = resolve(options.dataDir);
   const database = options.database ?? 'ptpass';
@@ -61,7 +63,11 @@ export async function startEmbeddedPostgres(options: {
     // development PostgreSQL a laptop usually has; point DATABASE_URL at a real server for anything else.
     authMethod: 'password',
     initdbFlags: ['--auth-local=trust', '--auth-host=trust', '--encoding=UTF8'],
-    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', `unix_socket_directories=`],
+    postgresFlags: Object.entries({
+      listen_addresses: '127.0.0.1',
+      unix_socket_directories: '',
+      ...options.settings,
+    }).flatMap(([name, value]) => ['-c', `${name}=${value}`]),
     persistent: true,
     createPostgresUser: userInfo().uid === 0,
     onLog,
@@ -79,7 +85,12 @@ export async function startEmbeddedPostgres(options: {
     try {
       await server.initialise();
     } catch (err) {
-      throw failure('could not be initialised', err);
+      throw failure(
+        userInfo().uid === 0
+          ? 'could not be initialised (as root, PostgreSQL runs as the postgres user, which must be able to enter every directory above it)'
+          : 'could not be initialised',
+        err,
+      );
     }
   }
   try {
