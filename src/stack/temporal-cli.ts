@@ -1,9 +1,9 @@
 import { execFile } from 'node:child_process';
 import { accessSync, constants, copyFileSync, existsSync, mkdirSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { delimiter, dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { delimiter, dirname, join } from 'node:path';
 import { promisify } from 'node:util';
+import { PROJECT_ROOT } from '../paths.ts';
 
 /**
  * Finds or provisions the Temporal CLI (which embeds the dev server and its Web UI).
@@ -18,8 +18,7 @@ export const TEMPORAL_CLI_MODULE = 'github.com/temporalio/cli/cmd/temporal';
 export const TEMPORAL_CLI_VERSION = 'v1.5.1';
 
 const run = promisify(execFile);
-const projectRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
-export const PROJECT_TOOLS_BIN = join(projectRoot, '.tools', 'bin');
+export const PROJECT_TOOLS_BIN = join(PROJECT_ROOT, '.tools', 'bin');
 
 function machineCacheDir(): string {
   const base = process.env.XDG_CACHE_HOME || join(homedir(), '.cache');

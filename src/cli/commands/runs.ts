@@ -15,8 +15,8 @@ export const runsListCommand: Command = {
   async run({ values }, ctx) {
     const limit = positiveInt(optionalString(values, 'limit'), 'limit', 20, 1000);
     const job = optionalString(values, 'job');
-    const [client, db] = await Promise.all([ctx.temporal(), ctx.db()]);
-    await reconcileRuns({ client, db });
+    const db = await ctx.db();
+    await reconcileRuns({ client: () => ctx.temporal(), db });
     const runs = await listJobRuns(db, { job, limit });
     const json = runs.map((r) => ({
       runId: r.id,
@@ -61,8 +61,8 @@ export const runsShowCommand: Command = {
     if (!runId) throw new UsageError('which run? (a run ID from `ptpass runs list`)');
     if (!UUID_RE.test(runId))
       throw new UsageError(`'${runId}' is not a run ID (a UUID from \`ptpass runs list\`)`);
-    const [client, db] = await Promise.all([ctx.temporal(), ctx.db()]);
-    await reconcileRuns({ client, db });
+    const db = await ctx.db();
+    await reconcileRuns({ client: () => ctx.temporal(), db });
     const found = await getJobRun(db, runId);
     if (!found) return { json: { error: `no run ${runId}` }, text: `no run ${runId}`, exitCode: 1 };
     const { run, steps, skips } = found;

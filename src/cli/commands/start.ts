@@ -1,4 +1,3 @@
-import { startStack } from '../../stack/start.ts';
 import type { Command } from '../command.ts';
 
 export const startCommand: Command = {
@@ -13,6 +12,7 @@ export const startCommand: Command = {
     demo: { type: 'boolean', description: 'Seed a small demo studio (only into an empty database)' },
   },
   async run({ values }, ctx) {
+    const { startStack } = await import('../../stack/start.ts');
     await startStack(ctx.config, { demo: values.demo === true, out: ctx.progress });
     return undefined;
   },
