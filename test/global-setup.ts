@@ -25,7 +25,7 @@ const LOCAL_POSTGRES = 'postgres://postgres@127.0.0.1:5432/postgres';
 /** One real PostgreSQL and one real Temporal dev server for the whole run. */
 export async function setup(project: TestProject): Promise<void> {
   project.provide('postgresAdminUrl', await testPostgres());
-  const cli = await ensureTemporalCli({ explicit: process.env.TEMPORAL_CLI });
+  const cli = await ensureTemporalCli({ explicit: process.env.TEMPORAL_CLI, preferDownload: false });
   if (!cli)
     throw new Error('tests need the Temporal CLI: install Go (go install builds it) or set TEMPORAL_CLI');
   env = await TestWorkflowEnvironment.createLocal({

@@ -60,6 +60,8 @@ export async function ensureTemporalCli(
     toolsBin?: string;
     downloadUrl?: string;
     progressEveryMs?: number;
+    /** Whether to use the SDK download when it answers rather than build (the tests need a binary path). */
+    preferDownload?: boolean;
   } = {},
 ): Promise<CliLocation | undefined> {
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
@@ -85,7 +87,7 @@ export async function ensureTemporalCli(
 
   const downloadUrl = options.downloadUrl ?? SDK_DOWNLOAD_URL;
   const go = onPath('go');
-  if (await answers(downloadUrl, 3000)) {
+  if ((options.preferDownload ?? true) && (await answers(downloadUrl, 3000))) {
     log(
       `ptpass: no Temporal CLI here; the Temporal SDK downloads its dev server from ${downloadUrl} (cached by the SDK in ${tmpdir()})`,
     );
