@@ -1,5 +1,5 @@
 import type { Db } from '../db/client.ts';
-import { finishJobRun, insertJobRun, type NewJobRun } from '../db/queries/runs.ts';
+import { findStepRanges, finishJobRun, insertJobRun, type NewJobRun } from '../db/queries/runs.ts';
 import type { JobResult } from '../jobs/definition.ts';
 import type { Logger } from '../logger.ts';
 import { deductSessionsSteps } from './deduct-sessions.ts';
@@ -36,7 +36,7 @@ export interface ActivityDeps {
   hooks?: StepRunnerHooks & {
     onJobFinished?(info: {
       job: string;
-      status: 'COMPLETED' | 'FAILED';
+      status: 'COMPLETED' | 'FAILED' | 'STOPPED';
       result: JobResult;
       error?: string;
     }): void | Promise<void>;
@@ -91,7 +91,7 @@ export function createActivities(deps: ActivityDeps) {
 
     async finishJobRun(input: {
       jobRunId: string;
-      status: 'COMPLETED' | 'FAILED';
+      status: 'COMPLETED' | 'FAILED' | 'STOPPED';
       result: JobResult;
       error?: string;
     }): Promise<void> {
@@ -131,7 +131,8 @@ export function createActivities(deps: ActivityDeps) {
             delivery: alert,
           });
         }
-      } else deps.logger.info('job completed', fields);
+      } else if (input.status === 'STOPPED') deps.logger.warn('job stopped', { ...fields, error: input.error });
+      else deps.logger.info('job completed', fields);
       await deps.hooks?.onJobFinished?.({
         job: result.job,
         status: input.status,
@@ -140,8 +141,11 @@ export function createActivities(deps: ActivityDeps) {
       });
     },
 
-    async planStep(input: { job: string; step: string; partitions: number }) {
+    async planStep(input: { jobRunId?: string; job: string; step: string; partitions: number }) {
       const handler = findHandler(runnerDeps, input.job, input.step);
+      // A restart keeps the partitions of the run it continues, so each resumes from its own checkpoint.
+      const earlier = input.jobRunId ? await findStepRanges(deps.db, input.jobRunId, input.step) : [];
+      if (earlier.length > 0) return earlier;
       const range = handler.keyRange ? await handler.keyRange(deps.db) : null;
       return splitKeyRange(range, handler.keyRange ? input.partitions : 1);
     },

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { ERROR_NAMES } from './errors.ts';
 
 /**
  * What a job is, in terms both the workflow sandbox and the activities can import: its name, its
@@ -136,8 +137,11 @@ export function jobWorkflowId(job: string, asOf: Date): string {
 }
 
 export class InvalidParametersError extends Error {
-  override name = 'InvalidParameters';
+  override name = ERROR_NAMES.invalidParameters;
 }
+
+/** The workflow signal `ptpass runs stop` sends: stop after the current chunk, record the run STOPPED. */
+export const STOP_SIGNAL = 'ptpass.stop';
 
 /** Validates a job's input and parameters; the message names each bad field. */
 export function parseJobInput<P extends z.ZodType>(
