@@ -131,7 +131,8 @@ export function createActivities(deps: ActivityDeps) {
             delivery: alert,
           });
         }
-      } else if (input.status === 'STOPPED') deps.logger.warn('job stopped', { ...fields, error: input.error });
+      } else if (input.status === 'STOPPED')
+        deps.logger.warn('job stopped', { ...fields, error: input.error });
       else deps.logger.info('job completed', fields);
       await deps.hooks?.onJobFinished?.({
         job: result.job,

@@ -1,0 +1,291 @@
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { WorkflowFailedError } from '@temporalio/client';
+import { and, eq, sql } from 'drizzle-orm';
+import { beforeEach, describe, expect, inject, it } from 'vitest';
+import { launchJob } from '../src/client/launch-job.ts';
+import { jobRuns, stepRuns } from '../src/db/schema.ts';
+import type { JobInput, JobResult } from '../src/jobs/definition.ts';
+import { ptpass } from './helpers/cli.ts';
+import { useJobTestEnvironment } from './helpers/job-test.ts';
+import { seedManyPasses, seedPackage, seedUser, uniqueAsOf } from './helpers/seed.ts';
+import { temporalAddress } from './helpers/temporal.ts';
+
+/**
+ * Restart = resume. A pass-lifecycle run is made to fail part-way through its `expire` step by a
+ * PostgreSQL trigger that refuses one pass (5 of 25 chunks committed); the trigger is dropped (the operator
+ * fixed the cause) and the run is restarted by each path an operator has. Every path finishes the step
+ * from its checkpoint: the rows equal a clean run's, the 60 passes the failed run expired are not written
+ * again (their modified_at is unchanged), and the step's counts add up to one pass over the data.
+ */
+
+const PASSES = 300;
+const CHUNK = 12;
+const REFUSED_PASS = 61;
+const CLEAN_CHUNKS = PASSES / CHUNK + 1; // 25 full pages and the empty page that ends the step
+const TRIGGER_MESSAGE = `test trigger: pass ${REFUSED_PASS} refused`;
+
+const env = useJobTestEnvironment('restart');
+let T: Date;
+
+beforeEach(async () => {
+  T = uniqueAsOf();
+  await env.restartWorker();
+  await env.database.db.execute(sql`TRUNCATE passes, job_runs, users, packages RESTART IDENTITY CASCADE`);
+  const user = await seedUser(env.database.db);
+  const pkg = await seedPackage(env.database.db);
+  await seedManyPasses(env.database.db, { count: PASSES, userId: user, packageId: pkg, asOf: T, every: 1 });
+  await env.database.db.execute(
+    sql.raw(`
+    CREATE OR REPLACE FUNCTION refuse_one_pass() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN RAISE EXCEPTION 'test trigger: pass % refused', NEW.id; END $$;
+    DROP TRIGGER IF EXISTS refuse_one_pass ON passes;
+    CREATE TRIGGER refuse_one_pass BEFORE UPDATE ON passes FOR EACH ROW
+      WHEN (NEW.id = ${REFUSED_PASS} AND NEW.status = 'EXPIRED') EXECUTE FUNCTION refuse_one_pass();`),
+  );
+});
+
+const fixTheCause = () => env.database.db.execute(sql`DROP TRIGGER refuse_one_pass ON passes`);
+
+const cliEnv = () => ({
+  DATABASE_URL: env.database.url,
+  TEMPORAL_ADDRESS: temporalAddress(),
+  TEMPORAL_TASK_QUEUE: env.temporal.taskQueue,
+});
+
+async function temporalCli(...args: string[]): Promise<string> {
+  const { stdout } = await promisify(execFile)(inject('temporalCli'), [
+    ...args,
+    '--address',
+    temporalAddress(),
+    '--namespace',
+    'default',
+  ]);
+  return stdout;
+}
+
+function input(settings: JobInput['settings'] = {}): JobInput {
+  return {
+    asOf: T.toISOString(),
+    settings: { ...settings, steps: { expire: { chunkSize: CHUNK } } },
+  };
+}
+
+const workflowId = () => `pass-lifecycle-${T.toISOString().replace('.000Z', 'Z')}`;
+
+/** Runs the job until it fails (one attempt per step) and returns the failed run's ID. */
+async function failedRun(): Promise<string> {
+  const handle = await env.temporal.client.workflow.start('passLifecycle', {
+    taskQueue: env.temporal.taskQueue,
+    workflowId: workflowId(),
+    args: [input({ maxAttempts: 1 })],
+  });
+  await expect(handle.result()).rejects.toThrow(WorkflowFailedError);
+  return handle.firstExecutionRunId;
+}
+
+/** Starts the job with the default 10 attempts and returns once its expire step is retrying. */
+async function retryingRun(minAttempt: number): Promise<string> {
+  const handle = await env.temporal.client.workflow.start('passLifecycle', {
+    taskQueue: env.temporal.taskQueue,
+    workflowId: workflowId(),
+    args: [input()],
+  });
+  await until(async () => {
+    const [step] = await env.database.db
+      .select()
+      .from(stepRuns)
+      .where(and(eq(stepRuns.jobRunId, handle.firstExecutionRunId), eq(stepRuns.step, 'expire')));
+    return step !== undefined && step.attempt >= minAttempt && step.status === 'FAILED';
+  });
+  return handle.firstExecutionRunId;
+}
+
+async function until(check: () => Promise<boolean>): Promise<void> {
+  for (let i = 0; i < 1200; i++) {
+    if (await check()) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error('condition not reached');
+}
+
+async function modifiedAtOfExpired(): Promise<Array<{ id: number; modified_at: string }>> {
+  return env.database.db.execute<{ id: number; modified_at: string }>(
+    sql`SELECT id::int, modified_at::text FROM passes WHERE status = 'EXPIRED' ORDER BY id`,
+  );
+}
+
+/** What the failed run left: 5 chunks (60 passes) committed, the step and the run FAILED with the cause. */
+async function expectFailedPartWay(runId: string) {
+  const [run] = await env.database.db.select().from(jobRuns).where(eq(jobRuns.id, runId));
+  expect(run?.status).toBe('FAILED');
+  expect(run?.error?.startsWith(TRIGGER_MESSAGE)).toBe(true);
+  const steps = await env.database.db.select().from(stepRuns).where(eq(stepRuns.jobRunId, runId));
+  const expire = steps.find((s) => s.step === 'expire');
+  expect(expire).toMatchObject({ status: 'FAILED', checkpoint: '60', chunks: 5, writeCount: 60 });
+  expect(expire?.error?.startsWith(TRIGGER_MESSAGE)).toBe(true);
+  expect(steps.find((s) => s.step === 'activate')?.status).toBe('COMPLETED');
+  const expired = await modifiedAtOfExpired();
+  expect(expired.map((r) => r.id)).toEqual(Array.from({ length: 60 }, (_, i) => i + 1));
+  return expired;
+}
+
+/** The restarted run finished the step from the checkpoint: rows as a clean run leaves them, no chunk twice. */
+async function expectResumed(result: JobResult, before: Array<{ id: number; modified_at: string }>) {
+  const expire = result.steps.find((s) => s.step === 'expire');
+  expect(expire).toMatchObject({ read: PASSES, written: PASSES, chunks: CLEAN_CHUNKS });
+  const [record] = await env.database.db
+    .select()
+    .from(stepRuns)
+    .where(and(eq(stepRuns.jobRunId, result.jobRunId), eq(stepRuns.step, 'expire')));
+  expect(record).toMatchObject({ status: 'COMPLETED', readCount: PASSES, chunks: CLEAN_CHUNKS, error: null });
+  const [rows] = await env.database.db.execute<{ expired: number; at_t: number }>(sql`
+    SELECT count(*) FILTER (WHERE status = 'EXPIRED')::int AS expired,
+           count(*) FILTER (WHERE expired_at = ${T.toISOString()}::timestamptz)::int AS at_t
+    FROM passes`);
+  expect(rows).toEqual({ expired: PASSES, at_t: PASSES });
+  // The passes the failed run expired were not written again.
+  const after = await modifiedAtOfExpired();
+  expect(after.slice(0, before.length)).toEqual(before);
+  const [run] = await env.database.db.select().from(jobRuns).where(eq(jobRuns.id, result.jobRunId));
+  expect(run).toMatchObject({ status: 'COMPLETED', error: null, writeCount: PASSES });
+  return record!;
+}
+
+async function latestResult(): Promise<JobResult> {
+  return (await env.temporal.client.workflow.getHandle(workflowId()).result()) as JobResult;
+}
+
+async function resetTo(runId: string, ...how: string[]) {
+  await temporalCli(
+    'workflow',
+    'reset',
+    '--workflow-id',
+    workflowId(),
+    '--run-id',
+    runId,
+    '--reason',
+    'test restart',
+    ...how,
+  );
+}
+
+/** The WorkflowTaskCompleted event that scheduled the expire step (the Web UI's reset point before it). */
+async function taskBeforeExpire(runId: string): Promise<string> {
+  const history = await env.temporal.client.workflow.getHandle(workflowId(), runId).fetchHistory();
+  const scheduled = (history.events ?? []).filter((e) => e.activityTaskScheduledEventAttributes);
+  const expire = scheduled[1]?.activityTaskScheduledEventAttributes;
+  if (!expire?.workflowTaskCompletedEventId) throw new Error('no expire step in the history');
+  return String(expire.workflowTaskCompletedEventId);
+}
+
+describe('restarting a failed run continues where it stopped', () => {
+  it('records the failure truthfully: FAILED with the trigger message in runs show and the memo', async () => {
+    const runId = await failedRun();
+    await expectFailedPartWay(runId);
+    const show = await ptpass(['runs', 'show', runId], cliEnv());
+    expect(show.code).toBe(0);
+    expect(show.stdout).toContain(': FAILED');
+    expect(show.stdout).toContain(`error: ${TRIGGER_MESSAGE}`);
+    const description = await env.temporal.client.workflow.getHandle(workflowId(), runId).describe();
+    const memo = (await description.memo) as { ptpass?: { status?: string; error?: string } };
+    expect(memo.ptpass?.status).toBe('FAILED');
+    expect(memo.ptpass?.error?.startsWith(TRIGGER_MESSAGE)).toBe(true);
+  });
+
+  it('Web UI Reset to the first workflow task: a new run that skips done steps and resumes expire', async () => {
+    const runId = await failedRun();
+    const before = await expectFailedPartWay(runId);
+    const [activateBefore] = await env.database.db
+      .select()
+      .from(stepRuns)
+      .where(and(eq(stepRuns.jobRunId, runId), eq(stepRuns.step, 'activate')));
+    await fixTheCause();
+    await resetTo(runId, '--type', 'FirstWorkflowTask');
+    const result = await latestResult();
+    expect(result.jobRunId).not.toBe(runId);
+    await expectResumed(result, before);
+    // The completed step was adopted, not run again: its record is the failed run's.
+    const [activate] = await env.database.db
+      .select()
+      .from(stepRuns)
+      .where(and(eq(stepRuns.jobRunId, result.jobRunId), eq(stepRuns.step, 'activate')));
+    expect(activate).toMatchObject({ status: 'COMPLETED', chunks: activateBefore?.chunks });
+    expect(activate?.endedAt).toEqual(activateBefore?.endedAt);
+  });
+
+  it('Web UI Reset to the workflow task before the failed step, with the default 10 attempts', async () => {
+    const runId = await retryingRun(3);
+    const before = await expiredBy(60);
+    await fixTheCause();
+    const resetAt = new Date();
+    await resetTo(runId, '--event-id', await taskBeforeExpire(runId));
+    const result = await latestResult();
+    // The reset run reuses the run record (the reset point is after it was opened) and its step record.
+    expect(result.jobRunId).toBe(runId);
+    const record = await expectResumed(result, before);
+    // The first attempt of the new run did the work: older attempt numbers do not make it stand aside.
+    expect(record.attempt).toBe(1);
+    const [run] = await env.database.db.select().from(jobRuns).where(eq(jobRuns.id, runId));
+    expect(run!.endedAt!.getTime()).toBeGreaterThanOrEqual(resetAt.getTime() - 1000);
+  });
+
+  it('temporal activity reset while the step is retrying', async () => {
+    const runId = await retryingRun(3);
+    const before = await expiredBy(60);
+    await fixTheCause();
+    const description = await env.temporal.client.workflow.getHandle(workflowId(), runId).describe();
+    const pending = description.raw.pendingActivities ?? [];
+    expect(pending).toHaveLength(1);
+    await temporalCli(
+      'activity',
+      'reset',
+      '--workflow-id',
+      workflowId(),
+      '--activity-id',
+      String(pending[0]!.activityId),
+    );
+    const result = await latestResult();
+    expect(result.jobRunId).toBe(runId);
+    const record = await expectResumed(result, before);
+    expect(record.attempt).toBe(1);
+  });
+
+  it('ptpass job run relaunch of the same as-of', async () => {
+    const runId = await failedRun();
+    const before = await expectFailedPartWay(runId);
+    await fixTheCause();
+    const launched = await launchJob(env.launchDeps(), {
+      job: 'pass-lifecycle',
+      asOf: T,
+      wait: true,
+      settings: { steps: { expire: { chunkSize: CHUNK } } },
+    });
+    if (launched.outcome !== 'completed') throw new Error(`unexpected ${launched.outcome}`);
+    expect(launched.runId).not.toBe(runId);
+    await expectResumed(launched.result, before);
+  });
+
+  it('ptpass runs restart --wait', async () => {
+    const runId = await failedRun();
+    const before = await expectFailedPartWay(runId);
+    await fixTheCause();
+    const restarted = await ptpass(['runs', 'restart', runId, '--wait', '--json'], cliEnv());
+    expect(restarted.stderr).not.toContain('error');
+    expect(restarted.code).toBe(0);
+    const out = restarted.json<{ outcome: string; runId: string; result: JobResult }>();
+    expect(out.outcome).toBe('completed');
+    expect(out.runId).not.toBe(runId);
+    await expectResumed(out.result, before);
+    // A completed instance is not restarted: that is --rerun's job.
+    const again = await ptpass(['runs', 'restart', out.runId], cliEnv());
+    expect(again.code).toBe(3);
+    expect(again.stdout).toContain('--rerun');
+  });
+});
+
+/** Waits until the failing step has committed its 60 passes, and returns their modified_at. */
+async function expiredBy(count: number) {
+  await until(async () => (await modifiedAtOfExpired()).length === count);
+  return modifiedAtOfExpired();
+}
