@@ -289,3 +289,41 @@ async function expiredBy(count: number) {
   await until(async () => (await modifiedAtOfExpired()).length === count);
   return modifiedAtOfExpired();
 }
+
+describe('restarting a failed statistics range', () => {
+  it('continues at the failed day: days the failed run wrote are not rewritten', async () => {
+    await env.database.db.execute(
+      sql.raw(`
+      TRUNCATE statistics;
+      CREATE OR REPLACE FUNCTION refuse_day() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN RAISE EXCEPTION 'test trigger: day % refused', NEW.day; END $$;
+      DROP TRIGGER IF EXISTS refuse_day ON statistics;
+      CREATE TRIGGER refuse_day BEFORE INSERT OR UPDATE ON statistics FOR EACH ROW
+        WHEN (NEW.day = '2024-01-31') EXECUTE FUNCTION refuse_day();`),
+    );
+    const request = {
+      job: 'statistics',
+      asOf: T,
+      params: { from: '2024-01-01', to: '2024-02-09' },
+      settings: { maxAttempts: 1, steps: { compute: { chunkSize: 1 } } },
+      wait: true,
+    };
+    await expect(launchJob(env.launchDeps(), request)).rejects.toThrow(WorkflowFailedError);
+    const written = () =>
+      env.database.db.execute<{ day: string; modified_at: string }>(
+        sql`SELECT day::text, max(modified_at)::text AS modified_at FROM statistics GROUP BY day ORDER BY day`,
+      );
+    const before = await written();
+    expect(before.map((r) => r.day)).toHaveLength(30);
+    expect(before.at(-1)?.day).toBe('2024-01-30');
+
+    await env.database.db.execute(sql`DROP TRIGGER refuse_day ON statistics`);
+    const restarted = await launchJob(env.launchDeps(), request);
+    if (restarted.outcome !== 'completed') throw new Error(`unexpected ${restarted.outcome}`);
+    const after = await written();
+    expect(after).toHaveLength(40);
+    expect(after.slice(0, 30)).toEqual(before);
+    // One chunk per day over the whole instance: the failed run's 30 and the restart's 10 (and the empty end).
+    expect(restarted.result.steps[0]).toMatchObject({ read: 40, chunks: 41 });
+  });
+});
