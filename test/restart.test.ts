@@ -327,3 +327,84 @@ describe('restarting a failed statistics range', () => {
     expect(restarted.result.steps[0]).toMatchObject({ read: 40, chunks: 41 });
   });
 });
+
+describe('pausing and stopping a step', () => {
+  const slow = {
+    heartbeatTimeoutSeconds: 2,
+    steps: { expire: { chunkSize: CHUNK, pauseMs: 300 } },
+  };
+
+  async function slowRun(): Promise<string> {
+    await fixTheCause();
+    const handle = await env.temporal.client.workflow.start('passLifecycle', {
+      taskQueue: env.temporal.taskQueue,
+      workflowId: workflowId(),
+      args: [{ asOf: T.toISOString(), settings: slow }],
+    });
+    await until(async () => (await expireRecord(handle.firstExecutionRunId))?.chunks! >= 2);
+    return handle.firstExecutionRunId;
+  }
+
+  async function expireRecord(runId: string) {
+    const [row] = await env.database.db
+      .select()
+      .from(stepRuns)
+      .where(and(eq(stepRuns.jobRunId, runId), eq(stepRuns.step, 'expire')));
+    return row;
+  }
+
+  async function pendingActivity() {
+    const description = await env.temporal.client.workflow.getHandle(workflowId()).describe();
+    return description.raw.pendingActivities?.[0];
+  }
+
+  it('Web UI Pause stops the step after its chunk, no chunk commits while paused, Unpause completes it', async () => {
+    const runId = await slowRun();
+    const activityId = String((await pendingActivity())?.activityId);
+    await temporalCli('activity', 'pause', '--workflow-id', workflowId(), '--activity-id', activityId);
+    // PAUSED (not PAUSE_REQUESTED): the running attempt has stopped.
+    await until(async () => (await pendingActivity())?.state === 4);
+    const paused = await expireRecord(runId);
+    expect(paused?.chunks).toBeLessThan(CLEAN_CHUNKS);
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(await expireRecord(runId)).toMatchObject({
+      chunks: paused?.chunks,
+      checkpoint: paused?.checkpoint,
+    });
+
+    await temporalCli('activity', 'unpause', '--workflow-id', workflowId(), '--activity-id', activityId);
+    const result = await latestResult();
+    expect(result.steps.find((s) => s.step === 'expire')).toMatchObject({
+      read: PASSES,
+      written: PASSES,
+      chunks: CLEAN_CHUNKS,
+    });
+    expect(await expireRecord(runId)).toMatchObject({ status: 'COMPLETED', chunks: CLEAN_CHUNKS });
+  });
+
+  it('ptpass runs stop records the run STOPPED after a chunk; ptpass runs restart finishes it', async () => {
+    const runId = await slowRun();
+    const stop = await ptpass(['runs', 'stop', runId, '--json'], cliEnv());
+    expect(stop.code).toBe(0);
+    expect(stop.json<{ status: string }>().status).toBe('STOPPED');
+    const [run] = await env.database.db.select().from(jobRuns).where(eq(jobRuns.id, runId));
+    expect(run?.status).toBe('STOPPED');
+    const stopped = await expireRecord(runId);
+    expect(stopped).toMatchObject({ status: 'STOPPED' });
+    expect(stopped?.chunks).toBeLessThan(CLEAN_CHUNKS);
+    const [rows] = await env.database.db.execute<{ n: number }>(
+      sql`SELECT count(*)::int AS n FROM passes WHERE status = 'EXPIRED'`,
+    );
+    expect(rows?.n).toBe(Number(stopped?.checkpoint));
+
+    const restarted = await ptpass(['runs', 'restart', runId, '--wait', '--json'], cliEnv());
+    expect(restarted.code).toBe(0);
+    const out = restarted.json<{ outcome: string; result: JobResult }>();
+    expect(out.outcome).toBe('completed');
+    expect(out.result.steps.find((s) => s.step === 'expire')).toMatchObject({
+      read: PASSES,
+      written: PASSES,
+      chunks: CLEAN_CHUNKS,
+    });
+  });
+});
