@@ -35,6 +35,7 @@ export const jobRunCommand: Command = {
     `Jobs: ${JOB_NAMES.join(', ')}.`,
     'A job instance is the job plus its logical time (--as-of, whole seconds). Launching an instance that is',
     'running is refused; launching one that completed prints its recorded result unless --rerun is given.',
+    'Launching one that failed or was stopped continues it where it stopped (see also `ptpass runs restart`).',
     'Times without an offset are read in BUSINESS_TIMEZONE.',
     'Job-specific flags (e.g. --day for statistics) set the parameter of the same name.',
   ].join('\n'),
