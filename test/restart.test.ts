@@ -4,6 +4,7 @@ import { WorkflowFailedError } from '@temporalio/client';
 import { and, eq, sql } from 'drizzle-orm';
 import { beforeEach, describe, expect, inject, it } from 'vitest';
 import { launchJob } from '../src/client/launch-job.ts';
+import { watchProgress } from '../src/client/progress.ts';
 import { jobRuns, stepRuns } from '../src/db/schema.ts';
 import type { JobInput, JobResult } from '../src/jobs/definition.ts';
 import { ptpass } from './helpers/cli.ts';
@@ -341,7 +342,7 @@ describe('pausing and stopping a step', () => {
       workflowId: workflowId(),
       args: [{ asOf: T.toISOString(), settings: slow }],
     });
-    await until(async () => (await expireRecord(handle.firstExecutionRunId))?.chunks! >= 2);
+    await until(async () => ((await expireRecord(handle.firstExecutionRunId))?.chunks ?? 0) >= 2);
     return handle.firstExecutionRunId;
   }
 
@@ -357,6 +358,31 @@ describe('pausing and stopping a step', () => {
     const description = await env.temporal.client.workflow.getHandle(workflowId()).describe();
     return description.raw.pendingActivities?.[0];
   }
+
+  it('job run --wait reports progress from heartbeats, and the Web UI names each step activity', async () => {
+    const runId = await slowRun();
+    const lines: string[] = [];
+    const watching = new AbortController();
+    const watched = watchProgress(
+      env.temporal.client,
+      workflowId(),
+      (l) => lines.push(l),
+      watching.signal,
+      100,
+    );
+    await latestResult();
+    watching.abort();
+    await watched;
+    expect(lines.length).toBeGreaterThan(0);
+    for (const line of lines) expect(line).toMatch(/^ {2}expire: \d+ rows read, \d+ written, \d+ rows\/s$/);
+
+    const history = await env.temporal.client.workflow.getHandle(workflowId(), runId).fetchHistory();
+    const converter = env.temporal.client.options.loadedDataConverter.payloadConverter;
+    const summaries = (history.events ?? [])
+      .filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'runStep')
+      .map((e) => converter.fromPayload(e.userMetadata!.summary!));
+    expect(summaries).toEqual(['pass-lifecycle: activate', 'pass-lifecycle: expire']);
+  });
 
   it('Web UI Pause stops the step after its chunk, no chunk commits while paused, Unpause completes it', async () => {
     const runId = await slowRun();

@@ -55,6 +55,8 @@ export interface StepInput {
   job: string;
   step: string;
   partition: number;
+  /** How many partitions the step runs in (for progress reports); 1 when absent. */
+  partitions?: number;
   after: string | null;
   upTo: string | null;
   asOf: string;
@@ -100,6 +102,7 @@ export class StaleAttemptError extends Error {
 export interface StepProgress extends StepTotals {
   step: string;
   partition: number;
+  partitions: number;
   checkpoint: string | null;
   /** Rows read per second by this attempt so far. */
   rowsPerSecond: number;
@@ -157,6 +160,7 @@ export async function runStep(deps: StepRunnerDeps, input: StepInput): Promise<S
     return {
       step: input.step,
       partition: input.partition,
+      partitions: input.partitions ?? 1,
       checkpoint,
       ...totals,
       rowsPerSecond: seconds > 0 ? Math.round(readThisAttempt / seconds) : 0,

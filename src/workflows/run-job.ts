@@ -135,7 +135,15 @@ export async function runJob(job: JobDefinition, rawInput: unknown): Promise<Job
         const parts = await allOrNone(
           ranges.map(
             (range) => () =>
-              stepActivity(settings.name, range.partition, ranges.length)({ ...common, ...range }),
+              stepActivity(
+                settings.name,
+                range.partition,
+                ranges.length,
+              )({
+                ...common,
+                ...range,
+                partitions: ranges.length,
+              }),
           ),
         );
         summaries.push({
