@@ -108,55 +108,50 @@ export async function runJob(job: JobDefinition, rawInput: unknown): Promise<Job
   });
 
   try {
-    await stepsScope.run(async () => {
-      for (const stepDef of job.steps) {
-        const settings = resolveStep(stepDef, input.settings);
-        const common = {
-          jobRunId,
-          job: job.name,
-          step: settings.name,
-          asOf,
-          params: input.params as Record<string, unknown>,
-          dryRun: input.dryRun,
-          chunkSize: settings.chunkSize,
-          skipLimit: settings.skipLimit,
-          pauseMs: settings.pauseMs,
-        };
-        // A restarted run keeps the partitions of the run it continues (planStep finds them).
-        const ranges =
-          settings.partitions > 1
-            ? await bookkeeping.planStep({
-                jobRunId,
-                job: job.name,
-                step: settings.name,
-                partitions: settings.partitions,
-              })
-            : [{ partition: 0, after: null, upTo: null }];
-        const parts = await allOrNone(
-          ranges.map(
-            (range) => () =>
-              stepActivity(
-                settings.name,
-                range.partition,
-                ranges.length,
-              )({
-                ...common,
-                ...range,
-                partitions: ranges.length,
-              }),
-          ),
-        );
-        summaries.push({
-          step: settings.name,
-          partitions: parts.length,
-          read: sum(parts, 'read'),
-          written: sum(parts, 'written'),
-          skipped: sum(parts, 'skipped'),
-          chunks: sum(parts, 'chunks'),
+    for (const stepDef of job.steps) {
+      const settings = resolveStep(stepDef, input.settings);
+      const common = {
+        jobRunId,
+        job: job.name,
+        step: settings.name,
+        asOf,
+        params: input.params as Record<string, unknown>,
+        dryRun: input.dryRun,
+        chunkSize: settings.chunkSize,
+        skipLimit: settings.skipLimit,
+        pauseMs: settings.pauseMs,
+      };
+      // A restarted run keeps the partitions of the run it continues (planStep finds them).
+      const ranges =
+        settings.partitions > 1
+          ? await bookkeeping.planStep({
+              jobRunId,
+              job: job.name,
+              step: settings.name,
+              partitions: settings.partitions,
+            })
+          : [{ partition: 0, after: null, upTo: null }];
+      const runPart = (range: (typeof ranges)[number]) => () =>
+        stepActivity(
+          settings.name,
+          range.partition,
+          ranges.length,
+        )({
+          ...common,
+          ...range,
+          partitions: ranges.length,
         });
-        upsertMemo({ ptpass: memoOf(result()) });
-      }
-    });
+      const parts = await stepsScope.run(() => allOrNone(ranges.map(runPart)));
+      summaries.push({
+        step: settings.name,
+        partitions: parts.length,
+        read: sum(parts, 'read'),
+        written: sum(parts, 'written'),
+        skipped: sum(parts, 'skipped'),
+        chunks: sum(parts, 'chunks'),
+      });
+      upsertMemo({ ptpass: memoOf(result()) });
+    }
   } catch (err) {
     // A stopped run ends FAILED in Temporal (type JobStopped) so that it can be restarted like a failed one.
     const stopped = stopRequested && isCancellation(err);
