@@ -261,8 +261,9 @@ export async function runStep(deps: StepRunnerDeps, input: StepInput): Promise<S
 }
 
 /**
- * Says on the step record why the step stopped, unless a newer claim owns it (its lease changed). Paused
- * or reset: the record stays RUNNING, the step resumes from its checkpoint on the next attempt. Cancelled
+ * Says on the step record why the step stopped, unless a newer claim owns it (its lease changed). Paused,
+ * reset or handed over by a stopping worker: the record stays RUNNING, the step resumes from its
+ * checkpoint on the next attempt. Cancelled
  * (the run was stopped, or another partition failed): STOPPED. Anything else: FAILED with the error's
  * whole cause chain, deepest first; Temporal may still retry it, and the next claim reopens the record.
  */
@@ -280,6 +281,14 @@ async function closeAfterError(
   const details = activity.cancellationDetails;
   if (activity.cancellationSignal.aborted && (details?.paused || details?.reset)) {
     log.info(details.paused ? 'step paused' : 'step reset', { checkpoint: at.checkpoint });
+    return;
+  }
+  // A worker stopping hands the step over to another attempt: nothing failed.
+  const handedOver =
+    (err instanceof ApplicationFailure && err.type === ERROR_NAMES.workerShutdown) ||
+    (activity.cancellationSignal.aborted && details?.workerShutdown);
+  if (handedOver) {
+    log.info('step handed over: the worker is stopping', { checkpoint: at.checkpoint });
     return;
   }
   if (activity.cancellationSignal.aborted) {
