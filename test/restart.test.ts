@@ -267,6 +267,42 @@ describe('restarting a failed run continues where it stopped', () => {
     await expectResumed(launched.result, before);
   });
 
+  it('a partitioned step resumes each partition from its own checkpoint, on the same key ranges', async () => {
+    const settings = { maxAttempts: 1, steps: { expire: { chunkSize: CHUNK, partitions: 2 } } };
+    const handle = await env.temporal.client.workflow.start('passLifecycle', {
+      taskQueue: env.temporal.taskQueue,
+      workflowId: workflowId(),
+      args: [{ asOf: T.toISOString(), settings }],
+    });
+    await expect(handle.result()).rejects.toThrow(WorkflowFailedError);
+    const failedParts = await env.database.db
+      .select()
+      .from(stepRuns)
+      .where(and(eq(stepRuns.jobRunId, handle.firstExecutionRunId), eq(stepRuns.step, 'expire')));
+    expect(failedParts.map((p) => [p.partition, p.rangeAfter, p.rangeUpTo])).toEqual([
+      [0, null, '150'],
+      [1, '150', null],
+    ]);
+    expect(failedParts.find((p) => p.partition === 0)).toMatchObject({ status: 'FAILED', checkpoint: '60' });
+    const before = await modifiedAtOfExpired();
+
+    await fixTheCause();
+    const launched = await launchJob(env.launchDeps(), {
+      job: 'pass-lifecycle',
+      asOf: T,
+      wait: true,
+      settings,
+    });
+    if (launched.outcome !== 'completed') throw new Error(`unexpected ${launched.outcome}`);
+    const expire = launched.result.steps.find((s) => s.step === 'expire');
+    // Two partitions of 150 passes: 12 full pages and a last one of 6 each, every chunk once.
+    expect(expire).toMatchObject({ partitions: 2, read: PASSES, written: PASSES, chunks: 26 });
+    const after = await modifiedAtOfExpired();
+    expect(after).toHaveLength(PASSES);
+    const unchanged = new Map(after.map((r) => [r.id, r.modified_at]));
+    for (const row of before) expect(unchanged.get(row.id)).toBe(row.modified_at);
+  });
+
   it('ptpass runs restart --wait', async () => {
     const runId = await failedRun();
     const before = await expectFailedPartWay(runId);
