@@ -27,7 +27,20 @@ export async function reconcileRuns(deps: {
       status = 'PURGED';
     }
     if (status === 'RUNNING' || status === 'CONTINUED_AS_NEW') continue;
+    // A Reset to a workflow task after the run record was opened makes a new run that reuses the record.
+    if (status !== 'PURGED' && (await newerRunIsOpen(client, run.workflowId))) continue;
     if (await markRunClosedByTemporal(deps.db, run.id, status)) closed++;
   }
   return { checked: running.length, closed };
+}
+
+async function newerRunIsOpen(client: Client, workflowId: string): Promise<boolean> {
+  const { WorkflowNotFoundError } = await import('@temporalio/client');
+  try {
+    const latest = await client.workflow.getHandle(workflowId).describe();
+    return latest.status.name === 'RUNNING';
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError) return false;
+    throw err;
+  }
 }
