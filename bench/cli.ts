@@ -112,7 +112,7 @@ export function printCliFigures(figures: CliFigure[], runs = 10): void {
       figures.map((f) => [
         f.command,
         fmt.s(f.medianSeconds),
-        f.command === 'node -e 0' ? '' : `+${fmt.s(f.overNodeSeconds)}`,
+        f.command === 'node -e 0' ? '' : `${f.overNodeSeconds < 0 ? '' : '+'}${fmt.s(f.overNodeSeconds)}`,
         f.peakRssMb,
         f.target,
         f.command === 'node -e 0' ? '' : f.met ? 'yes' : 'NO',
