@@ -15,10 +15,9 @@ async function main(): Promise<void> {
   const stopSignal = stopOnSignals(logger);
   const { sdkMetricsPort } = await prepareRuntime(config, logger);
   const database = resolveDatabaseUrl(config);
-  await migrateDatabase({ url: database.url, embedded: database.embedded });
+  await migrateDatabase({ url: database.url });
   const { db, close } = createDb({
     url: database.url,
-    embedded: database.embedded,
     applicationName: 'ptpass-worker',
   });
   try {

@@ -1,12 +1,13 @@
 /**
  * `npm run bench [-- --scale 0.1] [--jobs pass-lifecycle] [--partitions 2] [--reference-cap 20000]
- *                [--sweep-chunks 500,1000,2000,5000]`
+ *                [--sweep-chunks 500,1000,2000,5000] [--sections jobs,cli]`
  *
  * For each job, on the local PostgreSQL and a real Temporal dev server with a real worker process,
  * three arms on the same seeded data: limit (fewest set-based statements, no Temporal), ptpass (the job
  * through Temporal as in production), reference (cursor + one UPDATE per item + commit every 5, capped at
  * a sample and extrapolated). Checks the arms produced the same rows, then prints the ratios.
- * Figures also go to bench-results/<time>.json.
+ * The `cli` section then times the compiled `ptpass` (--help, runs list, stats show) against `node -e 0` on
+ * the bench database (bench/cli.ts). Figures also go to bench-results/<time>.json.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -16,6 +17,7 @@ import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { launchJob } from '../src/client/launch-job.ts';
 import { createDb, migrateDatabase } from '../src/db/client.ts';
 import { devServerExecutable, ensureTemporalCli } from '../src/stack/temporal-cli.ts';
+import { benchCli, type CliFigure, printCliFigures } from './cli.ts';
 import { BENCH_JOBS, type BenchJob } from './jobs.ts';
 import { adminSql, fmt, formatTable, ROOT, startWorkerProcess, timed } from './support.ts';
 
@@ -26,6 +28,7 @@ const { values } = parseArgs({
     partitions: { type: 'string', default: '2' },
     'reference-cap': { type: 'string', default: '20000' },
     'sweep-chunks': { type: 'string' },
+    sections: { type: 'string', default: 'jobs,cli' },
     'admin-url': {
       type: 'string',
       default: process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres',
@@ -39,7 +42,17 @@ if (!(scale > 0) || !(partitions >= 1) || !(referenceCap >= 5)) {
   console.error('bench: --scale must be > 0, --partitions >= 1, --reference-cap >= 5');
   process.exit(2);
 }
-const selected = values.jobs ? BENCH_JOBS.filter((j) => values.jobs!.split(',').includes(j.job)) : BENCH_JOBS;
+const sections = values.sections!.split(',');
+if (sections.some((s) => s !== 'jobs' && s !== 'cli')) {
+  console.error("bench: --sections is a list of 'jobs' and 'cli'");
+  process.exit(2);
+}
+const selected = !sections.includes('jobs')
+  ? []
+  : values.jobs
+    ? BENCH_JOBS.filter((j) => values.jobs!.split(',').includes(j.job))
+    : BENCH_JOBS;
+let cliFigures: CliFigure[] = [];
 
 const adminUrl = values['admin-url']!;
 // Its own database per run, so two bench runs on one server never drop each other's data.
@@ -240,6 +253,10 @@ async function main() {
       for (const note of notes) console.log(`  ${note}`);
       console.log('');
     }
+    if (sections.includes('cli')) {
+      cliFigures = benchCli({ databaseUrl: benchUrl, temporalAddress: address });
+      printCliFigures(cliFigures);
+    }
   } finally {
     await worker.stop();
     for (const service of services) await service.stop();
@@ -253,7 +270,7 @@ async function main() {
   }
   mkdirSync(join(ROOT, 'bench-results'), { recursive: true });
   const file = join(ROOT, 'bench-results', `${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
-  writeFileSync(file, JSON.stringify({ scale, partitions, referenceCap, results }, null, 2));
+  writeFileSync(file, JSON.stringify({ scale, partitions, referenceCap, results, cli: cliFigures }, null, 2));
   console.log(`figures written to ${file}`);
 }
 

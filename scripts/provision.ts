@@ -4,7 +4,11 @@
  */
 import { ensureTemporalCli } from '../src/stack/temporal-cli.ts';
 
-const cli = await ensureTemporalCli({ explicit: process.env.TEMPORAL_CLI || undefined });
+// The tests run the `temporal` binary itself, so build it rather than rely on the SDK's download.
+const cli = await ensureTemporalCli({
+  explicit: process.env.TEMPORAL_CLI || undefined,
+  preferDownload: false,
+});
 process.stderr.write(
   cli
     ? `Temporal CLI: ${cli.path} (${cli.source})\n`

@@ -50,7 +50,7 @@ const wholeNumber = (min: number, max: number, fallback: number) =>
 const envSchema = z.object({
   DATABASE_URL: postgresUrl.optional(),
   PTPASS_DATA_DIR: z.string().min(1).default('.data'),
-  PTPASS_PGLITE_PORT: port(55432),
+  PTPASS_DB_PORT: port(55432),
   TEMPORAL_ADDRESS: z
     .string()
     .regex(/^[A-Za-z0-9.\-[\]:]+:\d{1,5}$/, 'must be host:port, e.g. 127.0.0.1:7233')
@@ -111,11 +111,12 @@ const envSchema = z.object({
 });
 
 export interface Config {
-  /** Explicit PostgreSQL URL; when absent the embedded PGlite served by `npm start` is used. */
+  /** Explicit PostgreSQL URL; when absent the embedded PostgreSQL that `npm start` runs is used. */
   databaseUrl: string | undefined;
-  /** Where `npm start` keeps PGlite's files and the Temporal dev server's SQLite file. */
+  /** Where `npm start` keeps the embedded PostgreSQL's files and the Temporal dev server's SQLite file. */
   dataDir: string;
-  pglitePort: number;
+  /** Port of the embedded PostgreSQL `npm start` runs on 127.0.0.1, where commands find it. */
+  dbPort: number;
   /** Explicit Temporal frontend; when absent `npm start` runs a dev server on 127.0.0.1:7233. */
   temporalAddress: string | undefined;
   namespace: string;
@@ -193,7 +194,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   return {
     databaseUrl: e.DATABASE_URL,
     dataDir: e.PTPASS_DATA_DIR,
-    pglitePort: e.PTPASS_PGLITE_PORT,
+    dbPort: e.PTPASS_DB_PORT,
     temporalAddress: e.TEMPORAL_ADDRESS,
     namespace: e.TEMPORAL_NAMESPACE,
     taskQueue: e.TEMPORAL_TASK_QUEUE,
@@ -231,10 +232,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   };
 }
 
-/** The URL every process uses for the database: the explicit one, or the embedded PGlite socket. */
+/** The URL every process uses for the database: the explicit one, or the embedded server of `npm start`. */
 export function resolveDatabaseUrl(config: Config): { url: string; embedded: boolean } {
   if (config.databaseUrl) return { url: config.databaseUrl, embedded: false };
-  return { url: `postgres://postgres@127.0.0.1:${config.pglitePort}/postgres`, embedded: true };
+  return { url: `postgres://postgres@127.0.0.1:${config.dbPort}/ptpass`, embedded: true };
 }
 
 export function resolveTemporalAddress(config: Config): string {

@@ -13,7 +13,7 @@ describe('configuration', () => {
       temporalUiUrl: 'http://127.0.0.1:8233',
     });
     expect(resolveDatabaseUrl(config)).toEqual({
-      url: 'postgres://postgres@127.0.0.1:55432/postgres',
+      url: 'postgres://postgres@127.0.0.1:55432/ptpass',
       embedded: true,
     });
   });

@@ -13,7 +13,10 @@ interface Service {
   healthcheck?: { test: string[] };
   ports?: string[];
   environment?: Record<string, string>;
-  command?: string[];
+  command?: string | string[];
+  deploy?: { replicas?: number | string };
+  volumes?: string[];
+  expose?: string[];
 }
 const compose = parse(readFileSync(`${ROOT}/docker-compose.yml`, 'utf8'), { merge: true }) as {
   services: Record<string, Service>;
@@ -21,33 +24,50 @@ const compose = parse(readFileSync(`${ROOT}/docker-compose.yml`, 'utf8'), { merg
 const services = compose.services;
 
 describe('docker-compose.yml', () => {
-  it('has PostgreSQL 16, Temporal (schema, server, namespace), its UI and the ptpass worker', () => {
+  it('has PostgreSQL 16, Temporal (schema, server, namespace), its UI, the ptpass worker and admin web', () => {
     expect(Object.keys(services).sort()).toEqual([
+      'admin',
       'postgresql',
       'temporal',
-      'temporal-namespace',
-      'temporal-schema',
+      'temporal-admin-tools',
+      'temporal-create-namespace',
       'temporal-ui',
       'worker',
     ]);
     expect(services.postgresql?.image).toBe('postgres:16');
-    expect(services['temporal-schema']?.image).toMatch(/^temporalio\/admin-tools:/);
+    expect(services['temporal-admin-tools']?.image).toMatch(/^temporalio\/admin-tools:/);
+    expect(services['temporal-create-namespace']?.image).toMatch(/^temporalio\/admin-tools:/);
     expect(services.temporal?.image).toMatch(/^temporalio\/server:/);
     expect(services['temporal-ui']?.image).toMatch(/^temporalio\/ui:/);
-    expect(services.worker?.build).toEqual({ context: '.', dockerfile: 'Dockerfile' });
+    // The worker and the admin web are the same image, built from this repository.
+    for (const name of ['worker', 'admin']) {
+      expect(services[name]?.build, name).toEqual({ context: '.', dockerfile: 'Dockerfile' });
+      expect(services[name]?.image, name).toBe('ptpass:local');
+    }
+    expect(services.admin?.command).toEqual(['node', 'dist/client.js', 'admin']);
+    expect(services.worker?.command).toBeUndefined(); // the image's CMD: the worker
+  });
+
+  it('runs two worker replicas by default, with no host port they would fight over', () => {
+    expect(services.worker?.deploy?.replicas).toBe(`\${WORKER_REPLICAS:-2}`);
+    expect(services.worker?.ports).toBeUndefined();
   });
 
   it('starts each service only when what it needs is healthy or done', () => {
     const deps = (name: string) => services[name]?.depends_on ?? {};
-    expect(deps('temporal-schema')).toEqual({ postgresql: { condition: 'service_healthy' } });
-    expect(deps('temporal')).toEqual({ 'temporal-schema': { condition: 'service_completed_successfully' } });
-    expect(deps('temporal-namespace')).toEqual({ temporal: { condition: 'service_healthy' } });
+    expect(deps('temporal-admin-tools')).toEqual({ postgresql: { condition: 'service_healthy' } });
+    expect(deps('temporal')).toEqual({
+      'temporal-admin-tools': { condition: 'service_completed_successfully' },
+    });
+    expect(deps('temporal-create-namespace')).toEqual({ temporal: { condition: 'service_healthy' } });
     expect(deps('temporal-ui')).toEqual({ temporal: { condition: 'service_healthy' } });
     expect(deps('worker')).toEqual({
       postgresql: { condition: 'service_healthy' },
-      'temporal-namespace': { condition: 'service_completed_successfully' },
+      'temporal-create-namespace': { condition: 'service_completed_successfully' },
     });
-    for (const name of ['postgresql', 'temporal', 'temporal-ui', 'worker']) {
+    // The admin web does not migrate: it waits for a worker that has.
+    expect(deps('admin')).toEqual({ worker: { condition: 'service_healthy' } });
+    for (const name of ['postgresql', 'temporal', 'temporal-ui', 'worker', 'admin']) {
       expect(services[name]?.healthcheck?.test?.[0], name).toBe('CMD-SHELL');
     }
     // Everything a service depends on as "healthy" has a healthcheck.
@@ -59,32 +79,52 @@ describe('docker-compose.yml', () => {
     }
   });
 
-  it('sets up both Temporal databases on PostgreSQL and points the worker at the services', () => {
-    const schema = services['temporal-schema']?.command?.join('\n') ?? '';
-    expect(schema).toContain('--plugin postgres12');
-    expect(schema).toMatch(/--db temporal setup-schema/);
-    expect(schema).toMatch(/--db temporal_visibility update-schema/);
-    expect(services.temporal?.environment).toMatchObject({ DB: 'postgres12', POSTGRES_SEEDS: 'postgresql' });
-    expect(services.worker?.environment?.DATABASE_URL).toMatch(/^postgres:\/\/.*@postgresql:5432\/ptpass$/);
-    expect(services.worker?.environment?.TEMPORAL_ADDRESS).toBe('temporal:7233');
+  it('checks Temporal with what the official server image has: no temporal or tctl binary inside it', () => {
+    const check = services.temporal?.healthcheck?.test?.join(' ') ?? '';
+    expect(check).toContain('nc -z localhost 7233');
+    expect(check).not.toMatch(/\b(tctl|temporal )/);
   });
 
-  it('publishes ports that the environment can override, UI on 8080 by default', () => {
+  it('sets up both Temporal databases on PostgreSQL with scripts that exist, and points ptpass at the services', () => {
+    for (const name of ['temporal-admin-tools', 'temporal-create-namespace']) {
+      expect(services[name]?.volumes, name).toEqual(['./docker/temporal:/scripts:ro']);
+    }
+    expect(services['temporal-admin-tools']?.command).toBe('/scripts/setup-postgres.sh');
+    expect(services['temporal-create-namespace']?.command).toBe('/scripts/create-namespace.sh');
+    const setup = readFileSync(`${ROOT}/docker/temporal/setup-postgres.sh`, 'utf8');
+    expect(setup).toContain('--plugin postgres12');
+    expect(setup).toMatch(/--db temporal setup-schema/);
+    expect(setup).toMatch(/--db temporal_visibility update-schema/);
+    const namespace = readFileSync(`${ROOT}/docker/temporal/create-namespace.sh`, 'utf8');
+    expect(namespace).toContain('temporal operator namespace create');
+    expect(services.temporal?.environment).toMatchObject({ DB: 'postgres12', POSTGRES_SEEDS: 'postgresql' });
+    for (const name of ['worker', 'admin']) {
+      expect(services[name]?.environment?.DATABASE_URL).toMatch(/^postgres:\/\/.*@postgresql:5432\/ptpass$/);
+      expect(services[name]?.environment?.TEMPORAL_ADDRESS).toBe('temporal:7233');
+    }
+    expect(services.admin?.environment).toMatchObject({ ADMIN_HOST: '0.0.0.0', ADMIN_PORT: '8300' });
+    expect(services.admin?.environment?.ADMIN_PASSWORD).toMatch(/^\$\{ADMIN_PASSWORD:\?/);
+  });
+
+  it('publishes ports that the environment can override, UI on 8080 and the admin web on 8300', () => {
     // Compose's own `${VAR:-default}` interpolation, written as it appears in the file.
     const published = (variable: string, port: number) => `\${${variable}:-${port}}:${port}`;
     expect(services['temporal-ui']?.ports).toEqual([published('TEMPORAL_UI_PORT', 8080)]);
     expect(services.postgresql?.ports).toEqual([published('POSTGRES_PORT', 5432)]);
     expect(services.temporal?.ports).toEqual([published('TEMPORAL_PORT', 7233)]);
+    expect(services.admin?.ports).toEqual([published('ADMIN_PORT', 8300)]);
     for (const service of Object.values(services)) {
       for (const port of service.ports ?? []) expect(port).toMatch(/^\$\{[A-Z_]+:-\d+\}:\d+$/);
     }
   });
 
-  it('the worker image builds from files that exist and runs worker.ts', () => {
+  it('the image is built in two stages from files that exist, runs as node and starts the compiled worker', () => {
     const dockerfile = readFileSync(`${ROOT}/Dockerfile`, 'utf8');
-    expect(dockerfile).toMatch(/^FROM node:20/m);
-    expect(dockerfile).toContain('CMD ["node", "--import", "tsx", "worker.ts"]');
-    for (const [, from] of dockerfile.matchAll(/^COPY (.+) \S+$/gm)) {
+    expect(dockerfile.match(/^FROM node:20\S* AS build$/m)).not.toBeNull();
+    expect(dockerfile).toMatch(/^USER node$/m);
+    expect(dockerfile).toContain('CMD ["node", "dist/worker.js"]');
+    expect(dockerfile).not.toMatch(/^RUN npm ci/m);
+    for (const [, from] of dockerfile.matchAll(/^COPY (?!--from)(.+) \S+$/gm)) {
       for (const path of from!.split(' ')) expect(existsSync(`${ROOT}/${path}`), path).toBe(true);
     }
   });

@@ -1,15 +1,22 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { Client, Connection } from '@temporalio/client';
+import postgres from 'postgres';
 import { afterAll, expect, it } from 'vitest';
+import { launchJob } from '../src/client/launch-job.ts';
+import { createDb } from '../src/db/client.ts';
+import type { JobResult } from '../src/jobs/definition.ts';
 import { AdminBrowser } from './helpers/admin.ts';
 import { freePort, ptpass } from './helpers/cli.ts';
 import { waitFor } from './helpers/worker-process.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const dataDir = mkdtempSync(join(tmpdir(), 'ptpass-start-'));
+// As root the embedded PostgreSQL runs as the `postgres` user, which must be able to enter the directory.
+chmodSync(dataDir, 0o755);
 let child: ChildProcess | undefined;
 
 afterAll(() => {
@@ -21,7 +28,7 @@ it('npm start brings up dev server, Web UI, embedded database and worker; other 
   const ports = {
     temporal: await freePort(),
     ui: await freePort(),
-    pglite: await freePort(),
+    db: await freePort(),
     metrics: await freePort(),
     admin: await freePort(),
   };
@@ -30,7 +37,7 @@ it('npm start brings up dev server, Web UI, embedded database and worker; other 
     PTPASS_DATA_DIR: dataDir,
     TEMPORAL_PORT: String(ports.temporal),
     TEMPORAL_UI_PORT: String(ports.ui),
-    PTPASS_PGLITE_PORT: String(ports.pglite),
+    PTPASS_DB_PORT: String(ports.db),
     METRICS_PORT: String(ports.metrics),
     ADMIN_PORT: String(ports.admin),
     TEMPORAL_TASK_QUEUE: 'ptpass-start-test',
@@ -97,11 +104,112 @@ it('npm start brings up dev server, Web UI, embedded database and worker; other 
   expect(metrics).toContain('ptpass_step_rows_total{job="pass-lifecycle",step="expire",kind="written"} 20');
   expect(metrics).toMatch(/temporal_\w+/);
 
+  await realPostgresChecks(`postgres://postgres@127.0.0.1:${ports.db}/ptpass`, `127.0.0.1:${ports.temporal}`);
+
   child.kill('SIGINT');
   expect(await exited).toBe(0);
   expect(output).toContain('worker stopped');
   // Everything it started is gone with it: the embedded database port answers no more.
   const after = await ptpass(['runs', 'list'], env);
   expect(after.code).toBe(1);
-  expect(after.stderr).toMatch(/cannot reach/);
+  expect(after.stderr).toMatch(/cannot reach the embedded database/);
+
+  // The data outlives the server: a restart finds the demo studio and both run records.
+  child = spawn(process.execPath, ['--import', 'tsx', 'client.ts', 'start', '--demo'], {
+    cwd: ROOT,
+    env: { ...env, ADMIN_PORT: '0' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  output = '';
+  child.stdout?.on('data', collect);
+  child.stderr?.on('data', collect);
+  const restarted = new Promise<number | null>((resolve) => child!.once('exit', (code) => resolve(code)));
+  await waitFor(
+    async () =>
+      output.includes('"msg":"worker polling"') ||
+      (child!.exitCode !== null && Promise.reject(new Error(output))),
+    'the restarted worker to poll',
+    150_000,
+  );
+  expect(output).toContain('Demo data not added: the database already has members.');
+  const again = await ptpass(['runs', 'list', '--job', 'pass-lifecycle', '--json'], env);
+  expect(again.json<unknown[]>()).toHaveLength(2);
+  child.kill('SIGTERM');
+  expect(await restarted).toBe(0);
 });
+
+/**
+ * What a real PostgreSQL gives the stack: sessions that hold row locks at the same time, so a job's
+ * partitions run side by side on their own connections. Both are shown with locks the test holds, not by
+ * timing: each partition ends up waiting for a row lock while the other waits too.
+ */
+async function realPostgresChecks(url: string, temporalAddress: string): Promise<void> {
+  const probe = postgres(url, { max: 1, onnotice: () => {} });
+  const holders = [postgres(url, { max: 1 }), postgres(url, { max: 1 })];
+  const connection = await Connection.connect({ address: temporalAddress });
+  const database = createDb({ url, max: 2, applicationName: 'ptpass-test' });
+  try {
+    // The lowest and the highest pass fall into different key-range partitions; make both due.
+    const [range] = await probe<Array<{ min: string; max: string }>>`
+      SELECT min(id)::text AS min, max(id)::text AS max FROM passes`;
+    const ids = [range!.min, range!.max];
+    await probe`
+      UPDATE passes SET status = 'READY', started_at = now() - interval '1 hour',
+        ended_at = now() + interval '30 days', expired_at = NULL, remaining_count = 5
+      WHERE id IN ${probe(ids)}`;
+
+    // Two connections each lock one of them and keep their transactions open.
+    const releases: Array<() => void> = [];
+    const held = holders.map(
+      (holder, i) =>
+        new Promise<void>((locked, failed) => {
+          holder
+            .begin(async (tx) => {
+              await tx`SELECT id FROM passes WHERE id = ${ids[i]!} FOR UPDATE`;
+              locked();
+              await new Promise<void>((release) => releases.push(release));
+            })
+            .catch(failed);
+        }),
+    );
+    await Promise.all(held);
+    const free = await probe`SELECT id FROM passes WHERE id IN ${probe(ids)} FOR UPDATE SKIP LOCKED`;
+    expect(free).toHaveLength(0);
+
+    // pass-lifecycle with its activate step in two partitions: each partition blocks on one locked pass.
+    const client = new Client({ connection });
+    const launched = await launchJob(
+      { client, db: database.db, taskQueue: 'ptpass-start-test' },
+      { job: 'pass-lifecycle', rerun: true, settings: { steps: { activate: { partitions: 2 } } } },
+    );
+    expect(launched.outcome).toBe('started');
+    await waitFor(
+      async () => {
+        const [row] = await probe<Array<{ n: number }>>`
+          SELECT count(*)::int AS n FROM pg_stat_activity
+          WHERE application_name = 'ptpass-worker' AND wait_event_type = 'Lock'`;
+        return row!.n === 2;
+      },
+      'both partitions to wait on the locked passes at the same time',
+      60_000,
+    );
+    for (const release of releases) release();
+
+    const result = (await client.workflow.getHandle(launched.workflowId).result()) as JobResult;
+    expect(result.steps.find((s) => s.step === 'activate')).toMatchObject({ partitions: 2, written: 2 });
+    const activated = await probe`SELECT id FROM passes WHERE id IN ${probe(ids)} AND status = 'PROGRESSED'`;
+    expect(activated).toHaveLength(2);
+    const partitions = await probe<Array<{ partition: number; status: string; write_count: string }>>`
+      SELECT s.partition, s.status, s.write_count::text FROM step_runs s
+      WHERE s.job_run_id = ${result.jobRunId} AND s.step = 'activate' ORDER BY s.partition`;
+    expect(partitions).toEqual([
+      { partition: 0, status: 'COMPLETED', write_count: '1' },
+      { partition: 1, status: 'COMPLETED', write_count: '1' },
+    ]);
+  } finally {
+    await database.close();
+    await connection.close();
+    await Promise.all(holders.map((h) => h.end({ timeout: 5 })));
+    await probe.end({ timeout: 5 });
+  }
+}

@@ -1,5 +1,4 @@
-import { Client, Connection } from '@temporalio/client';
-import { sql } from 'drizzle-orm';
+import type { Client } from '@temporalio/client';
 import {
   type Config,
   ConfigError,
@@ -8,7 +7,7 @@ import {
   resolveDatabaseUrl,
   resolveTemporalAddress,
 } from '../config.ts';
-import { createDb, type Db } from '../db/client.ts';
+import type { Db } from '../db/client.ts';
 import { type CliContext, type Command, commandUsage, parseCommandArgs, UsageError } from './command.ts';
 import { COMMANDS } from './commands/index.ts';
 
@@ -105,6 +104,8 @@ export async function runCli(argv: string[], io: CliIo = defaultIo): Promise<num
     temporal: () => {
       client ??= (async () => {
         const address = resolveTemporalAddress(config);
+        // Loaded here, not at the top: most commands never talk to Temporal, and the client is heavy.
+        const { Client, Connection } = await import('@temporalio/client');
         try {
           const connection = await Connection.connect({ address, connectTimeout: '5 seconds' });
           resources.push(() => connection.close());
@@ -120,19 +121,19 @@ export async function runCli(argv: string[], io: CliIo = defaultIo): Promise<num
     db: () => {
       db ??= (async () => {
         const database = resolveDatabaseUrl(config);
+        const { createDb } = await import('../db/client.ts');
         const handle = createDb({
           url: database.url,
-          embedded: database.embedded,
           max: 4,
           applicationName: 'ptpass-cli',
         });
         resources.push(handle.close);
         try {
-          await handle.db.execute(sql`select 1`);
+          await handle.sql`select 1`;
         } catch (err) {
           throw new UnavailableError(
             database.embedded
-              ? `cannot reach the embedded database at 127.0.0.1:${config.pglitePort} (${firstLine(err)}); start the stack with \`npm start\` or set DATABASE_URL`
+              ? `cannot reach the embedded database at 127.0.0.1:${config.dbPort} (${firstLine(err)}); start the stack with \`npm start\` or set DATABASE_URL`
               : `cannot reach the database at ${redactUrl(database.url)} (${firstLine(err)})`,
           );
         }

@@ -1,4 +1,4 @@
-import { type Client, WorkflowNotFoundError } from '@temporalio/client';
+import type { Client } from '@temporalio/client';
 import type { Db } from '../db/client.ts';
 import { findRunningJobRuns, markRunClosedByTemporal } from '../db/queries/runs.ts';
 
@@ -8,15 +8,19 @@ import { findRunningJobRuns, markRunClosedByTemporal } from '../db/queries/runs.
  * the record; this asks Temporal about every RUNNING record and closes those whose workflow is gone.
  */
 export async function reconcileRuns(deps: {
-  client: Client;
+  /** A client, or how to get one: Temporal is only asked when a record says RUNNING. */
+  client: Client | (() => Promise<Client>);
   db: Db;
 }): Promise<{ checked: number; closed: number }> {
   const running = await findRunningJobRuns(deps.db);
+  if (running.length === 0) return { checked: 0, closed: 0 };
+  const { WorkflowNotFoundError } = await import('@temporalio/client');
+  const client = typeof deps.client === 'function' ? await deps.client() : deps.client;
   let closed = 0;
   for (const run of running) {
     let status: string;
     try {
-      const description = await deps.client.workflow.getHandle(run.workflowId, run.id).describe();
+      const description = await client.workflow.getHandle(run.workflowId, run.id).describe();
       status = description.status.name;
     } catch (err) {
       if (!(err instanceof WorkflowNotFoundError)) throw err;
@@ -24,13 +28,14 @@ export async function reconcileRuns(deps: {
     }
     if (status === 'RUNNING' || status === 'CONTINUED_AS_NEW') continue;
     // A Reset to a workflow task after the run record was opened makes a new run that reuses the record.
-    if (status !== 'PURGED' && (await newerRunIsOpen(deps.client, run.workflowId))) continue;
+    if (status !== 'PURGED' && (await newerRunIsOpen(client, run.workflowId))) continue;
     if (await markRunClosedByTemporal(deps.db, run.id, status)) closed++;
   }
   return { checked: running.length, closed };
 }
 
 async function newerRunIsOpen(client: Client, workflowId: string): Promise<boolean> {
+  const { WorkflowNotFoundError } = await import('@temporalio/client');
   try {
     const latest = await client.workflow.getHandle(workflowId).describe();
     return latest.status.name === 'RUNNING';

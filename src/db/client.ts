@@ -1,8 +1,8 @@
-import { fileURLToPath } from 'node:url';
 import { sql } from 'drizzle-orm';
 import { drizzle, type PostgresJsDatabase } from 'drizzle-orm/postgres-js';
 import { migrate } from 'drizzle-orm/postgres-js/migrator';
 import postgres from 'postgres';
+import { MIGRATIONS_FOLDER } from '../paths.ts';
 import * as schema from './schema.ts';
 
 export type Schema = typeof schema;
@@ -11,17 +11,12 @@ export type Db = PostgresJsDatabase<Schema>;
 export type Tx = Parameters<Parameters<Db['transaction']>[0]>[0];
 export type DbOrTx = Db | Tx;
 
-export const MIGRATIONS_FOLDER = fileURLToPath(new URL('../../drizzle', import.meta.url));
+export { MIGRATIONS_FOLDER };
 
 export interface DbOptions {
   url: string;
   /** Connections in the pool. */
   max?: number;
-  /**
-   * The embedded PGlite socket is one PostgreSQL session shared by every client, so named prepared
-   * statements from different connections would collide; use unnamed statements there.
-   */
-  embedded?: boolean;
   /** Application name shown in pg_stat_activity. */
   applicationName?: string;
 }
@@ -29,7 +24,6 @@ export interface DbOptions {
 export function createDb(options: DbOptions): { db: Db; sql: postgres.Sql; close: () => Promise<void> } {
   const client = postgres(options.url, {
     max: options.max ?? 10,
-    prepare: !options.embedded,
     onnotice: () => {},
     connection: { application_name: options.applicationName ?? 'ptpass' },
     // Large batch chunks must not be cut by a client-side timeout; PostgreSQL's own timeouts apply.

@@ -8,12 +8,12 @@ import { createDb, migrateDatabase } from '../db/client.ts';
 import { createLogger } from '../logger.ts';
 import { prepareRuntime, runWorker, stopOnSignals } from '../worker/run-worker.ts';
 import { seedDemoStudio } from './demo-seed.ts';
-import { type EmbeddedDatabase, startEmbeddedDatabase } from './pglite-server.ts';
+import { type EmbeddedPostgres, startEmbeddedPostgres } from './embedded-postgres.ts';
 import { devServerExecutable, ensureTemporalCli } from './temporal-cli.ts';
 
 /**
  * `npm start`: the whole stack in one process tree — the Temporal dev server with its Web UI (state in a
- * file), the database (PostgreSQL from DATABASE_URL, or embedded PGlite), migrations and the worker.
+ * file), the database (PostgreSQL from DATABASE_URL, or an embedded PostgreSQL), migrations and the worker.
  * Ctrl-C stops it cleanly: chunks in flight commit first.
  */
 export async function startStack(
@@ -53,21 +53,20 @@ export async function startStack(
       temporalNote = `${address} (dev server, state in ${dbFilename})`;
     }
 
-    // Database: DATABASE_URL, or PGlite served on a local port for every process.
-    let embedded: EmbeddedDatabase | undefined;
+    // Database: DATABASE_URL, or an embedded PostgreSQL on a local port for every process.
+    let embedded: EmbeddedPostgres | undefined;
     let url = config.databaseUrl;
     if (!url) {
-      embedded = await startEmbeddedDatabase({ dataDir: join(dataDir, 'pglite'), port: config.pglitePort });
+      embedded = await startEmbeddedPostgres({
+        dataDir: join(dataDir, 'postgres'),
+        port: config.dbPort,
+        onLog: (line) => logger.debug('postgres', { line }),
+      });
       closers.push(() => embedded!.stop());
       url = embedded.url;
     }
-    await migrateDatabase({ url, embedded: Boolean(embedded) });
-    const database = createDb({
-      url,
-      embedded: Boolean(embedded),
-      max: embedded ? 4 : 10,
-      applicationName: 'ptpass-worker',
-    });
+    await migrateDatabase({ url });
+    const database = createDb({ url, max: 10, applicationName: 'ptpass-worker' });
     closers.push(database.close);
 
     if (options.demo) {
@@ -107,7 +106,7 @@ export async function startStack(
         `  Admin web        ${adminNote}`,
         `  Temporal Web UI  ${config.temporalUiUrl}`,
         `  Temporal         ${temporalNote}`,
-        `  Database         ${embedded ? `embedded PGlite in ${embedded.dataDir}, served on 127.0.0.1:${config.pglitePort}` : 'DATABASE_URL'}`,
+        `  Database         ${embedded ? `embedded PostgreSQL 17 on ${embedded.url}, files in ${embedded.dataDir}` : 'DATABASE_URL'}`,
         `  Worker           task queue '${config.taskQueue}', namespace '${config.namespace}'`,
         `  Metrics          ${config.metricsPort ? `http://127.0.0.1:${config.metricsPort}/metrics` : 'off (METRICS_PORT=0)'}`,
         '  Schedules        applied; see `npm run ptpass -- schedules list`',

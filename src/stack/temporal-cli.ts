@@ -1,25 +1,25 @@
-import { execFile } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { accessSync, constants, copyFileSync, existsSync, mkdirSync } from 'node:fs';
-import { homedir } from 'node:os';
-import { delimiter, dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
+import { homedir, tmpdir } from 'node:os';
+import { delimiter, dirname, join } from 'node:path';
+import { PROJECT_ROOT } from '../paths.ts';
 
 /**
  * Finds or provisions the Temporal CLI (which embeds the dev server and its Web UI).
  *
  * Order: TEMPORAL_CLI; the project's git-ignored `.tools/bin`; a machine-wide cache that survives fresh
- * clones (`$XDG_CACHE_HOME/ptpass`); `temporal` on PATH; `go install` of the pinned version (reusing Go's
- * module and build caches). When none of these works the caller falls back to the SDK's own download.
+ * clones (`$XDG_CACHE_HOME/ptpass`); `temporal` on PATH; then, when the Temporal SDK's download site answers
+ * within a few seconds, the SDK's own download (fast; returns undefined); otherwise `go install` of the
+ * pinned version (reusing Go's module and build caches), reporting progress every 10 seconds.
  */
 
 export const TEMPORAL_CLI_MODULE = 'github.com/temporalio/cli/cmd/temporal';
 /** Later tags carry a `replace` directive that `go install` refuses. */
 export const TEMPORAL_CLI_VERSION = 'v1.5.1';
 
-const run = promisify(execFile);
-const projectRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
-export const PROJECT_TOOLS_BIN = join(projectRoot, '.tools', 'bin');
+/** Where the SDK's `cached-download` dev server comes from; any HTTP answer means it is reachable. */
+export const SDK_DOWNLOAD_URL = 'https://temporal.download/';
+export const PROJECT_TOOLS_BIN = join(PROJECT_ROOT, '.tools', 'bin');
 
 function machineCacheDir(): string {
   const base = process.env.XDG_CACHE_HOME || join(homedir(), '.cache');
@@ -53,7 +53,16 @@ export interface CliLocation {
 
 /** Returns the CLI to use, building it with Go if needed; undefined when only the SDK download is left. */
 export async function ensureTemporalCli(
-  options: { explicit?: string; log?: (line: string) => void } = {},
+  options: {
+    explicit?: string;
+    log?: (line: string) => void;
+    /** Overrides for tests: where go install puts the binary, the download probed, the progress interval. */
+    toolsBin?: string;
+    downloadUrl?: string;
+    progressEveryMs?: number;
+    /** Whether to use the SDK download when it answers rather than build (the tests need a binary path). */
+    preferDownload?: boolean;
+  } = {},
 ): Promise<CliLocation | undefined> {
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   if (options.explicit) {
@@ -64,7 +73,8 @@ export async function ensureTemporalCli(
     }
     return { path: options.explicit, source: 'TEMPORAL_CLI' };
   }
-  const projectBinary = join(PROJECT_TOOLS_BIN, 'temporal');
+  const toolsBin = options.toolsBin ?? PROJECT_TOOLS_BIN;
+  const projectBinary = join(toolsBin, 'temporal');
   if (isExecutable(projectBinary)) return { path: projectBinary, source: 'project' };
 
   const cached = join(machineCacheDir(), 'temporal');
@@ -75,32 +85,88 @@ export async function ensureTemporalCli(
   const fromPath = onPath('temporal');
   if (fromPath) return { path: fromPath, source: 'PATH' };
 
+  const downloadUrl = options.downloadUrl ?? SDK_DOWNLOAD_URL;
   const go = onPath('go');
+  if ((options.preferDownload ?? true) && (await answers(downloadUrl, 3000))) {
+    log(
+      `ptpass: no Temporal CLI here; the Temporal SDK downloads its dev server from ${downloadUrl} (cached by the SDK in ${tmpdir()})`,
+    );
+    return undefined;
+  }
   if (!go) {
     log(
-      'ptpass: no Temporal CLI and no Go toolchain; falling back to the Temporal SDK download (needs internet)',
+      `ptpass: no Temporal CLI, no Go toolchain, and ${downloadUrl} did not answer; trying the Temporal SDK download anyway`,
     );
     return undefined;
   }
   log(
-    `ptpass: building the Temporal CLI ${TEMPORAL_CLI_VERSION} with go install (first time only, a few minutes)...`,
+    `ptpass: building the Temporal CLI ${TEMPORAL_CLI_VERSION} with go install (${downloadUrl} did not answer; first time only, a few minutes; then cached in ${cached})...`,
   );
-  mkdirSync(PROJECT_TOOLS_BIN, { recursive: true });
-  try {
-    await run(go, ['install', `${TEMPORAL_CLI_MODULE}@${TEMPORAL_CLI_VERSION}`], {
-      env: { ...process.env, GOBIN: PROJECT_TOOLS_BIN, GOFLAGS: process.env.GOFLAGS ?? '-mod=mod' },
-      maxBuffer: 64 * 1024 * 1024,
-    });
-  } catch (err) {
-    const stderr = (err as { stderr?: string }).stderr ?? String(err);
-    throw new TemporalCliError(
-      `go install ${TEMPORAL_CLI_MODULE}@${TEMPORAL_CLI_VERSION} failed: ${stderr.trim().split('\n').slice(-5).join(' | ')}`,
-    );
-  }
+  mkdirSync(toolsBin, { recursive: true });
+  await goInstall(go, toolsBin, {
+    log,
+    everyMs: options.progressEveryMs ?? 10_000,
+    cachedIn: `${projectBinary} and ${cached}`,
+  });
   if (!isExecutable(projectBinary))
     throw new TemporalCliError(`go install finished but ${projectBinary} is missing`);
   copyInto(projectBinary, cached);
   return { path: projectBinary, source: 'go install' };
+}
+
+async function answers(url: string, timeoutMs: number): Promise<boolean> {
+  try {
+    await fetch(url, { method: 'HEAD', signal: AbortSignal.timeout(timeoutMs) });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * `go install -v`, printing a progress line every `everyMs`: the time so far and what Go is doing (the
+ * module it downloads or the package it compiles, from its -v output).
+ */
+async function goInstall(
+  go: string,
+  toolsBin: string,
+  progress: { log: (line: string) => void; everyMs: number; cachedIn: string },
+): Promise<void> {
+  const started = Date.now();
+  let doing = 'resolving modules';
+  let tail: string[] = [];
+  const child = spawn(go, ['install', '-v', `${TEMPORAL_CLI_MODULE}@${TEMPORAL_CLI_VERSION}`], {
+    env: { ...process.env, GOBIN: toolsBin, GOFLAGS: process.env.GOFLAGS ?? '-mod=mod' },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  child.stderr.setEncoding('utf8');
+  child.stderr.on('data', (chunk: string) => {
+    const lines = chunk.split('\n').filter((line) => line.trim());
+    tail = [...tail, ...lines].slice(-5);
+    const last = lines.at(-1);
+    if (!last) return;
+    doing = last.startsWith('go: downloading ') ? `downloading ${last.slice(16)}` : `compiling ${last}`;
+  });
+  const timer = setInterval(() => {
+    const seconds = Math.round((Date.now() - started) / 1000);
+    const elapsed =
+      seconds >= 60 ? `${Math.floor(seconds / 60)}m${String(seconds % 60).padStart(2, '0')}s` : `${seconds}s`;
+    progress.log(
+      `ptpass: building the Temporal CLI ${TEMPORAL_CLI_VERSION}: ${elapsed} so far, ${doing} (will be cached in ${progress.cachedIn})`,
+    );
+  }, progress.everyMs);
+  try {
+    const code = await new Promise<number | null>((resolve, reject) => {
+      child.once('error', reject);
+      child.once('close', resolve);
+    });
+    if (code !== 0)
+      throw new TemporalCliError(
+        `go install ${TEMPORAL_CLI_MODULE}@${TEMPORAL_CLI_VERSION} failed (exit ${code}): ${tail.join(' | ')}`,
+      );
+  } finally {
+    clearInterval(timer);
+  }
 }
 
 function copyInto(from: string, to: string): void {

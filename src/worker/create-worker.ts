@@ -6,10 +6,12 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { type NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import { type ActivityDeps, createActivities } from '../activities/index.ts';
+import { COMPILED } from '../paths.ts';
 
 export { WORKFLOWS_PATH } from './workflows-path.ts';
 
-const BUNDLER = fileURLToPath(new URL('./bundle-workflows.ts', import.meta.url));
+// The bundler script beside this file: bundle-workflows.ts run through tsx, or its compiled .js.
+const BUNDLER = fileURLToPath(new URL(`./bundle-workflows.${COMPILED ? 'js' : 'ts'}`, import.meta.url));
 
 /**
  * Bundles the workflows in a child process and returns the code. Webpack peaks at ~250 MB; doing it in a
@@ -19,7 +21,7 @@ export async function bundleWorkflowsIsolated(): Promise<{ code: string }> {
   const dir = mkdtempSync(join(tmpdir(), 'ptpass-bundle-'));
   const file = join(dir, 'workflows.js');
   try {
-    await promisify(execFile)(process.execPath, ['--import', 'tsx', BUNDLER, file], {
+    await promisify(execFile)(process.execPath, [...(COMPILED ? [] : ['--import', 'tsx']), BUNDLER, file], {
       maxBuffer: 16 * 1024 * 1024,
     });
     return { code: readFileSync(file, 'utf8') };

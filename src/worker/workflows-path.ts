@@ -1,4 +1,2 @@
-import { fileURLToPath } from 'node:url';
-
-/** Entry point of every workflow the worker registers. */
-export const WORKFLOWS_PATH = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
+/** Entry point of every workflow the worker registers (the source, also when this code runs compiled). */
+export { WORKFLOWS_PATH } from '../paths.ts';

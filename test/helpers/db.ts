@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import postgres from 'postgres';
 import { createDb, type Db, migrateDatabase } from '../../src/db/client.ts';
-import { ADMIN_URL, databaseUrl } from './postgres.ts';
+import { adminUrl, databaseUrl } from './postgres.ts';
 
 export interface TestDatabase {
   name: string;
@@ -15,7 +15,7 @@ export interface TestDatabase {
 /** A fresh, migrated database of its own for one test file. */
 export async function createTestDatabase(label: string): Promise<TestDatabase> {
   const name = `ptpass_t_${label.replace(/[^a-z0-9]/gi, '_').toLowerCase()}_${randomBytes(3).toString('hex')}`;
-  const admin = postgres(ADMIN_URL, { max: 1, onnotice: () => {} });
+  const admin = postgres(adminUrl(), { max: 1, onnotice: () => {} });
   try {
     await admin.unsafe(`CREATE DATABASE "${name}"`);
   } finally {
@@ -31,7 +31,7 @@ export async function createTestDatabase(label: string): Promise<TestDatabase> {
     sql,
     async drop() {
       await close();
-      const a = postgres(ADMIN_URL, { max: 1, onnotice: () => {} });
+      const a = postgres(adminUrl(), { max: 1, onnotice: () => {} });
       try {
         await a.unsafe(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
       } finally {

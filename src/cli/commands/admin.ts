@@ -1,4 +1,4 @@
-import { startAdminServer } from '../../admin/server.ts';
+import type { startAdminServer } from '../../admin/server.ts';
 import { ConfigError } from '../../config.ts';
 import { createLogger } from '../../logger.ts';
 import { type Command, UsageError } from '../command.ts';
@@ -20,6 +20,7 @@ export const adminCommand: Command = {
       throw new UsageError(
         'ADMIN_PASSWORD is not set: `ptpass admin` serves no page without a password (at least 12 characters)',
       );
+    const { startAdminServer } = await import('../../admin/server.ts');
     const logger = createLogger(ctx.config.logLevel, { service: 'ptpass-admin' });
     const db = await ctx.db();
     const client = await ctx.temporal();

@@ -1,5 +1,4 @@
 import { resolveDatabaseUrl } from '../../config.ts';
-import { migrateDatabase } from '../../db/client.ts';
 import type { Command } from '../command.ts';
 
 export const dbMigrateCommand: Command = {
@@ -7,8 +6,8 @@ export const dbMigrateCommand: Command = {
   summary: 'Apply the committed SQL migrations (the worker and `npm start` also do this at start-up).',
   options: {},
   async run(_input, ctx) {
-    const database = resolveDatabaseUrl(ctx.config);
-    await migrateDatabase({ url: database.url, embedded: database.embedded });
+    const { migrateDatabase } = await import('../../db/client.ts');
+    await migrateDatabase({ url: resolveDatabaseUrl(ctx.config).url });
     return { json: { migrated: true }, text: 'migrations applied' };
   },
 };

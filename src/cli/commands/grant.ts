@@ -5,7 +5,7 @@ import {
   GrantInputError,
   parseGrantOptions,
 } from '../../client/grant.ts';
-import { type LaunchOutcome, launchJob } from '../../client/launch-job.ts';
+import type { LaunchOutcome } from '../../client/launch-job.ts';
 import { workflowUrl } from '../../config.ts';
 import { getBulkPass } from '../../db/queries/bulk-passes.ts';
 import { issueBulkPassesJob } from '../../jobs/issue-bulk-passes.ts';
@@ -70,6 +70,7 @@ export const grantCommand: Command = {
 
     if (values.wait === true)
       ctx.progress(`bulk pass ${grant.bulkPassId}: issuing, waiting for it to finish...`);
+    const { launchJob } = await import('../../client/launch-job.ts');
     const outcome: LaunchOutcome = await launchJob(
       { client, db, taskQueue: ctx.config.taskQueue },
       {

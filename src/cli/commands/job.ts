@@ -1,11 +1,4 @@
-import {
-  JobAlreadyRunningError,
-  LaunchError,
-  type LaunchOutcome,
-  launchJob,
-  prepareLaunch,
-} from '../../client/launch-job.ts';
-import { watchProgress } from '../../client/progress.ts';
+import type { LaunchOutcome } from '../../client/launch-job.ts';
 import { workflowUrl } from '../../config.ts';
 import { JOB_NAMES, JOBS, type JobDefinition, type JobResult } from '../../jobs/index.ts';
 import { parseInstant } from '../../time.ts';
@@ -68,6 +61,11 @@ export const jobRunCommand: Command = {
       throw new UsageError(`--as-of '${asOfText}' is not an ISO-8601 time such as 2026-11-22T00:05:00+09:00`);
     }
     const params = { ...parseParams(values.param), ...jobFlagParams(name, values) };
+    // Loaded here: launching needs the Temporal client, which other commands should not pay for.
+    const { JobAlreadyRunningError, LaunchError, launchJob, prepareLaunch } = await import(
+      '../../client/launch-job.ts'
+    );
+    const { watchProgress } = await import('../../client/progress.ts');
     const request = {
       job: name,
       asOf,

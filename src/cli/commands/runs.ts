@@ -1,6 +1,5 @@
-import { LaunchError } from '../../client/launch-job.ts';
 import { reconcileRuns } from '../../client/reconcile-runs.ts';
-import { restartRun, stopRun } from '../../client/restart-run.ts';
+import type { restartRun } from '../../client/restart-run.ts';
 import { workflowUrl } from '../../config.ts';
 import { getJobRun, listJobRuns } from '../../db/queries/runs.ts';
 import { type Command, optionalString, positiveInt, table, UsageError } from '../command.ts';
@@ -18,8 +17,8 @@ export const runsListCommand: Command = {
   async run({ values }, ctx) {
     const limit = positiveInt(optionalString(values, 'limit'), 'limit', 20, 1000);
     const job = optionalString(values, 'job');
-    const [client, db] = await Promise.all([ctx.temporal(), ctx.db()]);
-    await reconcileRuns({ client, db });
+    const db = await ctx.db();
+    await reconcileRuns({ client: () => ctx.temporal(), db });
     const runs = await listJobRuns(db, { job, limit });
     const json = runs.map((r) => ({
       runId: r.id,
@@ -79,6 +78,9 @@ export const runsRestartCommand: Command = {
     const runId = runIdArgument(positionals);
     const [client, db] = await Promise.all([ctx.temporal(), ctx.db()]);
     await reconcileRuns({ client, db });
+    // Loaded here: restarting needs the Temporal SDK, which `runs list` should not pay for.
+    const { restartRun } = await import('../../client/restart-run.ts');
+    const { LaunchError } = await import('../../client/launch-job.ts');
     if (values.wait) ctx.progress(`restarting run ${runId}, waiting for it to finish...`);
     let outcome: Awaited<ReturnType<typeof restartRun>>;
     try {
@@ -114,6 +116,8 @@ export const runsStopCommand: Command = {
   async run({ positionals }, ctx) {
     const runId = runIdArgument(positionals);
     const [client, db] = await Promise.all([ctx.temporal(), ctx.db()]);
+    const { stopRun } = await import('../../client/restart-run.ts');
+    const { LaunchError } = await import('../../client/launch-job.ts');
     ctx.progress(`stopping run ${runId} after its current chunk...`);
     try {
       const stopped = await stopRun({ client, db }, runId);
@@ -139,8 +143,8 @@ export const runsShowCommand: Command = {
     if (!runId) throw new UsageError('which run? (a run ID from `ptpass runs list`)');
     if (!UUID_RE.test(runId))
       throw new UsageError(`'${runId}' is not a run ID (a UUID from \`ptpass runs list\`)`);
-    const [client, db] = await Promise.all([ctx.temporal(), ctx.db()]);
-    await reconcileRuns({ client, db });
+    const db = await ctx.db();
+    await reconcileRuns({ client: () => ctx.temporal(), db });
     const found = await getJobRun(db, runId);
     if (!found) return { json: { error: `no run ${runId}` }, text: `no run ${runId}`, exitCode: 1 };
     const { run, steps, skips } = found;

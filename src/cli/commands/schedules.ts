@@ -1,13 +1,4 @@
-import {
-  applySchedules,
-  backfillSchedule,
-  listSchedules,
-  pauseSchedule,
-  resumeSchedule,
-  type ScheduleDeps,
-  ScheduleError,
-  triggerSchedule,
-} from '../../client/schedules.ts';
+import type { ScheduleDeps } from '../../client/schedules.ts';
 import type { Config } from '../../config.ts';
 import { SCHEDULES } from '../../jobs/schedules.ts';
 import { addDays, isBusinessDay, parseInstant, startOfBusinessDay } from '../../time.ts';
@@ -21,6 +12,9 @@ import {
 } from '../command.ts';
 
 const IDS = SCHEDULES.map((s) => s.job).join(', ');
+
+/** The schedule client (and the Temporal SDK under it), loaded when a schedule command runs. */
+const schedules = () => import('../../client/schedules.ts');
 
 async function scheduleDeps(ctx: CliContext): Promise<ScheduleDeps> {
   return {
@@ -43,7 +37,7 @@ async function operate(run: () => Promise<void>) {
   try {
     await run();
   } catch (err) {
-    if (err instanceof ScheduleError) throw new UsageError(err.message);
+    if (err instanceof (await schedules()).ScheduleError) throw new UsageError(err.message);
     throw err;
   }
 }
@@ -53,7 +47,7 @@ export const schedulesApplyCommand: Command = {
   summary: 'Create or update every job schedule to match the declaration (idempotent; keeps pauses).',
   options: {},
   async run(_input, ctx) {
-    const changes = await applySchedules(await scheduleDeps(ctx));
+    const changes = await (await schedules()).applySchedules(await scheduleDeps(ctx));
     return {
       json: changes,
       text: table(
@@ -69,7 +63,7 @@ export const schedulesListCommand: Command = {
   summary: 'Each schedule with its calendar, state, next runs and last run.',
   options: {},
   async run(_input, ctx) {
-    const states = await listSchedules(await scheduleDeps(ctx));
+    const states = await (await schedules()).listSchedules(await scheduleDeps(ctx));
     return {
       json: states,
       text: table(
@@ -97,7 +91,7 @@ export const schedulesPauseCommand: Command = {
   async run({ values, positionals }, ctx) {
     const id = scheduleId(positionals);
     const note = optionalString(values, 'note');
-    await operate(async () => pauseSchedule(await scheduleDeps(ctx), id, note));
+    await operate(async () => (await schedules()).pauseSchedule(await scheduleDeps(ctx), id, note));
     return { json: { scheduleId: id, paused: true, note: note ?? null }, text: `${id}: paused` };
   },
 };
@@ -111,7 +105,9 @@ export const schedulesResumeCommand: Command = {
   },
   async run({ values, positionals }, ctx) {
     const id = scheduleId(positionals);
-    await operate(async () => resumeSchedule(await scheduleDeps(ctx), id, optionalString(values, 'note')));
+    await operate(async () =>
+      (await schedules()).resumeSchedule(await scheduleDeps(ctx), id, optionalString(values, 'note')),
+    );
     return { json: { scheduleId: id, paused: false }, text: `${id}: resumed` };
   },
 };
@@ -123,7 +119,7 @@ export const schedulesTriggerCommand: Command = {
   options: {},
   async run({ positionals }, ctx) {
     const id = scheduleId(positionals);
-    await operate(async () => triggerSchedule(await scheduleDeps(ctx), id));
+    await operate(async () => (await schedules()).triggerSchedule(await scheduleDeps(ctx), id));
     return {
       json: { scheduleId: id, triggered: true },
       text: `${id}: triggered; see \`ptpass runs list --job ${id}\``,
@@ -161,7 +157,7 @@ export const schedulesBackfillCommand: Command = {
     if (to.getTime() <= from.getTime()) throw new UsageError('--to must not be before --from');
     if (to.getTime() > Date.now() + 60_000)
       throw new UsageError('--to is in the future; backfill covers times that have passed');
-    await operate(async () => backfillSchedule(await scheduleDeps(ctx), id, from, to));
+    await operate(async () => (await schedules()).backfillSchedule(await scheduleDeps(ctx), id, from, to));
     return {
       json: { scheduleId: id, from: from.toISOString(), to: to.toISOString() },
       text: `${id}: backfill requested for [${from.toISOString()}, ${to.toISOString()}); see \`ptpass runs list --job ${id}\``,
