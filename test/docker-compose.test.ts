@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
+import { SEARCH_ATTRIBUTE_CLI_TYPES } from '../src/workflows/search-attributes.ts';
 
 /** There is no Docker engine here; this checks the file's structure the way `docker compose config` would. */
 
@@ -27,6 +28,7 @@ describe('docker-compose.yml', () => {
       'temporal',
       'temporal-namespace',
       'temporal-schema',
+      'temporal-search-attributes',
       'temporal-ui',
       'worker',
     ]);
@@ -42,10 +44,13 @@ describe('docker-compose.yml', () => {
     expect(deps('temporal-schema')).toEqual({ postgresql: { condition: 'service_healthy' } });
     expect(deps('temporal')).toEqual({ 'temporal-schema': { condition: 'service_completed_successfully' } });
     expect(deps('temporal-namespace')).toEqual({ temporal: { condition: 'service_healthy' } });
+    expect(deps('temporal-search-attributes')).toEqual({
+      'temporal-namespace': { condition: 'service_completed_successfully' },
+    });
     expect(deps('temporal-ui')).toEqual({ temporal: { condition: 'service_healthy' } });
     expect(deps('worker')).toEqual({
       postgresql: { condition: 'service_healthy' },
-      'temporal-namespace': { condition: 'service_completed_successfully' },
+      'temporal-search-attributes': { condition: 'service_completed_successfully' },
     });
     for (const name of ['postgresql', 'temporal', 'temporal-ui', 'worker']) {
       expect(services[name]?.healthcheck?.test?.[0], name).toBe('CMD-SHELL');
@@ -67,6 +72,12 @@ describe('docker-compose.yml', () => {
     expect(services.temporal?.environment).toMatchObject({ DB: 'postgres12', POSTGRES_SEEDS: 'postgresql' });
     expect(services.worker?.environment?.DATABASE_URL).toMatch(/^postgres:\/\/.*@postgresql:5432\/ptpass$/);
     expect(services.worker?.environment?.TEMPORAL_ADDRESS).toBe('temporal:7233');
+  });
+
+  it('registers every search attribute a ptpass run sets, with its type', () => {
+    const command = services['temporal-search-attributes']?.command?.join('\n') ?? '';
+    for (const [name, type] of Object.entries(SEARCH_ATTRIBUTE_CLI_TYPES))
+      expect(command).toContain(`--name ${name} --type ${type}`);
   });
 
   it('publishes ports that the environment can override, UI on 8080 by default', () => {

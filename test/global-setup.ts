@@ -1,6 +1,7 @@
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { TestProject } from 'vitest/node';
 import { devServerExecutable, ensureTemporalCli } from '../src/stack/temporal-cli.ts';
+import { PTPASS_SEARCH_ATTRIBUTES } from '../src/workflows/search-attributes.ts';
 import { ensurePostgres } from './helpers/postgres.ts';
 
 declare module 'vitest' {
@@ -29,6 +30,7 @@ export async function setup(project: TestProject): Promise<void> {
         '--log-level',
         'error',
       ],
+      searchAttributes: [...PTPASS_SEARCH_ATTRIBUTES],
     },
   });
   project.provide('temporalAddress', env.connection.options.address ?? '');

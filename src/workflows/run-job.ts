@@ -16,6 +16,7 @@ import {
   resolveStep,
   type StepSummary,
 } from '../jobs/definition.ts';
+import { markRun } from './search-attributes.ts';
 
 /**
  * The shared step runner, workflow half: validate the input, open a run record, run each step as one
@@ -59,6 +60,7 @@ export async function runJob(job: JobDefinition, rawInput: unknown): Promise<Job
     },
   });
 
+  markRun(job.name, 'RUNNING');
   const { jobRunId } = await bookkeeping.startJobRun({
     jobRunId: info.runId,
     workflowId: info.workflowId,
@@ -120,6 +122,7 @@ export async function runJob(job: JobDefinition, rawInput: unknown): Promise<Job
       bookkeeping.finishJobRun({ jobRunId, status: 'FAILED', result: result(), error: message }),
     );
     upsertMemo({ ptpass: { ...memoOf(result()), status: 'FAILED', error: message } });
+    markRun(job.name, 'FAILED', input.dryRun ? 0 : result().written);
     throw ApplicationFailure.create({
       message: `${job.name} failed: ${message}`,
       type: 'JobFailed',
@@ -131,6 +134,7 @@ export async function runJob(job: JobDefinition, rawInput: unknown): Promise<Job
   const done = result();
   await bookkeeping.finishJobRun({ jobRunId, status: 'COMPLETED', result: done });
   upsertMemo({ ptpass: { ...memoOf(done), status: 'COMPLETED' } });
+  markRun(job.name, 'COMPLETED', done.dryRun ? 0 : done.written);
   return done;
 }
 
