@@ -100,6 +100,7 @@ export async function runWorker(options: RunWorkerOptions): Promise<void> {
       namespace: config.namespace,
       taskQueue: config.taskQueue,
       shutdownGraceSeconds: config.shutdownGraceSeconds,
+      maxConcurrentActivityTaskExecutions: config.activitySlots,
       deps: {
         db,
         logger,
