@@ -600,9 +600,7 @@ describe('admin web: bulk passes', () => {
       issuedCount: 0,
     });
     const listed = await (await browser.get(later.headers.get('location')!)).text();
-    expect(listed).toContain(
-      `Bulk pass ${laterId} created: its workflow issues it at 2031-04-30 09:00`,
-    );
+    expect(listed).toContain(`Bulk pass ${laterId} created: its workflow issues it at 2031-04-30 09:00`);
     expect(rowCells(listed, 'data-bulk-pass', String(laterId))).toEqual([
       String(laterId),
       'READY',
