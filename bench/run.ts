@@ -1,11 +1,13 @@
 /**
  * `npm run bench [-- --scale 0.1] [--jobs pass-lifecycle] [--partitions 2] [--reference-cap 20000]
- *                [--sweep-chunks 500,1000,2000,5000]`
+ *                [--sweep-chunks 500,1000,2000,5000] [--workers 2]`
  *
  * For each job, on the local PostgreSQL and a real Temporal dev server with a real worker process,
  * three arms on the same seeded data: limit (fewest set-based statements, no Temporal), ptpass (the job
  * through Temporal as in production), reference (cursor + one UPDATE per item + commit every 5, capped at
  * a sample and extrapolated). Checks the arms produced the same rows, then prints the ratios.
+ * For a job that runs in partitions, the ptpass arm runs again with `--workers` worker processes (default 2;
+ * 1 skips it) on the same task queue, and prints both runs with the partitions each process ran.
  * Figures also go to bench-results/<time>.json.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -16,8 +18,18 @@ import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { launchJob } from '../src/client/launch-job.ts';
 import { createDb, migrateDatabase } from '../src/db/client.ts';
 import { devServerExecutable, ensureTemporalCli } from '../src/stack/temporal-cli.ts';
+import { PTPASS_SEARCH_ATTRIBUTES } from '../src/workflows/search-attributes.ts';
 import { BENCH_JOBS, type BenchJob } from './jobs.ts';
-import { adminSql, fmt, formatTable, ROOT, startWorkerProcess, timed } from './support.ts';
+import {
+  adminSql,
+  type BenchWorker,
+  fmt,
+  formatTable,
+  ROOT,
+  startWorkerProcess,
+  stepsByWorker,
+  timed,
+} from './support.ts';
 
 const { values } = parseArgs({
   options: {
@@ -26,6 +38,7 @@ const { values } = parseArgs({
     partitions: { type: 'string', default: '2' },
     'reference-cap': { type: 'string', default: '20000' },
     'sweep-chunks': { type: 'string' },
+    workers: { type: 'string', default: '2' },
     'admin-url': {
       type: 'string',
       default: process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres',
@@ -35,8 +48,16 @@ const { values } = parseArgs({
 const scale = Number(values.scale);
 const partitions = Number(values.partitions);
 const referenceCap = Number(values['reference-cap']);
-if (!(scale > 0) || !(partitions >= 1) || !(referenceCap >= 5)) {
-  console.error('bench: --scale must be > 0, --partitions >= 1, --reference-cap >= 5');
+const workerCount = Number(values.workers);
+if (
+  !(scale > 0) ||
+  !(partitions >= 1) ||
+  !(referenceCap >= 5) ||
+  !(Number.isInteger(workerCount) && workerCount >= 1)
+) {
+  console.error(
+    'bench: --scale must be > 0, --partitions >= 1, --reference-cap >= 5, --workers a whole number >= 1',
+  );
   process.exit(2);
 }
 const selected = values.jobs ? BENCH_JOBS.filter((j) => values.jobs!.split(',').includes(j.job)) : BENCH_JOBS;
@@ -81,7 +102,12 @@ async function main() {
 
   const cli = await ensureTemporalCli();
   const env = await TestWorkflowEnvironment.createLocal({
-    server: { executable: devServerExecutable(cli), ip: '127.0.0.1', extraArgs: ['--log-level', 'error'] },
+    server: {
+      executable: devServerExecutable(cli),
+      ip: '127.0.0.1',
+      extraArgs: ['--log-level', 'error'],
+      searchAttributes: [...PTPASS_SEARCH_ATTRIBUTES],
+    },
   });
   const address = env.connection.options.address!;
   const connection = await Connection.connect({ address });
@@ -91,12 +117,13 @@ async function main() {
   // What the selected jobs need besides the database (a webhook receiver), before the worker that uses it.
   const services: Awaited<ReturnType<NonNullable<BenchJob['start']>>>[] = [];
   for (const job of selected) if (job.start) services.push(await job.start());
-  const worker = await startWorkerProcess({
+  const workerEnv: Record<string, string> = {
     DATABASE_URL: benchUrl,
     TEMPORAL_ADDRESS: address,
     TEMPORAL_TASK_QUEUE: taskQueue,
     ...Object.assign({}, ...services.map((s) => s.workerEnv)),
-  }).catch(async (err: unknown) => {
+  };
+  const worker = await startWorkerProcess(workerEnv).catch(async (err: unknown) => {
     for (const service of services) await service.stop();
     throw err;
   });
@@ -136,7 +163,12 @@ async function main() {
         );
         if (run.value.outcome !== 'completed') throw new Error(`ptpass arm: ${run.value.outcome}`);
         const history = await client.workflow.getHandle(run.value.workflowId, run.value.runId).fetchHistory();
-        return { seconds: run.seconds, result: run.value.result, events: history.events?.length ?? 0 };
+        return {
+          seconds: run.seconds,
+          result: run.value.result,
+          events: history.events?.length ?? 0,
+          stepsByWorker: stepsByWorker(history.events ?? []),
+        };
       };
       if (values['sweep-chunks']) {
         const sweep: Array<Array<string | number>> = [];
@@ -159,6 +191,19 @@ async function main() {
       const ptpass = await runPtpass(settings, asOf);
       const ptpassPrint = await job.fingerprint(sql);
       if (job.afterArm) notes.push(await job.afterArm(sql, 'ptpass', ptpass.seconds));
+
+      // The same run with more worker processes on the task queue (jobs that run in partitions).
+      let scaledOut: (Awaited<ReturnType<typeof runPtpass>> & { same: boolean }) | undefined;
+      if (ptpassPartitions > 1 && workerCount > 1) {
+        const extra: BenchWorker[] = [];
+        try {
+          for (let i = 1; i < workerCount; i++) extra.push(await startWorkerProcess(workerEnv));
+          const run = await runPtpass(settings, asOf);
+          scaledOut = { ...run, same: (await job.fingerprint(sql)) === ptpassPrint };
+        } finally {
+          for (const w of extra) await w.stop();
+        }
+      }
 
       // reference (sample)
       await restore(sql, job);
@@ -187,6 +232,14 @@ async function main() {
         ptpassPartitions,
         workerPeakRssMb: rss,
         historyEvents: ptpass.events,
+        workers: scaledOut
+          ? {
+              count: workerCount,
+              seconds: scaledOut.seconds,
+              stepsByWorker: scaledOut.stepsByWorker,
+              sameRows: scaledOut.same,
+            }
+          : undefined,
         written: ptpass.result.written,
         sameRows: same,
         notes,
@@ -237,6 +290,14 @@ async function main() {
       console.log(
         `  ptpass ÷ limit ${fmt.ratio(ptpass.seconds, limit.seconds)} · reference ÷ ptpass ${fmt.ratio(referenceSeconds, ptpass.seconds)} · worker peak RSS ${rss} MB · history events ${ptpass.events}`,
       );
+      if (scaledOut) {
+        const ran = Object.values(scaledOut.stepsByWorker).join(' + ');
+        console.log(
+          `  worker processes: 1 → ${fmt.s(ptpass.seconds)} s (${fmt.rate(items, ptpass.seconds)} rows/s); ` +
+            `${workerCount} → ${fmt.s(scaledOut.seconds)} s (${fmt.rate(items, scaledOut.seconds)} rows/s), ` +
+            `step partitions run per process ${ran}${scaledOut.same ? '' : ' — ROWS DIFFER from the one-worker run'}`,
+        );
+      }
       for (const note of notes) console.log(`  ${note}`);
       console.log('');
     }
