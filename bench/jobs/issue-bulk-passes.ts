@@ -147,8 +147,8 @@ export const issueBulkPassesBench: BenchJob = {
          FROM bulk_passes)) AS hash`;
     return row!.hash;
   },
-  settings(_partitions, chunkSize) {
-    // The issue step walks (bulk pass, member) pairs with a composite checkpoint: it has no key range to split.
-    return { steps: { issue: chunkSize ? { chunkSize } : {} } };
+  settings(partitions, chunkSize) {
+    // The issue step splits into key-range partitions over members (user IDs).
+    return { steps: { issue: { partitions, ...(chunkSize ? { chunkSize } : {}) } } };
   },
 };
