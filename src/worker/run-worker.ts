@@ -107,6 +107,7 @@ export async function runWorker(options: RunWorkerOptions): Promise<void> {
         businessTimeZone: config.businessTimeZone,
         notifier: createNotifier(config.notify, config.businessTimeZone, logger),
         operatorAlertTo: config.operatorAlertTo,
+        activitySlots: config.activitySlots,
         stopSignal: options.stopSignal,
         hooks: metrics.hooks,
         // What this deployment's configuration says where a run does not.

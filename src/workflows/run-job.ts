@@ -2,6 +2,7 @@ import {
   ActivityCancellationType,
   ApplicationFailure,
   CancellationScope,
+  patched,
   proxyActivities,
   upsertMemo,
   workflowInfo,
@@ -97,14 +98,13 @@ export async function runJob(job: JobDefinition, rawInput: unknown): Promise<Job
         skipLimit: settings.skipLimit,
         pauseMs: settings.pauseMs,
       };
+      // Partitions: the run's setting, else the step's key range and the worker's slots decide (planStep).
+      const requested = input.settings.steps?.[settings.name]?.partitions;
+      // (Runs started before planStep chose partitions replay as they ran: one range unless asked.)
       const ranges =
-        settings.partitions > 1
-          ? await bookkeeping.planStep({
-              job: job.name,
-              step: settings.name,
-              partitions: settings.partitions,
-            })
-          : [{ partition: 0, after: null, upTo: null }];
+        requested === 1 || (!patched('auto-partitions') && settings.partitions <= 1)
+          ? [{ partition: 0, after: null, upTo: null }]
+          : await bookkeeping.planStep({ job: job.name, step: settings.name, partitions: requested ?? 0 });
       const parts = await allOrNone(ranges.map((range) => () => steps.runStep({ ...common, ...range })));
       summaries.push({
         step: settings.name,
