@@ -15,6 +15,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Client, Connection } from '@temporalio/client';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { splitKeyRange } from '../src/activities/step-runner.ts';
 import { launchJob } from '../src/client/launch-job.ts';
 import { createDb, migrateDatabase } from '../src/db/client.ts';
 import { devServerExecutable, ensureTemporalCli } from '../src/stack/temporal-cli.ts';
@@ -151,6 +152,29 @@ async function main() {
       const notes: string[] = [];
       if (job.afterArm) notes.push(await job.afterArm(sql, 'limit', limit.seconds));
 
+      // limit-parallel: the limit's statements over ptpass's key ranges, one session per partition.
+      let limitParallel: { seconds: number; same: boolean; ranges: number } | undefined;
+      if (job.limitParallel && partitions > 1) {
+        const lp = job.limitParallel;
+        await restore(sql, job);
+        const ranges = splitKeyRange(await lp.keyRange(sql), partitions);
+        const sessions = ranges.map(() => adminSql(benchUrl));
+        try {
+          await Promise.all(sessions.map((s) => s`SELECT 1`));
+          const run = await timed(async () => {
+            await Promise.all(ranges.map((range, i) => lp.range(sessions[i]!, asOf, range)));
+            await lp.finish?.(sql, asOf);
+          });
+          limitParallel = {
+            seconds: run.seconds,
+            same: (await job.fingerprint(sql)) === limitPrint,
+            ranges: ranges.length,
+          };
+        } finally {
+          await Promise.all(sessions.map((s) => s.end()));
+        }
+      }
+
       // ptpass
       const params = job.params?.(asOf);
       const runPtpass = async (settings: ReturnType<BenchJob['settings']>, at: Date) => {
@@ -216,7 +240,8 @@ async function main() {
       await job.limit(sql, asOf, { url: benchUrl, upTo: reference.value.lastKey });
       const limitSamplePrint = await job.fingerprint(sql, reference.value.lastKey);
 
-      const same = limitPrint === ptpassPrint && referencePrint === limitSamplePrint;
+      const same =
+        limitPrint === ptpassPrint && referencePrint === limitSamplePrint && (limitParallel?.same ?? true);
       const rss = worker.peakRssMb();
       const row = {
         job: job.job,
@@ -228,6 +253,8 @@ async function main() {
         referenceSample: reference.value.processed,
         referenceSampleSeconds: reference.seconds,
         ptpassOverLimit: ptpass.seconds / limit.seconds,
+        limitParallelSeconds: limitParallel?.seconds,
+        ptpassOverLimitParallel: limitParallel ? ptpass.seconds / limitParallel.seconds : undefined,
         referenceOverPtpass: referenceSeconds / ptpass.seconds,
         ptpassPartitions,
         workerPeakRssMb: rss,
@@ -253,6 +280,7 @@ async function main() {
           ptpassPrint,
           referencePrint,
           limitSamplePrint,
+          limitParallelSame: limitParallel?.same,
         });
         for (const note of notes) console.log(`  ${note}`);
         continue;
@@ -268,6 +296,17 @@ async function main() {
               fmt.rate(items, limit.seconds),
               'fewest set-based statements, one session',
             ],
+            ...(limitParallel
+              ? [
+                  [
+                    'limit-parallel',
+                    items,
+                    fmt.s(limitParallel.seconds),
+                    fmt.rate(items, limitParallel.seconds),
+                    `the same statements over ${limitParallel.ranges} key ranges, one session each`,
+                  ],
+                ]
+              : []),
             [
               'ptpass',
               items,
@@ -288,7 +327,11 @@ async function main() {
         ),
       );
       console.log(
-        `  ptpass ÷ limit ${fmt.ratio(ptpass.seconds, limit.seconds)} · reference ÷ ptpass ${fmt.ratio(referenceSeconds, ptpass.seconds)} · worker peak RSS ${rss} MB · history events ${ptpass.events}`,
+        `  ptpass ÷ limit ${fmt.ratio(ptpass.seconds, limit.seconds)}` +
+          (limitParallel
+            ? ` · ptpass ÷ limit-parallel ${fmt.ratio(ptpass.seconds, limitParallel.seconds)}`
+            : '') +
+          ` · reference ÷ ptpass ${fmt.ratio(referenceSeconds, ptpass.seconds)} · worker peak RSS ${rss} MB · history events ${ptpass.events}`,
       );
       if (scaledOut) {
         const ran = Object.values(scaledOut.stepsByWorker).join(' + ');
