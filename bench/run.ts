@@ -1,6 +1,6 @@
 /**
  * `npm run bench [-- --scale 0.1] [--jobs pass-lifecycle] [--partitions 2] [--reference-cap 20000]
- *                [--sweep-chunks 500,1000,2000,5000] [--workers 2]`
+ *                [--sweep-chunks 500,1000,2000,5000] [--workers 2] [--growth]`
  *
  * For each job, on the local PostgreSQL and a real Temporal dev server with a real worker process,
  * three arms on the same seeded data: limit (fewest set-based statements, no Temporal), ptpass (the job
@@ -8,9 +8,13 @@
  * a sample and extrapolated). Checks the arms produced the same rows, then prints the ratios.
  * For a job that runs in partitions, the ptpass arm runs again with `--workers` worker processes (default 2;
  * 1 skips it) on the same task queue, and prints both runs with the partitions each process ran.
+ * `--growth` runs pass-lifecycle and deduct-sessions at 0.1×, 1× and 5× the scale, each size and job in a
+ * bench process of its own (a fresh worker, so its peak RSS is that run's), and prints seconds per million
+ * rows, worker peak RSS and history events per size.
  * Figures also go to bench-results/<time>.json.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Client, Connection } from '@temporalio/client';
@@ -40,6 +44,8 @@ const { values } = parseArgs({
     'reference-cap': { type: 'string', default: '20000' },
     'sweep-chunks': { type: 'string' },
     workers: { type: 'string', default: '2' },
+    growth: { type: 'boolean', default: false },
+    out: { type: 'string' },
     'admin-url': {
       type: 'string',
       default: process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres',
@@ -356,12 +362,76 @@ async function main() {
     await dropper.end();
   }
   mkdirSync(join(ROOT, 'bench-results'), { recursive: true });
-  const file = join(ROOT, 'bench-results', `${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
+  const file =
+    values.out ?? join(ROOT, 'bench-results', `${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
   writeFileSync(file, JSON.stringify({ scale, partitions, referenceCap, results }, null, 2));
   console.log(`figures written to ${file}`);
 }
 
-main().catch((err: unknown) => {
+const GROWTH_JOBS = ['pass-lifecycle', 'deduct-sessions'];
+const GROWTH_FACTORS = [0.1, 1, 5];
+
+/** `--growth`: the same jobs at three sizes, each in a bench process of its own; one table at the end. */
+async function growth(): Promise<void> {
+  mkdirSync(join(ROOT, 'bench-results'), { recursive: true });
+  const rows: Array<Array<string | number>> = [];
+  const perRow: Record<string, number[]> = {};
+  for (const job of GROWTH_JOBS) {
+    for (const factor of GROWTH_FACTORS) {
+      const size = scale * factor;
+      const out = join(ROOT, 'bench-results', `growth-${job}-${size}-${process.pid}.json`);
+      const args = ['--import', 'tsx', join(ROOT, 'bench', 'run.ts'), '--scale', String(size), '--jobs', job];
+      args.push('--partitions', String(partitions), '--workers', '1', '--reference-cap', '5', '--out', out);
+      console.log(`growth: ${job} at scale ${size}...`);
+      const code = await new Promise<number | null>((resolve) =>
+        spawn(process.execPath, args, { cwd: ROOT, stdio: 'ignore' }).once('exit', resolve),
+      );
+      if (code !== 0) throw new Error(`growth: the bench of ${job} at scale ${size} exited with ${code}`);
+      const [r] = JSON.parse(readFileSync(out, 'utf8')).results as Array<{
+        items: number;
+        ptpassSeconds: number;
+        workerPeakRssMb: number;
+        historyEvents: number;
+        sameRows: boolean;
+      }>;
+      if (!r) throw new Error(`growth: no result for ${job} at scale ${size}`);
+      const secondsPerMillion = (r.ptpassSeconds / r.items) * 1e6;
+      perRow[job] = [...(perRow[job] ?? []), secondsPerMillion];
+      rows.push([
+        job,
+        `${factor}×`,
+        r.items,
+        fmt.s(r.ptpassSeconds),
+        fmt.s(secondsPerMillion),
+        r.workerPeakRssMb,
+        r.historyEvents,
+        r.sameRows ? 'yes' : 'NO',
+      ]);
+    }
+  }
+  console.log(
+    `\ngrowth (scale ${scale} = 1×)\n${formatTable(
+      [
+        'job',
+        'size',
+        'rows',
+        'ptpass s',
+        's per million rows',
+        'worker peak RSS MB',
+        'history events',
+        'rows = limit',
+      ],
+      rows,
+    )}`,
+  );
+  for (const [job, costs] of Object.entries(perRow)) {
+    const mid = costs[1]!;
+    const spread = costs.map((c) => `${c >= mid ? '+' : ''}${(((c - mid) / mid) * 100).toFixed(0)} %`);
+    console.log(`  ${job}: per-row cost against 1×: ${spread.join(', ')} (target within ±15 %)`);
+  }
+}
+
+(values.growth ? growth() : main()).catch((err: unknown) => {
   console.error(err);
   process.exit(1);
 });
