@@ -658,7 +658,7 @@ describe('admin web: bulk passes', () => {
     try {
       const page = await (await browser.get('/bulk-passes')).text();
       expect(page).toContain(
-        'The issue-bulk-passes schedule is PAUSED (stocktaking): bulk passes that are due are issued only after it is resumed on the Schedules page.',
+        'The issue-bulk-passes schedule is PAUSED (stocktaking): its hourly safety net is off, and a bulk pass whose own workflow did not start is issued only after it is resumed on the Schedules page.',
       );
     } finally {
       await handle.unpause();

@@ -57,9 +57,9 @@ async function issuingScheduleWarning(app: AdminApp): Promise<string | undefined
   try {
     const [state] = await listSchedules(app.schedules, declaration);
     if (!state?.exists)
-      return 'The issue-bulk-passes schedule does not exist yet (start the worker or run ptpass schedules apply): nothing is issued until it does.';
+      return 'The issue-bulk-passes schedule does not exist yet (start the worker or run ptpass schedules apply): a bulk pass whose own workflow did not start is not issued until it does.';
     if (state.paused)
-      return `The issue-bulk-passes schedule is PAUSED${state.note ? ` (${state.note})` : ''}: bulk passes that are due are issued only after it is resumed on the Schedules page.`;
+      return `The issue-bulk-passes schedule is PAUSED${state.note ? ` (${state.note})` : ''}: its hourly safety net is off, and a bulk pass whose own workflow did not start is issued only after it is resumed on the Schedules page.`;
     return undefined;
   } catch (err) {
     app.logger.warn('admin web cannot describe the issue-bulk-passes schedule', { error: err });
