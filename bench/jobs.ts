@@ -29,6 +29,16 @@ export interface BenchJob {
    * where items share rows (bookings of one pass).
    */
   limit(sql: Sql, asOf: Date, options: { url: string; upTo?: number | undefined }): Promise<number>;
+  /**
+   * The "limit-parallel" arm, for jobs ptpass runs in key-range partitions: the limit's set-based statements
+   * restricted to one key range (after, upTo], run for every partition at once, each on its own session;
+   * then `finish` once (what ptpass does in a later, unpartitioned step).
+   */
+  limitParallel?: {
+    keyRange(sql: Sql): Promise<{ min: string; max: string } | null>;
+    range(sql: Sql, asOf: Date, range: { after: string | null; upTo: string | null }): Promise<number>;
+    finish?(sql: Sql, asOf: Date): Promise<number>;
+  };
   /** Processes at most `cap` items the reference way (in key order); returns how many and the last key. */
   reference(url: string, asOf: Date, cap: number): Promise<{ processed: number; lastKey: number }>;
   /** Hash of the job's output rows with key <= upTo (all rows when undefined). */
@@ -74,6 +84,24 @@ export const passLifecycleBench: BenchJob = {
       UPDATE passes SET status = 'EXPIRED', expired_at = ${asOf}, modified_at = now()
       WHERE status = 'PROGRESSED' AND (ended_at <= ${asOf} OR remaining_count = 0)`;
     return activated.count + expired.count;
+  },
+  limitParallel: {
+    async keyRange(sql) {
+      const [row] = await sql<{ min: string | null; max: string | null }[]>`
+        SELECT min(id)::text AS min, max(id)::text AS max FROM passes`;
+      return row?.min && row.max ? { min: row.min, max: row.max } : null;
+    },
+    async range(sql, asOf, { after, upTo }) {
+      const lo = after ?? '0';
+      const hi = upTo ?? String(Number.MAX_SAFE_INTEGER);
+      const activated = await sql`
+        UPDATE passes SET status = 'PROGRESSED', modified_at = now()
+        WHERE status = 'READY' AND started_at <= ${asOf} AND id > ${lo} AND id <= ${hi}`;
+      const expired = await sql`
+        UPDATE passes SET status = 'EXPIRED', expired_at = ${asOf}, modified_at = now()
+        WHERE status = 'PROGRESSED' AND (ended_at <= ${asOf} OR remaining_count = 0) AND id > ${lo} AND id <= ${hi}`;
+      return activated.count + expired.count;
+    },
   },
   async reference(url, asOf, cap) {
     const { default: postgresJs } = await import('postgres');

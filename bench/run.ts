@@ -1,6 +1,6 @@
 /**
  * `npm run bench [-- --scale 0.1] [--jobs pass-lifecycle] [--partitions 2] [--reference-cap 20000]
- *                [--sweep-chunks 500,1000,2000,5000] [--sections jobs,cli]`
+ *                [--sweep-chunks 500,1000,2000,5000] [--sections jobs,cli] [--workers 2] [--growth]`
  *
  * For each job, on the local PostgreSQL and a real Temporal dev server with a real worker process,
  * three arms on the same seeded data: limit (fewest set-based statements, no Temporal), ptpass (the job
@@ -8,18 +8,35 @@
  * a sample and extrapolated). Checks the arms produced the same rows, then prints the ratios.
  * The `cli` section then times the compiled `ptpass` (--help, runs list, stats show) against `node -e 0` on
  * the bench database (bench/cli.ts). Figures also go to bench-results/<time>.json.
+ * For a job that runs in partitions, the ptpass arm runs again with `--workers` worker processes (default 2;
+ * 1 skips it) on the same task queue, and prints both runs with the partitions each process ran.
+ * `--growth` runs pass-lifecycle and deduct-sessions at 0.1×, 1× and 5× the scale, each size and job in a
+ * bench process of its own (a fresh worker, so its peak RSS is that run's), and prints seconds per million
+ * rows, worker peak RSS and history events per size.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Client, Connection } from '@temporalio/client';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { splitKeyRange } from '../src/activities/step-runner.ts';
 import { launchJob } from '../src/client/launch-job.ts';
 import { createDb, migrateDatabase } from '../src/db/client.ts';
 import { devServerExecutable, ensureTemporalCli } from '../src/stack/temporal-cli.ts';
+import { PTPASS_SEARCH_ATTRIBUTES } from '../src/workflows/search-attributes.ts';
 import { benchCli, type CliFigure, printCliFigures } from './cli.ts';
 import { BENCH_JOBS, type BenchJob } from './jobs.ts';
-import { adminSql, fmt, formatTable, ROOT, startWorkerProcess, timed } from './support.ts';
+import {
+  adminSql,
+  type BenchWorker,
+  fmt,
+  formatTable,
+  ROOT,
+  startWorkerProcess,
+  stepsByWorker,
+  timed,
+} from './support.ts';
 
 const { values } = parseArgs({
   options: {
@@ -29,6 +46,9 @@ const { values } = parseArgs({
     'reference-cap': { type: 'string', default: '20000' },
     'sweep-chunks': { type: 'string' },
     sections: { type: 'string', default: 'jobs,cli' },
+    workers: { type: 'string', default: '2' },
+    growth: { type: 'boolean', default: false },
+    out: { type: 'string' },
     'admin-url': {
       type: 'string',
       default: process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres',
@@ -38,8 +58,16 @@ const { values } = parseArgs({
 const scale = Number(values.scale);
 const partitions = Number(values.partitions);
 const referenceCap = Number(values['reference-cap']);
-if (!(scale > 0) || !(partitions >= 1) || !(referenceCap >= 5)) {
-  console.error('bench: --scale must be > 0, --partitions >= 1, --reference-cap >= 5');
+const workerCount = Number(values.workers);
+if (
+  !(scale > 0) ||
+  !(partitions >= 1) ||
+  !(referenceCap >= 5) ||
+  !(Number.isInteger(workerCount) && workerCount >= 1)
+) {
+  console.error(
+    'bench: --scale must be > 0, --partitions >= 1, --reference-cap >= 5, --workers a whole number >= 1',
+  );
   process.exit(2);
 }
 const sections = values.sections!.split(',');
@@ -94,7 +122,12 @@ async function main() {
 
   const cli = await ensureTemporalCli();
   const env = await TestWorkflowEnvironment.createLocal({
-    server: { executable: devServerExecutable(cli), ip: '127.0.0.1', extraArgs: ['--log-level', 'error'] },
+    server: {
+      executable: devServerExecutable(cli),
+      ip: '127.0.0.1',
+      extraArgs: ['--log-level', 'error'],
+      searchAttributes: [...PTPASS_SEARCH_ATTRIBUTES],
+    },
   });
   const address = env.connection.options.address!;
   const connection = await Connection.connect({ address });
@@ -104,12 +137,13 @@ async function main() {
   // What the selected jobs need besides the database (a webhook receiver), before the worker that uses it.
   const services: Awaited<ReturnType<NonNullable<BenchJob['start']>>>[] = [];
   for (const job of selected) if (job.start) services.push(await job.start());
-  const worker = await startWorkerProcess({
+  const workerEnv: Record<string, string> = {
     DATABASE_URL: benchUrl,
     TEMPORAL_ADDRESS: address,
     TEMPORAL_TASK_QUEUE: taskQueue,
     ...Object.assign({}, ...services.map((s) => s.workerEnv)),
-  }).catch(async (err: unknown) => {
+  };
+  const worker = await startWorkerProcess(workerEnv).catch(async (err: unknown) => {
     for (const service of services) await service.stop();
     throw err;
   });
@@ -137,6 +171,29 @@ async function main() {
       const notes: string[] = [];
       if (job.afterArm) notes.push(await job.afterArm(sql, 'limit', limit.seconds));
 
+      // limit-parallel: the limit's statements over ptpass's key ranges, one session per partition.
+      let limitParallel: { seconds: number; same: boolean; ranges: number } | undefined;
+      if (job.limitParallel && partitions > 1) {
+        const lp = job.limitParallel;
+        await restore(sql, job);
+        const ranges = splitKeyRange(await lp.keyRange(sql), partitions);
+        const sessions = ranges.map(() => adminSql(benchUrl));
+        try {
+          await Promise.all(sessions.map((s) => s`SELECT 1`));
+          const run = await timed(async () => {
+            await Promise.all(ranges.map((range, i) => lp.range(sessions[i]!, asOf, range)));
+            await lp.finish?.(sql, asOf);
+          });
+          limitParallel = {
+            seconds: run.seconds,
+            same: (await job.fingerprint(sql)) === limitPrint,
+            ranges: ranges.length,
+          };
+        } finally {
+          await Promise.all(sessions.map((s) => s.end()));
+        }
+      }
+
       // ptpass
       const params = job.params?.(asOf);
       const runPtpass = async (settings: ReturnType<BenchJob['settings']>, at: Date) => {
@@ -149,7 +206,12 @@ async function main() {
         );
         if (run.value.outcome !== 'completed') throw new Error(`ptpass arm: ${run.value.outcome}`);
         const history = await client.workflow.getHandle(run.value.workflowId, run.value.runId).fetchHistory();
-        return { seconds: run.seconds, result: run.value.result, events: history.events?.length ?? 0 };
+        return {
+          seconds: run.seconds,
+          result: run.value.result,
+          events: history.events?.length ?? 0,
+          stepsByWorker: stepsByWorker(history.events ?? []),
+        };
       };
       if (values['sweep-chunks']) {
         const sweep: Array<Array<string | number>> = [];
@@ -173,6 +235,19 @@ async function main() {
       const ptpassPrint = await job.fingerprint(sql);
       if (job.afterArm) notes.push(await job.afterArm(sql, 'ptpass', ptpass.seconds));
 
+      // The same run with more worker processes on the task queue (jobs that run in partitions).
+      let scaledOut: (Awaited<ReturnType<typeof runPtpass>> & { same: boolean }) | undefined;
+      if (ptpassPartitions > 1 && workerCount > 1) {
+        const extra: BenchWorker[] = [];
+        try {
+          for (let i = 1; i < workerCount; i++) extra.push(await startWorkerProcess(workerEnv));
+          const run = await runPtpass(settings, asOf);
+          scaledOut = { ...run, same: (await job.fingerprint(sql)) === ptpassPrint };
+        } finally {
+          for (const w of extra) await w.stop();
+        }
+      }
+
       // reference (sample)
       await restore(sql, job);
       const reference = await timed(() => job.reference(benchUrl, asOf, referenceCap));
@@ -184,7 +259,8 @@ async function main() {
       await job.limit(sql, asOf, { url: benchUrl, upTo: reference.value.lastKey });
       const limitSamplePrint = await job.fingerprint(sql, reference.value.lastKey);
 
-      const same = limitPrint === ptpassPrint && referencePrint === limitSamplePrint;
+      const same =
+        limitPrint === ptpassPrint && referencePrint === limitSamplePrint && (limitParallel?.same ?? true);
       const rss = worker.peakRssMb();
       const row = {
         job: job.job,
@@ -196,10 +272,20 @@ async function main() {
         referenceSample: reference.value.processed,
         referenceSampleSeconds: reference.seconds,
         ptpassOverLimit: ptpass.seconds / limit.seconds,
+        limitParallelSeconds: limitParallel?.seconds,
+        ptpassOverLimitParallel: limitParallel ? ptpass.seconds / limitParallel.seconds : undefined,
         referenceOverPtpass: referenceSeconds / ptpass.seconds,
         ptpassPartitions,
         workerPeakRssMb: rss,
         historyEvents: ptpass.events,
+        workers: scaledOut
+          ? {
+              count: workerCount,
+              seconds: scaledOut.seconds,
+              stepsByWorker: scaledOut.stepsByWorker,
+              sameRows: scaledOut.same,
+            }
+          : undefined,
         written: ptpass.result.written,
         sameRows: same,
         notes,
@@ -213,6 +299,7 @@ async function main() {
           ptpassPrint,
           referencePrint,
           limitSamplePrint,
+          limitParallelSame: limitParallel?.same,
         });
         for (const note of notes) console.log(`  ${note}`);
         continue;
@@ -228,6 +315,17 @@ async function main() {
               fmt.rate(items, limit.seconds),
               'fewest set-based statements, one session',
             ],
+            ...(limitParallel
+              ? [
+                  [
+                    'limit-parallel',
+                    items,
+                    fmt.s(limitParallel.seconds),
+                    fmt.rate(items, limitParallel.seconds),
+                    `the same statements over ${limitParallel.ranges} key ranges, one session each`,
+                  ],
+                ]
+              : []),
             [
               'ptpass',
               items,
@@ -248,8 +346,20 @@ async function main() {
         ),
       );
       console.log(
-        `  ptpass ÷ limit ${fmt.ratio(ptpass.seconds, limit.seconds)} · reference ÷ ptpass ${fmt.ratio(referenceSeconds, ptpass.seconds)} · worker peak RSS ${rss} MB · history events ${ptpass.events}`,
+        `  ptpass ÷ limit ${fmt.ratio(ptpass.seconds, limit.seconds)}` +
+          (limitParallel
+            ? ` · ptpass ÷ limit-parallel ${fmt.ratio(ptpass.seconds, limitParallel.seconds)}`
+            : '') +
+          ` · reference ÷ ptpass ${fmt.ratio(referenceSeconds, ptpass.seconds)} · worker peak RSS ${rss} MB · history events ${ptpass.events}`,
       );
+      if (scaledOut) {
+        const ran = Object.values(scaledOut.stepsByWorker).join(' + ');
+        console.log(
+          `  worker processes: 1 → ${fmt.s(ptpass.seconds)} s (${fmt.rate(items, ptpass.seconds)} rows/s); ` +
+            `${workerCount} → ${fmt.s(scaledOut.seconds)} s (${fmt.rate(items, scaledOut.seconds)} rows/s), ` +
+            `step partitions run per process ${ran}${scaledOut.same ? '' : ' — ROWS DIFFER from the one-worker run'}`,
+        );
+      }
       for (const note of notes) console.log(`  ${note}`);
       console.log('');
     }
@@ -269,12 +379,77 @@ async function main() {
     await dropper.end();
   }
   mkdirSync(join(ROOT, 'bench-results'), { recursive: true });
-  const file = join(ROOT, 'bench-results', `${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
+  const file =
+    values.out ?? join(ROOT, 'bench-results', `${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
   writeFileSync(file, JSON.stringify({ scale, partitions, referenceCap, results, cli: cliFigures }, null, 2));
   console.log(`figures written to ${file}`);
 }
 
-main().catch((err: unknown) => {
+const GROWTH_JOBS = ['pass-lifecycle', 'deduct-sessions'];
+const GROWTH_FACTORS = [0.1, 1, 5];
+
+/** `--growth`: the same jobs at three sizes, each in a bench process of its own; one table at the end. */
+async function growth(): Promise<void> {
+  mkdirSync(join(ROOT, 'bench-results'), { recursive: true });
+  const rows: Array<Array<string | number>> = [];
+  const perRow: Record<string, number[]> = {};
+  for (const job of GROWTH_JOBS) {
+    for (const factor of GROWTH_FACTORS) {
+      const size = scale * factor;
+      const out = join(ROOT, 'bench-results', `growth-${job}-${size}-${process.pid}.json`);
+      const args = ['--import', 'tsx', join(ROOT, 'bench', 'run.ts'), '--scale', String(size), '--jobs', job];
+      args.push('--partitions', String(partitions), '--workers', '1', '--reference-cap', '5', '--sections', 'jobs');
+      args.push('--out', out);
+      console.log(`growth: ${job} at scale ${size}...`);
+      const code = await new Promise<number | null>((resolve) =>
+        spawn(process.execPath, args, { cwd: ROOT, stdio: 'ignore' }).once('exit', resolve),
+      );
+      if (code !== 0) throw new Error(`growth: the bench of ${job} at scale ${size} exited with ${code}`);
+      const [r] = JSON.parse(readFileSync(out, 'utf8')).results as Array<{
+        items: number;
+        ptpassSeconds: number;
+        workerPeakRssMb: number;
+        historyEvents: number;
+        sameRows: boolean;
+      }>;
+      if (!r) throw new Error(`growth: no result for ${job} at scale ${size}`);
+      const secondsPerMillion = (r.ptpassSeconds / r.items) * 1e6;
+      perRow[job] = [...(perRow[job] ?? []), secondsPerMillion];
+      rows.push([
+        job,
+        `${factor}×`,
+        r.items,
+        fmt.s(r.ptpassSeconds),
+        fmt.s(secondsPerMillion),
+        r.workerPeakRssMb,
+        r.historyEvents,
+        r.sameRows ? 'yes' : 'NO',
+      ]);
+    }
+  }
+  console.log(
+    `\ngrowth (scale ${scale} = 1×)\n${formatTable(
+      [
+        'job',
+        'size',
+        'rows',
+        'ptpass s',
+        's per million rows',
+        'worker peak RSS MB',
+        'history events',
+        'rows = limit',
+      ],
+      rows,
+    )}`,
+  );
+  for (const [job, costs] of Object.entries(perRow)) {
+    const mid = costs[1]!;
+    const spread = costs.map((c) => `${c >= mid ? '+' : ''}${(((c - mid) / mid) * 100).toFixed(0)} %`);
+    console.log(`  ${job}: per-row cost against 1×: ${spread.join(', ')} (target within ±15 %)`);
+  }
+}
+
+(values.growth ? growth() : main()).catch((err: unknown) => {
   console.error(err);
   process.exit(1);
 });

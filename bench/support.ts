@@ -140,3 +140,26 @@ export async function startReceiverProcess(secret: string): Promise<BenchReceive
     },
   };
 }
+
+/** How many step partitions (`runStep` activities) each worker identity ran, from a run's history. */
+export function stepsByWorker(
+  events: Array<{
+    eventId?: unknown;
+    activityTaskScheduledEventAttributes?: { activityType?: { name?: string | null } | null } | null;
+    activityTaskStartedEventAttributes?: { scheduledEventId?: unknown; identity?: string | null } | null;
+  }>,
+): Record<string, number> {
+  const steps = new Set(
+    events
+      .filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'runStep')
+      .map((e) => String(e.eventId)),
+  );
+  const counts: Record<string, number> = {};
+  for (const e of events) {
+    const started = e.activityTaskStartedEventAttributes;
+    if (!started || !steps.has(String(started.scheduledEventId))) continue;
+    const identity = started.identity ?? '?';
+    counts[identity] = (counts[identity] ?? 0) + 1;
+  }
+  return counts;
+}

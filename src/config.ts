@@ -97,6 +97,7 @@ const envSchema = z.object({
     .number()
     .positive('must be a positive number of seconds')
     .default(30),
+  WORKER_ACTIVITY_SLOTS: wholeNumber(1, 256, 16),
   OPERATOR_ALERT_TO: z.string().trim().min(3, 'must be an address such as ops@studio.example').optional(),
   NOTIFY_CHANNEL: z.enum(['log', 'webhook'], { message: "must be 'log' or 'webhook'" }).default('log'),
   NOTIFY_WEBHOOK_URL: z
@@ -142,6 +143,8 @@ export interface Config {
   /** Mark the session cookie `Secure` (set when the admin web is served over HTTPS). */
   adminCookieSecure: boolean;
   shutdownGraceSeconds: number;
+  /** Activities (step partitions, deliveries, bookkeeping) one worker process runs at once. */
+  activitySlots: number;
   /** Run records older than this are pruned by `prune-run-records`. */
   runRetentionDays: number;
   /** Whether worker.ts applies the schedule declaration at start (`npm start` always does). */
@@ -213,6 +216,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     adminSessionHours: e.ADMIN_SESSION_HOURS,
     adminCookieSecure: e.ADMIN_COOKIE_SECURE === 'true',
     shutdownGraceSeconds: e.WORKER_SHUTDOWN_GRACE_SECONDS,
+    activitySlots: e.WORKER_ACTIVITY_SLOTS,
     runRetentionDays: e.RUN_RETENTION_DAYS,
     applySchedules: e.APPLY_SCHEDULES === 'true',
     noShowPolicy: e.NO_SHOW_POLICY,

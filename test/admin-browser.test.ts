@@ -257,7 +257,7 @@ describe.skipIf(!hasChromium)('admin web in Chromium', () => {
       issueAt: seoul('2031-04-30 09:00'),
     });
     expect(await page.getByRole('status').textContent()).toBe(
-      `Bulk pass ${created!.id} created: the issue-bulk-passes schedule issues it at 2031-04-30 09:00 (within a minute of that time).`,
+      `Bulk pass ${created!.id} created: its workflow issues it at 2031-04-30 09:00 (the hourly issue-bulk-passes schedule is the safety net).`,
     );
     const row = page.locator(`tr[data-bulk-pass="${created!.id}"]`);
     expect(await row.locator('[data-status]').textContent()).toBe('READY');

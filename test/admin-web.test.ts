@@ -566,7 +566,7 @@ describe('admin web: bulk passes', () => {
     expect(await domainRowCounts()).toEqual(before);
   });
 
-  it('creates a bulk pass (POST-redirect-GET) that lists newest first, and the schedule issues it', async () => {
+  it('creates a bulk pass (POST-redirect-GET) that lists newest first, and its workflow issues it', async () => {
     const db = stack.database.db;
     const pkg = await seedPackage(db, 8, 30);
     const active = [await seedUser(db, 'Issue A'), await seedUser(db, 'Issue B')];
@@ -600,9 +600,7 @@ describe('admin web: bulk passes', () => {
       issuedCount: 0,
     });
     const listed = await (await browser.get(later.headers.get('location')!)).text();
-    expect(listed).toContain(
-      `Bulk pass ${laterId} created: the issue-bulk-passes schedule issues it at 2031-04-30 09:00`,
-    );
+    expect(listed).toContain(`Bulk pass ${laterId} created: its workflow issues it at 2031-04-30 09:00`);
     expect(rowCells(listed, 'data-bulk-pass', String(laterId))).toEqual([
       String(laterId),
       'READY',
@@ -617,7 +615,7 @@ describe('admin web: bulk passes', () => {
       'not yet',
     ]);
 
-    // Due now: the every-minute schedule issues it — one pass per ACTIVE member, the INACTIVE one counted.
+    // Due now: its workflow issues it at once — one pass per ACTIVE member, the INACTIVE one counted.
     const now = await browser.post('/bulk-passes', { csrf, package: String(pkg), group: String(group) });
     expect(now.status).toBe(303);
     const nowId = Number(/created=(\d+)$/.exec(now.headers.get('location')!)![1]);
@@ -631,7 +629,7 @@ describe('admin web: bulk passes', () => {
         const [row] = await db.select().from(bulkPasses).where(eq(bulkPasses.id, nowId));
         return row?.status === 'COMPLETED' && row;
       },
-      'the schedule to issue the bulk pass',
+      'the bulk pass workflow to issue it',
       150_000,
     );
     expect(completed).toMatchObject({ issuedCount: 2, skippedCount: 1, count: null });
@@ -644,9 +642,12 @@ describe('admin web: bulk passes', () => {
       String(nowId),
     )!;
     expect([after[1], after[8], after[9]]).toEqual(['COMPLETED', '2', '1']);
-    // The later one is still waiting for its time.
+    // The later one is still waiting for its time, in a workflow of its own.
     const [stillLater] = await db.select().from(bulkPasses).where(eq(bulkPasses.id, laterId));
     expect(stillLater?.status).toBe('READY');
+    const waiting = stack.client.workflow.getHandle(`issue-bulk-passes-2031-04-30T00:00:00Z-bulk-${laterId}`);
+    expect((await waiting.describe()).status.name).toBe('RUNNING');
+    await waiting.terminate('test over');
   });
   it('warns on the page when the issue-bulk-passes schedule is paused', async () => {
     const browser = new AdminBrowser(base);
@@ -657,7 +658,7 @@ describe('admin web: bulk passes', () => {
     try {
       const page = await (await browser.get('/bulk-passes')).text();
       expect(page).toContain(
-        'The issue-bulk-passes schedule is PAUSED (stocktaking): bulk passes that are due are issued only after it is resumed on the Schedules page.',
+        'The issue-bulk-passes schedule is PAUSED (stocktaking): its hourly safety net is off, and a bulk pass whose own workflow did not start is issued only after it is resumed on the Schedules page.',
       );
     } finally {
       await handle.unpause();

@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
+import { SEARCH_ATTRIBUTE_CLI_TYPES } from '../src/workflows/search-attributes.ts';
 
 /** There is no Docker engine here; this checks the file's structure the way `docker compose config` would. */
 
@@ -31,6 +32,7 @@ describe('docker-compose.yml', () => {
       'temporal',
       'temporal-admin-tools',
       'temporal-create-namespace',
+      'temporal-search-attributes',
       'temporal-ui',
       'worker',
     ]);
@@ -61,9 +63,12 @@ describe('docker-compose.yml', () => {
     });
     expect(deps('temporal-create-namespace')).toEqual({ temporal: { condition: 'service_healthy' } });
     expect(deps('temporal-ui')).toEqual({ temporal: { condition: 'service_healthy' } });
+    expect(deps('temporal-search-attributes')).toEqual({
+      'temporal-create-namespace': { condition: 'service_completed_successfully' },
+    });
     expect(deps('worker')).toEqual({
       postgresql: { condition: 'service_healthy' },
-      'temporal-create-namespace': { condition: 'service_completed_successfully' },
+      'temporal-search-attributes': { condition: 'service_completed_successfully' },
     });
     // The admin web does not migrate: it waits for a worker that has.
     expect(deps('admin')).toEqual({ worker: { condition: 'service_healthy' } });
@@ -104,6 +109,13 @@ describe('docker-compose.yml', () => {
     }
     expect(services.admin?.environment).toMatchObject({ ADMIN_HOST: '0.0.0.0', ADMIN_PORT: '8300' });
     expect(services.admin?.environment?.ADMIN_PASSWORD).toMatch(/^\$\{ADMIN_PASSWORD:\?/);
+  });
+
+  it('registers every search attribute a ptpass run sets, with its type', () => {
+    const raw = services['temporal-search-attributes']?.command ?? '';
+    const command = Array.isArray(raw) ? raw.join('\n') : raw;
+    for (const [name, type] of Object.entries(SEARCH_ATTRIBUTE_CLI_TYPES))
+      expect(command).toContain(`--name ${name} --type ${type}`);
   });
 
   it('publishes ports that the environment can override, UI on 8080 and the admin web on 8300', () => {

@@ -6,6 +6,7 @@ import postgres from 'postgres';
 import type { TestProject } from 'vitest/node';
 import { type EmbeddedPostgres, startEmbeddedPostgres } from '../src/stack/embedded-postgres.ts';
 import { devServerExecutable, ensureTemporalCli } from '../src/stack/temporal-cli.ts';
+import { PTPASS_SEARCH_ATTRIBUTES } from '../src/workflows/search-attributes.ts';
 import { freePort } from './helpers/cli.ts';
 
 declare module 'vitest' {
@@ -39,6 +40,7 @@ export async function setup(project: TestProject): Promise<void> {
         '--log-level',
         'error',
       ],
+      searchAttributes: [...PTPASS_SEARCH_ATTRIBUTES],
     },
   });
   project.provide('temporalAddress', env.connection.options.address ?? '');

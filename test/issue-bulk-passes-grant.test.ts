@@ -224,7 +224,7 @@ describe('ptpass grant', () => {
     ]);
   });
 
-  it('with a future --at leaves the bulk pass for the schedule', async () => {
+  it('with a future --at starts a workflow that waits for that time', async () => {
     const db = database.db;
     const pkg = await seedPackage(db, 5, 7);
     const member = await seedUser(db, 'Member');
@@ -232,9 +232,14 @@ describe('ptpass grant', () => {
 
     const out = await grant('--package', String(pkg), '--group', String(group), '--at', '2031-05-05T10:00');
     expect(out.code).toBe(0);
+    const [, bulkPassId] = /^bulk pass (\d+):/.exec(out.stdout)!;
+    const workflowId = `issue-bulk-passes-2031-05-05T01:00:00Z-bulk-${bulkPassId}`;
     expect(out.stdout).toContain(
-      'left for the schedule: issue-bulk-passes issues it at 2031-05-05T01:00:00.000Z',
+      `waiting until 2031-05-05T01:00:00.000Z: workflow ${workflowId} issues it then`,
     );
+    const handle = temporal.client.workflow.getHandle(workflowId);
+    expect((await handle.describe()).status.name).toBe('RUNNING');
+    await handle.terminate('test over');
     const [row] = await db.select().from(bulkPasses).where(eq(bulkPasses.groupId, group));
     expect(row).toMatchObject({ status: 'READY', issueAt: new Date('2031-05-05T01:00:00Z') });
     expect(row!.startedAt).toEqual(new Date('2031-05-05T01:00:00Z'));

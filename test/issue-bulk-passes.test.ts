@@ -44,13 +44,20 @@ async function bulkPass(id: number) {
   return row!;
 }
 
-async function run(asOf: Date, extra: { rerun?: boolean; chunkSize?: number } = {}): Promise<JobResult> {
+async function run(
+  asOf: Date,
+  extra: { rerun?: boolean; chunkSize?: number; partitions?: number } = {},
+): Promise<JobResult> {
+  const issue = {
+    ...(extra.chunkSize ? { chunkSize: extra.chunkSize } : {}),
+    ...(extra.partitions ? { partitions: extra.partitions } : {}),
+  };
   const outcome = await launchJob(deps(), {
     job: 'issue-bulk-passes',
     asOf,
     wait: true,
     rerun: extra.rerun,
-    settings: extra.chunkSize ? { steps: { issue: { chunkSize: extra.chunkSize } } } : {},
+    settings: Object.keys(issue).length ? { steps: { issue } } : {},
   });
   if (!('result' in outcome)) throw new Error(`unexpected outcome ${outcome.outcome}`);
   return outcome.result;
@@ -208,6 +215,67 @@ describe('issue-bulk-passes', () => {
     await db.execute(sql`UPDATE users SET status = 'ACTIVE' WHERE id = ${returning}`);
     await run(new Date(T.getTime() + 60_000));
     expect((await passesOf(id)).map((p) => p.userId)).toEqual([first]);
+  });
+
+  it('splits into key-range partitions over members: overlapping groups, one pass per ACTIVE member each', async () => {
+    const db = env.database.db;
+    const pkg = await seedPackage(db, 6, 30);
+    const a = await seedLargeGroup(db, { count: 900, inactiveEvery: 9 });
+    const b = await seedLargeGroup(db, { count: 300 });
+    // A third bulk pass for the members of both groups at once (pairs interleave in member order).
+    const members = await db.execute<{ user_id: number }>(
+      sql`SELECT user_id FROM user_group_members WHERE group_id IN (${a.groupId}, ${b.groupId}) ORDER BY 1`,
+    );
+    const both = await seedGroup(
+      db,
+      members.map((m) => Number(m.user_id)),
+    );
+    const ids = [
+      await seedBulkPass(db, { packageId: pkg, groupId: a.groupId, startedAt: hours(-2) }),
+      await seedBulkPass(db, { packageId: pkg, groupId: b.groupId, startedAt: hours(-1) }),
+      await seedBulkPass(db, { packageId: pkg, groupId: both, startedAt: hours(-1) }),
+    ];
+
+    const result = await run(T, { partitions: 4, chunkSize: 97 });
+    const issue = result.steps.find((s) => s.step === 'issue')!;
+    expect(issue.partitions).toBe(4);
+    expect(issue).toMatchObject({ read: 2400, written: 2 * (a.active + b.active) });
+    expect(await bulkPass(ids[0]!)).toMatchObject({
+      status: 'COMPLETED',
+      issuedCount: a.active,
+      skippedCount: 100,
+    });
+    expect(await bulkPass(ids[1]!)).toMatchObject({
+      status: 'COMPLETED',
+      issuedCount: b.active,
+      skippedCount: 0,
+    });
+    expect(await bulkPass(ids[2]!)).toMatchObject({
+      status: 'COMPLETED',
+      issuedCount: a.active + b.active,
+      skippedCount: 100,
+    });
+    const [dupes] = await db.execute<{ n: number }>(sql`
+      SELECT count(*)::int AS n FROM (SELECT 1 FROM passes GROUP BY bulk_pass_id, user_id HAVING count(*) > 1) d`);
+    expect(dupes?.n).toBe(0);
+  });
+
+  it('a checkpoint of the earlier bulk-pass-first order restarts the step and issues nothing twice', async () => {
+    const db = env.database.db;
+    const pkg = await seedPackage(db, 6, 30);
+    const { groupId, active } = await seedLargeGroup(db, { count: 50 });
+    const id = await seedBulkPass(db, { packageId: pkg, groupId, startedAt: hours(-1) });
+    const page = (after: string | null) =>
+      db.transaction((tx) =>
+        issueBulkPassesChunk(tx, { asOf: T, after, limit: 20, bulkPassId: id, timeZone: 'Asia/Seoul' }),
+      );
+    const first = await page(null);
+    expect(first).toMatchObject({ read: 20, written: 20 });
+    expect(first.lastKey).toMatch(new RegExp(`^\\d+/${id}$`));
+    // An old-format checkpoint reads from the start again: the first 20 are found issued.
+    expect(await page(`${id}:${first.lastKey!.split('/')[0]}`)).toMatchObject({ read: 20, written: 0 });
+    expect(await page(first.lastKey)).toMatchObject({ read: 20, written: 20 });
+    expect((await passesOf(id)).length).toBe(Math.min(40, active));
   });
 
   it('issues a group of 100,000 members completely', { timeout: 180_000 }, async () => {

@@ -92,6 +92,11 @@ describe('schedules', () => {
     );
     expect(JSON.stringify(described)).toContain('passLifecycle');
     expect(JSON.stringify(described)).toContain(zone);
+    // A readable calendar in the Web UI: a structured calendar with its words, no cron string.
+    expect(described.schedule.spec.structuredCalendar).toEqual([
+      expect.objectContaining({ comment: 'daily at 00:05' }),
+    ]);
+    expect(described.schedule.spec.cronString ?? []).toEqual([]);
     const listed = await temporalCli('schedule', 'list');
     expect(listed).toContain('pass-lifecycle');
     expect(listed).toContain('prune-run-records');

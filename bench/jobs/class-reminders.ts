@@ -1,5 +1,5 @@
 import type { NotificationChannel } from '../../src/activities/notifications/channel.ts';
-import { mapBounded } from '../../src/activities/notifications/deliver.ts';
+import { forEachBounded } from '../../src/activities/notifications/deliver.ts';
 import { renderMessage } from '../../src/activities/notifications/templates.ts';
 import { createWebhookChannel } from '../../src/activities/notifications/webhook-channel.ts';
 import type { BenchJob } from '../jobs.ts';
@@ -151,10 +151,11 @@ export const classRemindersBench: BenchJob = {
       JOIN users u ON u.id = n.user_id
       JOIN bookings b ON b.id = (n.subject->>'bookingId')::bigint
       WHERE n.status = 'PENDING' AND n.event = 'class-reminder'`;
-    const records = await mapBounded(pending, LIMIT_CONCURRENCY, async (row) => {
+    const records: Array<{ id: string; message: string }> = [];
+    await forEachBounded(pending, LIMIT_CONCURRENCY, async (row) => {
       const notification = outgoing(row);
       await send(notification);
-      return { id: row.id, message: notification.text };
+      records.push({ id: row.id, message: notification.text });
     });
     await sql`
       UPDATE notifications n

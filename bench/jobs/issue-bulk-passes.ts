@@ -30,6 +30,41 @@ export const issueBulkPassesBench: BenchJob = {
     await sql`ANALYZE`;
     return { items: members };
   },
+  limitParallel: {
+    // ptpass partitions the issue step over members (user IDs); completion is its own step after.
+    async keyRange(sql) {
+      const [row] = await sql<{ min: string | null; max: string | null }[]>`
+        SELECT min(user_id)::text AS min, max(user_id)::text AS max FROM user_group_members`;
+      return row?.min && row.max ? { min: row.min, max: row.max } : null;
+    },
+    async range(sql, asOf, { after, upTo }) {
+      const issued = await sql`
+        INSERT INTO passes (user_id, package_id, bulk_pass_id, status, remaining_count, started_at, ended_at)
+        SELECT gm.user_id, bp.package_id, bp.id, 'READY', coalesce(bp.count, pk.session_count), bp.started_at,
+               coalesce(bp.ended_at, bp.started_at + make_interval(hours => 24 * pk.period_days))
+        FROM bulk_passes bp
+        JOIN packages pk ON pk.id = bp.package_id
+        JOIN user_group_members gm ON gm.group_id = bp.group_id
+        JOIN users u ON u.id = gm.user_id
+        WHERE bp.status = 'READY' AND coalesce(bp.issue_at, bp.started_at) <= ${asOf} AND u.status = 'ACTIVE'
+          AND gm.user_id > ${after ?? '0'} AND gm.user_id <= ${upTo ?? String(Number.MAX_SAFE_INTEGER)}
+        ORDER BY gm.user_id, bp.id
+        ON CONFLICT (bulk_pass_id, user_id) DO NOTHING`;
+      return issued.count;
+    },
+    async finish(sql, asOf) {
+      const completed = await sql`
+        UPDATE bulk_passes bp SET
+          status = 'COMPLETED', completed_at = now(), modified_at = now(),
+          issued_count = (SELECT count(*) FROM passes p WHERE p.bulk_pass_id = bp.id),
+          skipped_count = (
+            SELECT count(*) FROM user_group_members gm
+            WHERE gm.group_id = bp.group_id
+              AND NOT EXISTS (SELECT 1 FROM passes p WHERE p.bulk_pass_id = bp.id AND p.user_id = gm.user_id))
+        WHERE bp.status = 'READY' AND coalesce(bp.issue_at, bp.started_at) <= ${asOf}`;
+      return completed.count;
+    },
+  },
   /** One INSERT ... SELECT of every pass, then the bulk pass's completion with its counts. */
   async limit(sql, asOf, { upTo }) {
     const issued = await sql`
@@ -147,8 +182,8 @@ export const issueBulkPassesBench: BenchJob = {
          FROM bulk_passes)) AS hash`;
     return row!.hash;
   },
-  settings(_partitions, chunkSize) {
-    // The issue step walks (bulk pass, member) pairs with a composite checkpoint: it has no key range to split.
-    return { steps: { issue: chunkSize ? { chunkSize } : {} } };
+  settings(partitions, chunkSize) {
+    // The issue step splits into key-range partitions over members (user IDs).
+    return { steps: { issue: { partitions, ...(chunkSize ? { chunkSize } : {}) } } };
   },
 };

@@ -1,7 +1,7 @@
 import type { Db } from '../db/client.ts';
 import { findStepRanges, finishJobRun, insertJobRun, type NewJobRun } from '../db/queries/runs.ts';
 import type { JobResult } from '../jobs/definition.ts';
-import type { JobName } from '../jobs/index.ts';
+import { findJob, type JobName } from '../jobs/index.ts';
 import type { Logger } from '../logger.ts';
 import { deductSessionsSteps } from './deduct-sessions.ts';
 import { issueBulkPassesSteps } from './issue-bulk-passes.ts';
@@ -21,6 +21,22 @@ import {
   splitKeyRange,
 } from './step-runner.ts';
 
+/** Keys in a step's range below which one more partition costs more in set-up than it saves. */
+export const ROWS_PER_PARTITION = 250_000;
+
+/**
+ * The partition count a run picks when its settings do not say: one per ROWS_PER_PARTITION keys in the
+ * step's range (an upper bound of its due rows: IDs of rows due or not), at least the step's declared
+ * default, and at most a quarter of the worker's activity slots (so other runs and deliveries keep slots),
+ * capped at 8 (about what one PostgreSQL server's cores absorb). With 16 slots: up to 4 partitions.
+ */
+export function choosePartitions(range: { min: string; max: string }, slots: number, declared = 1): number {
+  const keys = Number(BigInt(range.max) - BigInt(range.min) + 1n);
+  const byRows = Math.floor(keys / ROWS_PER_PARTITION);
+  const bySlots = Math.max(1, Math.min(8, Math.floor(slots / 4)));
+  return Math.max(declared, Math.min(byRows, bySlots), 1);
+}
+
 export interface ActivityDeps {
   db: Db;
   logger: Logger;
@@ -34,6 +50,8 @@ export interface ActivityDeps {
   notifier?: Notifier;
   /** Where a failed job run is reported through the notifier (OPERATOR_ALERT_TO); no alert when absent. */
   operatorAlertTo?: string;
+  /** Activities this worker runs at once (WORKER_ACTIVITY_SLOTS): bounds the partitions a run picks itself. */
+  activitySlots?: number;
   hooks?: StepRunnerHooks & {
     onJobFinished?(info: {
       job: string;
@@ -149,13 +167,17 @@ export function createActivities(deps: ActivityDeps) {
       });
     },
 
+    /** Key ranges of a step's partitions: `partitions` as the run asked, or 0 for `choosePartitions`. */
     async planStep(input: { jobRunId?: string; job: string; step: string; partitions: number }) {
       const handler = findHandler(runnerDeps, input.job, input.step);
       // A restart keeps the partitions of the run it continues, so each resumes from its own checkpoint.
       const earlier = input.jobRunId ? await findStepRanges(deps.db, input.jobRunId, input.step) : [];
       if (earlier.length > 0) return earlier;
       const range = handler.keyRange ? await handler.keyRange(deps.db) : null;
-      return splitKeyRange(range, handler.keyRange ? input.partitions : 1);
+      if (!range) return splitKeyRange(null, 1);
+      const declared = findJob(input.job)?.steps.find((s) => s.name === input.step)?.partitions ?? 1;
+      const count = input.partitions || choosePartitions(range, deps.activitySlots ?? 16, declared);
+      return splitKeyRange(range, count);
     },
 
     runStep(input: StepInput) {

@@ -1,4 +1,4 @@
-import { completeBulkPassesChunk, issueBulkPassesChunk } from '../db/queries/bulk-passes.ts';
+import { completeBulkPassesChunk, issueBulkPassesChunk, issueKeyRange } from '../db/queries/bulk-passes.ts';
 import type { StepHandler } from './step-runner.ts';
 
 interface IssueBulkPassesParams {
@@ -20,10 +20,13 @@ export const issueBulkPassesSteps = (
       issueBulkPassesChunk(tx, {
         asOf: ctx.asOf,
         after: ctx.after,
+        upTo: ctx.upTo,
         limit: ctx.limit,
         bulkPassId: ctx.params.bulkPassId,
         timeZone,
       }),
+    // Partitions split the members by user ID; each walks its members of every due bulk pass.
+    keyRange: (db) => issueKeyRange(db),
   },
   complete: {
     chunk: (tx, ctx) =>

@@ -1,3 +1,4 @@
+import { type Client, WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
 import type { Db } from '../db/client.ts';
 import {
   findGroupMembership,
@@ -6,13 +7,15 @@ import {
   insertAdHocGroup,
   insertBulkPass,
 } from '../db/queries/bulk-passes.ts';
-import { normaliseAsOf } from '../jobs/definition.ts';
+import { jobWorkflowId, normaliseAsOf } from '../jobs/definition.ts';
+import { issueBulkPassesJob } from '../jobs/issue-bulk-passes.ts';
 import { parseInstant } from '../time.ts';
 
 /**
  * A one-off grant: a bulk pass for a group (or for listed users, through a group made for them), issued
- * at once or left for the `issue-bulk-passes` schedule. Everything is checked before anything is written;
- * the checks and the inserts share one transaction, so a grant is created whole or not at all.
+ * at once or at its chosen time by a workflow of its own (`startGrantIssue`). Everything is checked before
+ * anything is written; the checks and the inserts share one transaction, so a grant is created whole or
+ * not at all. `ptpass grant`, the admin form and the HTTP API all go through this file.
  */
 
 /** A grant option that cannot be read; the message names the option as `ptpass grant` spells it. */
@@ -222,4 +225,40 @@ export async function createGrant(db: Db, request: GrantRequest, now: Date): Pro
       },
     };
   });
+}
+
+export interface GrantIssue {
+  workflowId: string;
+  runId: string;
+  /** False when the grant's workflow was already there (a repeated call): nothing new was started. */
+  started: boolean;
+}
+
+/**
+ * Starts the grant's own workflow (`issueBulkPassAt`): it waits on a durable timer until the issue time and
+ * then issues that bulk pass. Its ID is the issue-bulk-passes instance of the bulk pass as of its issue
+ * time — the ID a run at once would have — so a second start for the same grant finds the first.
+ * Should it fail (Temporal unreachable), the bulk pass stays READY and the hourly schedule issues it.
+ */
+export async function startGrantIssue(
+  deps: { client: Client; taskQueue: string },
+  grant: Pick<Grant, 'bulkPassId' | 'issueAt'>,
+): Promise<GrantIssue> {
+  const issueAt = normaliseAsOf(grant.issueAt);
+  const key = issueBulkPassesJob.instanceKey?.({ bulkPassId: grant.bulkPassId });
+  const workflowId = `${jobWorkflowId(issueBulkPassesJob.name, issueAt)}-${key}`;
+  try {
+    const handle = await deps.client.workflow.start('issueBulkPassAt', {
+      taskQueue: deps.taskQueue,
+      workflowId,
+      args: [{ bulkPassId: grant.bulkPassId, issueAt: issueAt.toISOString() }],
+      workflowIdReusePolicy: 'ALLOW_DUPLICATE_FAILED_ONLY',
+      workflowIdConflictPolicy: 'FAIL',
+    });
+    return { workflowId, runId: handle.firstExecutionRunId, started: true };
+  } catch (err) {
+    if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+    const description = await deps.client.workflow.getHandle(workflowId).describe();
+    return { workflowId, runId: description.runId, started: false };
+  }
 }

@@ -6,7 +6,12 @@ import {
   type ScheduleOptions,
 } from '@temporalio/client';
 import { findJob } from '../jobs/index.ts';
-import { type CalendarDeclaration, SCHEDULES, type ScheduleDeclaration } from '../jobs/schedules.ts';
+import {
+  type CalendarDeclaration,
+  type Range,
+  SCHEDULES,
+  type ScheduleDeclaration,
+} from '../jobs/schedules.ts';
 
 /**
  * Makes Temporal's schedules match the declaration in src/jobs/schedules.ts, and the operator verbs on
@@ -34,18 +39,33 @@ function calendarSpec(calendar: CalendarDeclaration) {
   };
 }
 
+/**
+ * The calendar in words ("every 5 minutes", "daily at 00:05", "Sundays at 03:30"): the comment Temporal keeps
+ * on the structured calendar spec, so the Web UI and `temporal schedule describe` show it as written here.
+ */
 export function describeCalendar(calendar: CalendarDeclaration): string {
-  const part = (r: CalendarDeclaration['minute']): string => {
-    if (r === undefined) return '0';
-    if (r === '*' || typeof r === 'number') return String(r);
-    return `${r.start}-${r.end}/${r.step}`;
-  };
-  return `minute ${part(calendar.minute)}, hour ${part(calendar.hour)}${calendar.dayOfWeek ? `, ${calendar.dayOfWeek.toLowerCase()}` : ''}`;
+  const { minute = 0, hour = 0, dayOfWeek = '*' } = calendar;
+  const pad = (n: number) => String(n).padStart(2, '0');
+  const days = dayOfWeek === '*' ? '' : `${dayOfWeek[0]}${dayOfWeek.slice(1).toLowerCase()}s `;
+  if (hour === '*' && minute === '*') return `${days}every minute`;
+  if (hour === '*' && typeof minute === 'object' && minute.start === 0 && minute.end === 59)
+    return `${days}every ${minute.step} minutes`;
+  if (hour === '*' && typeof minute === 'number') return `${days}hourly at :${pad(minute)}`;
+  if (typeof hour === 'number' && typeof minute === 'number')
+    return `${dayOfWeek === '*' ? 'daily ' : days}at ${pad(hour)}:${pad(minute)}`;
+  const part = (r: Range | '*'): string =>
+    r === '*' || typeof r === 'number' ? String(r) : `${r.start}-${r.end}/${r.step}`;
+  return `${days}minute ${part(minute)}, hour ${part(hour)}`;
 }
 
 /** A fingerprint of everything `apply` controls; kept on the action so a changed declaration is noticed. */
 function fingerprint(decl: ScheduleDeclaration, deps: ScheduleDeps): string {
-  const material = JSON.stringify({ decl, taskQueue: deps.taskQueue, tz: deps.businessTimeZone });
+  const material = JSON.stringify({
+    decl,
+    comment: describeCalendar(decl.calendar),
+    taskQueue: deps.taskQueue,
+    tz: deps.businessTimeZone,
+  });
   return createHash('sha256').update(material).digest('hex').slice(0, 16);
 }
 

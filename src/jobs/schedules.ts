@@ -9,7 +9,7 @@ import type { JobName } from './index.ts';
  * time (see `scheduledTimeOr` in src/workflows/run-job.ts).
  */
 
-type Range = number | { start: number; end: number; step: number };
+export type Range = number | { start: number; end: number; step: number };
 export interface CalendarDeclaration {
   minute?: Range | '*';
   hour?: Range | '*';
@@ -44,10 +44,10 @@ export const SCHEDULES: readonly ScheduleDeclaration[] = [
   },
   {
     job: 'issue-bulk-passes',
-    calendar: { hour: '*', minute: '*' },
+    calendar: { hour: '*', minute: 0 },
     overlap: 'SKIP',
     catchupWindow: '1 hour',
-    note: 'Every minute: issue the bulk passes whose time has come (also overdue ones) to their groups.',
+    note: 'Hourly safety net: issue any due bulk pass its own workflow (started by the grant) has not issued.',
   },
   {
     job: 'deduct-sessions',

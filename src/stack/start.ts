@@ -7,6 +7,7 @@ import { type Config, resolveTemporalAddress } from '../config.ts';
 import { createDb, migrateDatabase } from '../db/client.ts';
 import { createLogger } from '../logger.ts';
 import { prepareRuntime, runWorker, stopOnSignals } from '../worker/run-worker.ts';
+import { PTPASS_SEARCH_ATTRIBUTES } from '../workflows/search-attributes.ts';
 import { seedDemoStudio } from './demo-seed.ts';
 import { type EmbeddedPostgres, startEmbeddedPostgres } from './embedded-postgres.ts';
 import { devServerExecutable, ensureTemporalCli } from './temporal-cli.ts';
@@ -46,6 +47,7 @@ export async function startStack(
           dbFilename,
           namespace: config.namespace,
           extraArgs: ['--log-level', 'error'],
+          searchAttributes: [...PTPASS_SEARCH_ATTRIBUTES],
         },
       });
       closers.push(() => env.teardown());

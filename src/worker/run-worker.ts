@@ -7,6 +7,7 @@ import { applySchedules } from '../client/schedules.ts';
 import type { Config } from '../config.ts';
 import type { Db } from '../db/client.ts';
 import type { Logger } from '../logger.ts';
+import { SEARCH_ATTRIBUTE_CLI_TYPES } from '../workflows/search-attributes.ts';
 import { createPtpassWorker } from './create-worker.ts';
 import { createJobMetrics, installRuntime, startMetricsServer } from './observability.ts';
 
@@ -45,6 +46,25 @@ export interface RunWorkerOptions {
   stopSignal: AbortSignal;
 }
 
+/**
+ * Every run sets the ptpass search attributes; in a namespace without them its workflow task would fail
+ * over and over. Say so at start instead, with the command that fixes it.
+ */
+async function requireSearchAttributes(connection: Connection, namespace: string): Promise<void> {
+  const { customAttributes } = await connection.operatorService.listSearchAttributes({ namespace });
+  const missing = Object.keys(SEARCH_ATTRIBUTE_CLI_TYPES).filter(
+    (name) => !(name in (customAttributes ?? {})),
+  );
+  if (missing.length === 0) return;
+  const create = Object.entries(SEARCH_ATTRIBUTE_CLI_TYPES)
+    .map(([name, type]) => `--name ${name} --type ${type}`)
+    .join(' ');
+  throw new Error(
+    `namespace '${namespace}' lacks the search attribute${missing.length > 1 ? 's' : ''} ${missing.join(', ')}; ` +
+      `run: temporal operator search-attribute create --namespace ${namespace} ${create}`,
+  );
+}
+
 export async function runWorker(options: RunWorkerOptions): Promise<void> {
   const { config, logger, db } = options;
   const closers: Array<() => Promise<void>> = [];
@@ -64,6 +84,7 @@ export async function runWorker(options: RunWorkerOptions): Promise<void> {
     const clientConnection = await Connection.connect({ address: options.address });
     closers.push(() => clientConnection.close());
     const client = new Client({ connection: clientConnection, namespace: config.namespace });
+    await requireSearchAttributes(clientConnection, config.namespace);
 
     if (options.applySchedules) {
       const changes = await applySchedules({
@@ -79,12 +100,14 @@ export async function runWorker(options: RunWorkerOptions): Promise<void> {
       namespace: config.namespace,
       taskQueue: config.taskQueue,
       shutdownGraceSeconds: config.shutdownGraceSeconds,
+      maxConcurrentActivityTaskExecutions: config.activitySlots,
       deps: {
         db,
         logger,
         businessTimeZone: config.businessTimeZone,
         notifier: createNotifier(config.notify, config.businessTimeZone, logger),
         operatorAlertTo: config.operatorAlertTo,
+        activitySlots: config.activitySlots,
         stopSignal: options.stopSignal,
         hooks: metrics.hooks,
         // What this deployment's configuration says where a run does not.

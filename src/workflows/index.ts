@@ -2,7 +2,7 @@
 
 export { classReminders } from './class-reminders.ts';
 export { deductSessions } from './deduct-sessions.ts';
-export { issueBulkPasses } from './issue-bulk-passes.ts';
+export { issueBulkPassAt, issueBulkPasses } from './issue-bulk-passes.ts';
 export { passExpiryReminders } from './pass-expiry-reminders.ts';
 export { passLifecycle } from './pass-lifecycle.ts';
 export { pruneRunRecords } from './prune-run-records.ts';

@@ -4,6 +4,7 @@ import {
   CancellationScope,
   defineSignal,
   isCancellation,
+  patched,
   proxyActivities,
   setHandler,
   upsertMemo,
@@ -21,6 +22,7 @@ import {
   type StepSummary,
 } from '../jobs/definition.ts';
 import { describeCauses, ERROR_NAMES, NON_RETRYABLE_ERROR_NAMES } from '../jobs/errors.ts';
+import { markRun } from './search-attributes.ts';
 
 /**
  * The shared step runner, workflow half: validate the input, open a run record, run each step as one
@@ -77,6 +79,7 @@ export async function runJob(job: JobDefinition, rawInput: unknown): Promise<Job
       summary: `${job.name}: ${step}${partitions > 1 ? ` · partition ${partition + 1}/${partitions}` : ''}`,
     }).runStep;
 
+  markRun(job.name, 'RUNNING');
   const { jobRunId } = await bookkeeping.startJobRun({
     jobRunId: info.runId,
     workflowId: info.workflowId,
@@ -121,16 +124,19 @@ export async function runJob(job: JobDefinition, rawInput: unknown): Promise<Job
         skipLimit: settings.skipLimit,
         pauseMs: settings.pauseMs,
       };
+      // Partitions: the run's setting, else the step's key range and the worker's slots decide (planStep).
       // A restarted run keeps the partitions of the run it continues (planStep finds them).
+      const requested = input.settings.steps?.[settings.name]?.partitions;
+      // (Runs started before planStep chose partitions replay as they ran: one range unless asked.)
       const ranges =
-        settings.partitions > 1
-          ? await bookkeeping.planStep({
+        requested === 1 || (!patched('auto-partitions') && settings.partitions <= 1)
+          ? [{ partition: 0, after: null, upTo: null }]
+          : await bookkeeping.planStep({
               jobRunId,
               job: job.name,
               step: settings.name,
-              partitions: settings.partitions,
-            })
-          : [{ partition: 0, after: null, upTo: null }];
+              partitions: requested ?? 0,
+            });
       const runPart = (range: (typeof ranges)[number]) => () =>
         stepActivity(
           settings.name,
@@ -163,6 +169,7 @@ export async function runJob(job: JobDefinition, rawInput: unknown): Promise<Job
       bookkeeping.finishJobRun({ jobRunId, status, result: result(), error: message }),
     );
     upsertMemo({ ptpass: { ...memoOf(result()), status, error: message } });
+    markRun(job.name, status, input.dryRun ? 0 : result().written);
     throw ApplicationFailure.create({
       message: `${job.name} ${stopped ? 'stopped' : 'failed'}: ${message}`,
       type: stopped ? ERROR_NAMES.jobStopped : ERROR_NAMES.jobFailed,
@@ -174,6 +181,7 @@ export async function runJob(job: JobDefinition, rawInput: unknown): Promise<Job
   const done = result();
   await bookkeeping.finishJobRun({ jobRunId, status: 'COMPLETED', result: done });
   upsertMemo({ ptpass: { ...memoOf(done), status: 'COMPLETED' } });
+  markRun(job.name, 'COMPLETED', done.dryRun ? 0 : done.written);
   return done;
 }
 

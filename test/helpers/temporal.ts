@@ -8,6 +8,7 @@ import type { ActivityDeps } from '../../src/activities/index.ts';
 import { createLogNotifier } from '../../src/activities/notifications/notifier.ts';
 import { createLogger } from '../../src/logger.ts';
 import { createPtpassWorker, WORKFLOWS_PATH } from '../../src/worker/create-worker.ts';
+import { SEARCH_ATTRIBUTE_CLI_TYPES } from '../../src/workflows/search-attributes.ts';
 
 export const temporalAddress = () => inject('temporalAddress');
 
@@ -108,8 +109,19 @@ export async function createTestNamespace(connection: Connection, namespace: str
       () => true,
       () => false,
     );
-    if (ready) return;
+    if (ready) break;
     if (tries > 400) throw new Error(`namespace ${namespace} did not become ready`);
     await new Promise((r) => setTimeout(r, 25));
   }
+  // Search attributes belong to a namespace: every ptpass run sets them (src/workflows/search-attributes.ts).
+  await promisify(execFile)(inject('temporalCli'), [
+    'operator',
+    'search-attribute',
+    'create',
+    '--namespace',
+    namespace,
+    ...Object.entries(SEARCH_ATTRIBUTE_CLI_TYPES).flatMap(([name, type]) => ['--name', name, '--type', type]),
+    '--address',
+    temporalAddress(),
+  ]);
 }

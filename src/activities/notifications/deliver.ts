@@ -110,23 +110,25 @@ function sleep(ms: number, cancel: AbortSignal): Promise<void> {
 }
 
 /**
- * Runs `fn` over `items` with at most `limit` calls in flight, results in input order. On the first error
- * no further item starts, the calls in flight finish, and the error is thrown: nothing is sent after the
- * caller has given up on the page.
+ * Runs `fn` over `items` with at most `limit` calls in flight. On the first error no further item starts,
+ * the calls in flight finish, and the error is thrown: nothing is sent after the caller has given up on the
+ * page. Consumes `items`: each slot is cleared as a lane takes it, so a finished item can be collected
+ * while the rest are still in flight.
  */
-export async function mapBounded<T, R>(
-  items: readonly T[],
+export async function forEachBounded<T>(
+  items: Array<T | undefined>,
   limit: number,
-  fn: (item: T) => Promise<R>,
-): Promise<R[]> {
-  const results = new Array<R>(items.length);
+  fn: (item: T) => Promise<void>,
+): Promise<void> {
   let next = 0;
   let failure: { error: unknown } | undefined;
   const lane = async () => {
     while (!failure && next < items.length) {
       const index = next++;
+      const item = items[index] as T;
+      items[index] = undefined;
       try {
-        results[index] = await fn(items[index] as T);
+        await fn(item);
       } catch (error) {
         failure ??= { error };
       }
@@ -134,5 +136,4 @@ export async function mapBounded<T, R>(
   };
   await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, lane));
   if (failure) throw failure.error;
-  return results;
 }

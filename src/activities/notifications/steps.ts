@@ -12,7 +12,7 @@ import { parseQuietHours } from '../../jobs/pass-expiry-reminders.ts';
 import { addDays, businessDayOf, startOfBusinessDay } from '../../time.ts';
 import type { StepHandler } from '../step-runner.ts';
 import type { OutgoingNotification } from './channel.ts';
-import { deliverWithRetries, mapBounded } from './deliver.ts';
+import { deliverWithRetries, forEachBounded } from './deliver.ts';
 import type { Notifier } from './notifier.ts';
 import { afterQuietHours } from './quiet-hours.ts';
 import { type MessageData, NOTIFICATION_EVENTS, type PassMilestone, renderMessage } from './templates.ts';
@@ -87,17 +87,22 @@ function deliverStep(notifier: Notifier, events: readonly string[]): StepHandler
 
       const activity = Context.current();
       let lastBeat = Date.now();
-      const records = await mapBounded(due, notifier.concurrency, async (row): Promise<DeliveryRecord> => {
+      const read = due.length;
+      // Streamed: each row is rendered when a lane takes it, sent, and recorded with the next batch in this
+      // chunk's transaction, so a page never holds all its messages at once.
+      const recorder = recordInBatches(tx, RECORD_BATCH);
+      await forEachBounded(due, notifier.concurrency, async (row) => {
         const prepared = prepare(row, ctx.asOf, notifier);
         const base = { id: row.id, channel: notifier.channel.name };
         if (!prepared.ok) {
-          return {
+          recorder.add({
             ...base,
             status: 'FAILED',
             attempts: 0,
             error: `not sent: ${prepared.reason}`,
             message: null,
-          };
+          });
+          return;
         }
         const outcome = await deliverWithRetries(
           notifier.channel,
@@ -110,13 +115,51 @@ function deliverStep(notifier: Notifier, events: readonly string[]): StepHandler
           lastBeat = Date.now();
           activity.heartbeat();
         }
-        return { ...base, ...outcome, message: prepared.notification.text };
+        recorder.add({ ...base, ...outcome, message: prepared.notification.text });
       });
-      const { sent } = await recordDeliveries(tx, records);
-      const skipped = records
-        .filter((r) => r.status === 'FAILED')
-        .map((r) => ({ key: r.id, reason: r.error ?? 'failed' }));
-      return { read: due.length, written: sent, lastKey, skipped };
+      const { sent, skipped } = await recorder.close();
+      return { read, written: sent, lastKey, skipped };
+    },
+  };
+}
+
+/** Deliveries recorded per statement while a page is being sent. */
+const RECORD_BATCH = 100;
+
+/**
+ * Collects delivery outcomes and writes them in batches, one statement at a time, in the chunk's
+ * transaction. A failed write stops further adds (the chunk fails and rolls back; its rows stay PENDING).
+ */
+function recordInBatches(tx: Parameters<StepHandler['chunk']>[0], size: number) {
+  let batch: DeliveryRecord[] = [];
+  let writing: Promise<void> = Promise.resolve();
+  let failure: { error: unknown } | undefined;
+  let sent = 0;
+  const skipped: Array<{ key: string; reason: string }> = [];
+  const flush = () => {
+    const records = batch;
+    batch = [];
+    writing = writing.then(async () => {
+      if (failure) return;
+      try {
+        sent += (await recordDeliveries(tx, records)).sent;
+      } catch (error) {
+        failure = { error };
+      }
+    });
+  };
+  return {
+    add(record: DeliveryRecord) {
+      if (failure) throw failure.error;
+      if (record.status === 'FAILED') skipped.push({ key: record.id, reason: record.error ?? 'failed' });
+      batch.push(record);
+      if (batch.length >= size) flush();
+    },
+    async close(): Promise<{ sent: number; skipped: Array<{ key: string; reason: string }> }> {
+      if (batch.length) flush();
+      await writing;
+      if (failure) throw failure.error;
+      return { sent, skipped };
     },
   };
 }

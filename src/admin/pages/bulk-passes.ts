@@ -1,5 +1,11 @@
 import { z } from 'zod';
-import { createGrant, GrantInputError, type GrantRequest, parseGrantOptions } from '../../client/grant.ts';
+import {
+  createGrant,
+  GrantInputError,
+  type GrantRequest,
+  parseGrantOptions,
+  startGrantIssue,
+} from '../../client/grant.ts';
 import { listSchedules } from '../../client/schedules.ts';
 import { groupChoices, listBulkPasses, packageChoices } from '../../db/queries/bulk-passes.ts';
 import { issueBulkPassesJob } from '../../jobs/issue-bulk-passes.ts';
@@ -51,9 +57,9 @@ async function issuingScheduleWarning(app: AdminApp): Promise<string | undefined
   try {
     const [state] = await listSchedules(app.schedules, declaration);
     if (!state?.exists)
-      return 'The issue-bulk-passes schedule does not exist yet (start the worker or run ptpass schedules apply): nothing is issued until it does.';
+      return 'The issue-bulk-passes schedule does not exist yet (start the worker or run ptpass schedules apply): a bulk pass whose own workflow did not start is not issued until it does.';
     if (state.paused)
-      return `The issue-bulk-passes schedule is PAUSED${state.note ? ` (${state.note})` : ''}: bulk passes that are due are issued only after it is resumed on the Schedules page.`;
+      return `The issue-bulk-passes schedule is PAUSED${state.note ? ` (${state.note})` : ''}: its hourly safety net is off, and a bulk pass whose own workflow did not start is issued only after it is resumed on the Schedules page.`;
     return undefined;
   } catch (err) {
     app.logger.warn('admin web cannot describe the issue-bulk-passes schedule', { error: err });
@@ -76,7 +82,7 @@ async function renderPage(
   const { form } = options;
   const created = options.created === undefined ? undefined : list.find((b) => b.id === options.created);
   const notice = created
-    ? `Bulk pass ${created.id} created: the issue-bulk-passes schedule issues it at ${formatTime(created.dueAt, tz)} (within a minute of that time).`
+    ? `Bulk pass ${created.id} created: its workflow issues it at ${formatTime(created.dueAt, tz)} (the hourly issue-bulk-passes schedule is the safety net).`
     : undefined;
   const selected = (value: number, chosen: string) => (String(value) === chosen ? html` selected` : '');
   const sessions = (n: number | null) => (n === null ? 'unlimited sessions' : `${n} sessions`);
@@ -116,9 +122,9 @@ async function renderPage(
 </form>
 <p class="muted">Times are read in ${tz}. Each ACTIVE member of the group gets one pass; INACTIVE members are
 skipped and counted. The checks and messages are those of <code>ptpass grant</code>, and a refused form writes
-nothing. This page does not issue the passes itself: the <code>issue-bulk-passes</code> schedule runs every
-minute and issues each bulk pass once its issue time has come (<code>ptpass grant</code> without <code>--at</code>
-issues at once instead).</p>`;
+nothing. Each bulk pass gets a workflow of its own that waits on a durable timer until its issue time and then
+issues it (at once without <em>Issue at</em>); the hourly <code>issue-bulk-passes</code> schedule issues any
+that were missed.</p>`;
 
   const listHtml =
     list.length === 0
@@ -190,5 +196,14 @@ export async function createBulkPass(app: AdminApp, req: AdminRequest): Promise<
     groupId: outcome.grant.groupId,
     user: req.session?.user,
   });
+  try {
+    await startGrantIssue(app.schedules, outcome.grant);
+  } catch (err) {
+    // The bulk pass is written and READY: the hourly schedule issues it.
+    app.logger.warn('bulk pass workflow not started; the hourly schedule will issue it', {
+      bulkPassId: outcome.grant.bulkPassId,
+      error: err,
+    });
+  }
   return redirect(`/bulk-passes?created=${outcome.grant.bulkPassId}`);
 }

@@ -4,6 +4,7 @@ import {
   type Grant,
   GrantInputError,
   parseGrantOptions,
+  startGrantIssue,
 } from '../../client/grant.ts';
 import type { LaunchOutcome } from '../../client/launch-job.ts';
 import { workflowUrl } from '../../config.ts';
@@ -16,7 +17,8 @@ export const grantCommand: Command = {
   summary: 'Give a group (or listed users) one pass each of a package, now or at a chosen time.',
   details: [
     'Creates a bulk pass. Without --at (or with --at now or earlier) its passes are issued at once through the',
-    'issue-bulk-passes job; with a future --at the schedule issues them then. Each ACTIVE member gets exactly',
+    'issue-bulk-passes job; with a future --at a workflow of its own waits on a durable timer and issues them',
+    'then (the hourly issue-bulk-passes schedule is the safety net). Each ACTIVE member gets exactly',
     'one pass; INACTIVE members of a group are skipped and counted. --users makes a group of the listed users.',
     "Sessions per pass: --count, else the package's (refused for a package with unlimited sessions).",
     'End: --end, else the start plus the package period in business days (unlimited without a period).',
@@ -50,20 +52,26 @@ export const grantCommand: Command = {
     if (shape) throw new UsageError(shape);
 
     // Reach Temporal before writing, so an unreachable server does not leave a bulk pass nobody issues
-    // until the schedule finds it.
-    const runsNow = (request.issueAt ?? new Date()).getTime() <= Date.now();
-    const [db, client] = await Promise.all([ctx.db(), runsNow ? ctx.temporal() : undefined]);
+    // until the hourly schedule finds it.
+    const [db, client] = await Promise.all([ctx.db(), ctx.temporal()]);
     const now = new Date();
     const created = await createGrant(db, request, now);
     if (!created.ok) throw new UsageError(created.problem);
     const { grant } = created;
 
-    if (!grant.runNow || !client) {
+    if (!grant.runNow) {
+      const issue = await startGrantIssue({ client, taskQueue: ctx.config.taskQueue }, grant);
+      const url = workflowUrl(ctx.config, issue.workflowId, issue.runId);
       return {
-        json: { outcome: 'scheduled', ...grantJson(grant) },
+        json: {
+          outcome: 'scheduled',
+          ...grantJson(grant),
+          run: { workflowId: issue.workflowId, runId: issue.runId, url },
+        },
         text: [
           describeGrant(grant),
-          `  left for the schedule: issue-bulk-passes issues it at ${grant.issueAt.toISOString()}`,
+          `  waiting until ${grant.issueAt.toISOString()}: workflow ${issue.workflowId} issues it then`,
+          `  Web UI: ${url}`,
         ].join('\n'),
       };
     }

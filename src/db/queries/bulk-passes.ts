@@ -6,8 +6,9 @@ import { instant } from './passes.ts';
 /**
  * Bulk pass issuance, one set-based statement per chunk.
  *
- * The issue step walks the pairs (bulk pass, member) of every due bulk pass in key order; its checkpoint
- * is the last pair as text, `"<bulk pass id>:<user id>"`. Each page is inserted with
+ * The issue step walks the pairs (member, bulk pass) of every due bulk pass in member order; its checkpoint
+ * is the last pair as text, `"<user id>/<bulk pass id>"`. Ordered by member first, the step splits into
+ * key-range partitions over user IDs (`issueKeyRange`), each walking its own members. Each page is inserted with
  * `ON CONFLICT (bulk_pass_id, user_id) DO NOTHING` against the `passes_bulk_pass_user_unique` constraint,
  * so a retried chunk, a re-run, or two runs racing on the same bulk pass can never issue a second pass.
  *
@@ -17,8 +18,13 @@ import { instant } from './passes.ts';
 
 export interface IssueWindow {
   asOf: Date;
-  /** Exclusive lower key bound, `"<bulk pass id>:<user id>"`; null from the start. */
+  /**
+   * Exclusive lower key bound: a checkpoint `"<user id>/<bulk pass id>"`, a partition's lower bound
+   * `"<user id>"` (members after it), or null from the start.
+   */
   after: string | null;
+  /** Inclusive upper user ID of this partition; null for no bound. */
+  upTo?: string | null;
   limit: number;
   /** Only this bulk pass (a grant's own run); undefined for every due bulk pass. */
   bulkPassId?: number | undefined;
@@ -34,12 +40,30 @@ export interface IssueCounts {
   lastKey: string | null;
 }
 
-/** Parses an issue-step checkpoint; a malformed one is a bug, not bad input. */
-export function parseIssueKey(key: string | null): { bulkPassId: string; userId: string } {
-  if (key === null) return { bulkPassId: '0', userId: '0' };
-  const match = /^(\d+):(\d+)$/.exec(key);
-  if (!match) throw new Error(`malformed issue checkpoint '${key}' (expected '<bulk pass id>:<user id>')`);
-  return { bulkPassId: match[1]!, userId: match[2]! };
+const AFTER_EVERY_BULK_PASS = '9223372036854775807';
+
+/**
+ * Parses the issue step's lower bound. A checkpoint of the earlier bulk-pass-first order
+ * (`"<bulk pass id>:<user id>"`, from a run in flight across the upgrade) restarts the step from its
+ * beginning: the inserts are idempotent, so that re-reads pages but never issues twice.
+ */
+export function parseIssueKey(key: string | null): { userId: string; bulkPassId: string } {
+  if (key === null || /^\d+:\d+$/.test(key)) return { userId: '0', bulkPassId: '0' };
+  const pair = /^(\d+)\/(\d+)$/.exec(key);
+  if (pair) return { userId: pair[1]!, bulkPassId: pair[2]! };
+  // A partition's lower bound: every pair of that member belongs to the previous partition.
+  if (/^\d+$/.test(key)) return { userId: key, bulkPassId: AFTER_EVERY_BULK_PASS };
+  throw new Error(`malformed issue checkpoint '${key}' (expected '<user id>/<bulk pass id>')`);
+}
+
+/** User IDs of the members of READY bulk passes' groups: what the issue step's partitions split. */
+export async function issueKeyRange(db: DbOrTx): Promise<{ min: string; max: string } | null> {
+  const rows = await db.execute<{ min: string | null; max: string | null }>(sql`
+    SELECT min(gm.user_id)::text AS min, max(gm.user_id)::text AS max
+    FROM user_group_members gm
+    WHERE gm.group_id IN (SELECT group_id FROM bulk_passes WHERE status = 'READY')`);
+  const row = rows[0];
+  return row?.min && row.max ? { min: row.min, max: row.max } : null;
 }
 
 const due = (asOf: Date) => sql`coalesce(issue_at, started_at) <= ${instant(asOf)}`;
@@ -66,17 +90,20 @@ export async function issueBulkPassesChunk(db: DbOrTx, w: IssueWindow): Promise<
     WITH due AS (
       SELECT id, group_id FROM bulk_passes
       WHERE status = 'READY' AND ${due(w.asOf)} AND ${only(w.bulkPassId)}
-        AND id >= ${after.bulkPassId}::bigint
     ), keys AS (
-      SELECT due.id AS bulk_pass_id, m.user_id
+      -- The first members after the checkpoint of each due bulk pass (an index range on the group's
+      -- members), then the first page of those pairs in (member, bulk pass) order.
+      SELECT m.user_id, due.id AS bulk_pass_id
       FROM due CROSS JOIN LATERAL (
         SELECT gm.user_id FROM user_group_members gm
         WHERE gm.group_id = due.group_id
-          AND gm.user_id > CASE WHEN due.id = ${after.bulkPassId}::bigint THEN ${after.userId}::bigint ELSE 0 END
+          AND gm.user_id >= ${after.userId}::bigint
+          AND (gm.user_id > ${after.userId}::bigint OR due.id > ${after.bulkPassId}::bigint)
+          AND gm.user_id <= ${w.upTo ?? AFTER_EVERY_BULK_PASS}::bigint
         ORDER BY gm.user_id
         LIMIT ${w.limit}
       ) m
-      ORDER BY due.id, m.user_id
+      ORDER BY m.user_id, due.id
       LIMIT ${w.limit}
     ), page AS (
       -- A lookup per paged member: a join here lets the planner scan all users for every chunk.
@@ -91,15 +118,15 @@ export async function issueBulkPassesChunk(db: DbOrTx, w: IssueWindow): Promise<
       JOIN bulk_passes bp ON bp.id = page.bulk_pass_id
       JOIN packages pk ON pk.id = bp.package_id
       WHERE page.active AND bp.status = 'READY'
-      ORDER BY page.bulk_pass_id, page.user_id
+      ORDER BY page.user_id, page.bulk_pass_id
       ON CONFLICT (bulk_pass_id, user_id) DO NOTHING
       RETURNING 1
     ), last AS (
-      SELECT bulk_pass_id, user_id FROM page ORDER BY bulk_pass_id DESC, user_id DESC LIMIT 1
+      SELECT user_id, bulk_pass_id FROM page ORDER BY user_id DESC, bulk_pass_id DESC LIMIT 1
     )
     SELECT (SELECT count(*) FROM page)::int AS read,
            (SELECT count(*) FROM issued)::int AS written,
-           (SELECT bulk_pass_id || ':' || user_id FROM last) AS last_key`);
+           (SELECT user_id || '/' || bulk_pass_id FROM last) AS last_key`);
   const row = rows[0];
   return {
     read: Number(row?.read ?? 0),
