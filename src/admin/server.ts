@@ -8,6 +8,7 @@ import { getCookie } from 'hono/cookie';
 import { csrf } from 'hono/csrf';
 import { HTTPException } from 'hono/http-exception';
 import { secureHeaders } from 'hono/secure-headers';
+import { apiError, mountApi } from '../api/index.ts';
 import type { Config } from '../config.ts';
 import type { Db } from '../db/client.ts';
 import { createLogger, type Logger } from '../logger.ts';
@@ -270,8 +271,11 @@ export function createAdminHttp(app: AdminApp, mountApi?: (http: Hono<AdminEnv>)
     });
   }
 
-  http.notFound((c) => errorResponse(c, 404, 'no such page'));
+  http.notFound((c) =>
+    isApi(c) ? apiError(new HttpError(404, 'no such route'), c) : errorResponse(c, 404, 'no such page'),
+  );
   http.onError((err, c) => {
+    if (isApi(c)) return apiError(err, c);
     if (err instanceof HttpError) return errorResponse(c, err.status, err.message);
     app.logger.error('admin request failed', { path: c.req.path, error: err });
     return errorResponse(c, 500, 'Something went wrong; the details are in the server log.');
@@ -321,7 +325,7 @@ export async function startAdminServer(options: AdminServerOptions): Promise<Adm
     logger,
     now: options.now ?? (() => new Date()),
   };
-  const http = createAdminHttp(app);
+  const http = createAdminHttp(app, mountApi);
   const server = serve({
     fetch: http.fetch,
     port: config.adminPort,
