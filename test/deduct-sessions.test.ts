@@ -407,7 +407,9 @@ describe('deduct-sessions', () => {
     it('a late cancel costs its session under either policy and stays CANCELLED; an early cancel costs nothing', async () => {
       for (const noShow of ['deduct', 'keep'] as const) {
         T = uniqueAsOf();
-        await env.database.db.execute(sql`TRUNCATE bookings, passes, users, packages RESTART IDENTITY CASCADE`);
+        await env.database.db.execute(
+          sql`TRUNCATE bookings, passes, users, packages RESTART IDENTITY CASCADE`,
+        );
         const user = await seedUser(env.database.db);
         const pkg = await seedPackage(env.database.db);
         const p = await seedPass(env.database.db, {

@@ -60,14 +60,15 @@ export function createApi(): OpenAPIHono<ApiEnv> {
     description: 'A token from `ptpass tokens create --name NAME --scope read|write`',
   });
 
-  api.use(
-    bodyLimit({
-      maxSize: MAX_JSON_BYTES,
-      onError: () => {
-        throw new ApiProblem(413, 'Too large', `the request body is over ${MAX_JSON_BYTES / 1024} KiB`);
-      },
-    }),
-  );
+  // JSON bodies are limited here; a route taking another body (an upload) sets its own limit with
+  // bodyLimit in its createRoute `middleware`. Bodies of other types are never read by JSON routes.
+  const jsonLimit = bodyLimit({
+    maxSize: MAX_JSON_BYTES,
+    onError: () => {
+      throw new ApiProblem(413, 'Too large', `the request body is over ${MAX_JSON_BYTES / 1024} KiB`);
+    },
+  });
+  api.use((c, next) => (/json/i.test(c.req.header('content-type') ?? '') ? jsonLimit(c, next) : next()));
   api.use(async (c, next) => {
     const path = c.req.path.slice(API_BASE.length);
     if (PUBLIC.has(path)) return next();
