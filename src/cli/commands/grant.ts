@@ -54,7 +54,7 @@ export const grantCommand: Command = {
     const runsNow = (request.issueAt ?? new Date()).getTime() <= Date.now();
     const [db, client] = await Promise.all([ctx.db(), runsNow ? ctx.temporal() : undefined]);
     const now = new Date();
-    const created = await createGrant(db, request, now);
+    const created = await createGrant(db, request, now, ctx.config.businessTimeZone);
     if (!created.ok) throw new UsageError(created.problem);
     const { grant } = created;
 
