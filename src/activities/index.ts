@@ -2,6 +2,7 @@ import type { Db } from '../db/client.ts';
 import { finishJobRun, insertJobRun, type NewJobRun } from '../db/queries/runs.ts';
 import type { JobResult } from '../jobs/definition.ts';
 import type { Logger } from '../logger.ts';
+import { applyClosureSteps } from './apply-closure.ts';
 import { deductSessionsSteps } from './deduct-sessions.ts';
 import { issueBulkPassesSteps } from './issue-bulk-passes.ts';
 import { createLogNotifier, type Notifier } from './notifications/notifier.ts';
@@ -57,6 +58,7 @@ export const STEP_HANDLERS: Record<string, JobStepHandlers | ((deps: ActivityDep
   'issue-bulk-passes': (deps) => issueBulkPassesSteps(deps.businessTimeZone),
   'class-reminders': (deps) => classReminderSteps(notifierOf(deps)),
   'pass-expiry-reminders': (deps) => passExpiryReminderSteps(notifierOf(deps)),
+  'apply-closure': (deps) => applyClosureSteps(deps.businessTimeZone),
 };
 
 function notifierOf(deps: ActivityDeps): Notifier {

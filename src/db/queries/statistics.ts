@@ -1,5 +1,6 @@
 import { type SQL, sql } from 'drizzle-orm';
 import type { DbOrTx } from '../client.ts';
+import { heldOn } from './holds.ts';
 import { instant } from './passes.ts';
 
 /**
@@ -93,7 +94,9 @@ export async function upsertDailyStatistics(
         SELECT
           p.started_at < d.day_end
             AND (p.ended_at IS NULL OR p.ended_at >= d.day_end)
-            AND (p.expired_at IS NULL OR p.expired_at >= d.day_end) AS active,
+            AND (p.expired_at IS NULL OR p.expired_at >= d.day_end)
+            -- A pass on hold on D is not active that day (README "Statistics": held days).
+            AND NOT ${heldOn(sql`p.id`, sql`d.day`)} AS active,
           x.pass_end >= d.day_start AND x.pass_end < d.day_end
             AND x.sold IS NOT NULL AND p.remaining_count IS NOT NULL AS ending
       ) f
