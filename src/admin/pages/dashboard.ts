@@ -1,6 +1,13 @@
 import { z } from 'zod';
-import { attendanceRate, missingDays, percent, utilisation } from '../../cli/commands/stats.ts';
-import { computedDays, readStatistics, type StatisticsRow } from '../../db/queries/statistics.ts';
+import {
+  attendanceRate,
+  computedDays,
+  missingDays,
+  percent,
+  readStatistics,
+  type StatisticsRow,
+  utilisation,
+} from '../../db/queries/statistics.ts';
 import { addDays, businessDayOf, isBusinessDay } from '../../time.ts';
 import { type AdminApp, adminPage } from '../app.ts';
 import { type ChartDay, dailyChart } from '../chart.ts';

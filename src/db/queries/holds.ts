@@ -142,6 +142,7 @@ export async function endHold(
       return { ok: false, problem: `hold ${hold.id} was already ended on ${hold.endedEarlyOn}` };
     if (input.on > hold.endsOn)
       return { ok: false, problem: `hold ${hold.id} is already over (its last day was ${hold.endsOn})` };
+    // biome-ignore lint/complexity/useMathMinMax: business days are YYYY-MM-DD strings, not numbers.
     const on = input.on < hold.startsOn ? hold.startsOn : input.on;
     const unused = Math.min(hold.extendedDays, await daysToExtend(tx, pass.id, on, hold.endsOn));
     const [moved] = await tx.execute<{ ended_at: string | null }>(sql`
