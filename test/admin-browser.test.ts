@@ -538,7 +538,7 @@ describe.skipIf(!hasChromium)('the demo dashboard, and chart labels that never o
           return {
             day: addDays('2026-01-01', k),
             row: r,
-            utilisation: r && r.endingSessionsSold ? r.endingSessionsUsed / r.endingSessionsSold : null,
+            utilisation: r?.endingSessionsSold ? r.endingSessionsUsed / r.endingSessionsSold : null,
           };
         });
         await demoPage.setContent(
