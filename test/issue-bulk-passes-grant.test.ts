@@ -254,7 +254,7 @@ describe('ptpass grant', () => {
     const out = await grant('--package', String(pkg), '--group', String(group), '--at', '2031-05-05T10:00');
     expect(out.code).toBe(0);
     expect(out.stdout).toContain(
-      'left for the schedule: issue-bulk-passes issues it at 2031-05-05T01:00:00.000Z',
+      'left for the schedule: issue-bulk-passes issues it at 2031-05-05 10:00:00 (Asia/Seoul)',
     );
     const [row] = await db.select().from(bulkPasses).where(eq(bulkPasses.groupId, group));
     expect(row).toMatchObject({ status: 'READY', issueAt: new Date('2031-05-05T01:00:00Z') });

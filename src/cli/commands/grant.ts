@@ -9,6 +9,7 @@ import { type LaunchOutcome, launchJob } from '../../client/launch-job.ts';
 import { workflowUrl } from '../../config.ts';
 import { getBulkPass } from '../../db/queries/bulk-passes.ts';
 import { issueBulkPassesJob } from '../../jobs/issue-bulk-passes.ts';
+import { formatBusinessTime } from '../../time.ts';
 import { type Command, UsageError } from '../command.ts';
 
 export const grantCommand: Command = {
@@ -62,8 +63,8 @@ export const grantCommand: Command = {
       return {
         json: { outcome: 'scheduled', ...grantJson(grant) },
         text: [
-          describeGrant(grant),
-          `  left for the schedule: issue-bulk-passes issues it at ${grant.issueAt.toISOString()}`,
+          describeGrant(grant, ctx.config.businessTimeZone),
+          `  left for the schedule: issue-bulk-passes issues it at ${businessTime(grant.issueAt, ctx.config.businessTimeZone)}`,
         ].join('\n'),
       };
     }
@@ -85,7 +86,7 @@ export const grantCommand: Command = {
       return {
         json: { outcome: 'started', ...grantJson(grant), run },
         text: [
-          describeGrant(grant),
+          describeGrant(grant, ctx.config.businessTimeZone),
           `  issuing now: workflow ${outcome.workflowId}  run ${outcome.runId}`,
           `  Web UI: ${url}`,
         ].join('\n'),
@@ -106,7 +107,7 @@ export const grantCommand: Command = {
         run,
       },
       text: [
-        describeGrant(grant),
+        describeGrant(grant, ctx.config.businessTimeZone),
         completed
           ? `  issued ${issued} pass${issued === 1 ? '' : 'es'} to ${issued} of ${members} member${members === 1 ? '' : 's'}` +
             (skipped ? ` (${skipped} INACTIVE skipped)` : '')
@@ -118,10 +119,15 @@ export const grantCommand: Command = {
   },
 };
 
-function describeGrant(g: Grant): string {
+/** Text output shows times as the studio reads them (JSON keeps ISO-8601 instants). */
+function businessTime(instant: Date, timeZone: string): string {
+  return `${formatBusinessTime(instant, timeZone)} (${timeZone})`;
+}
+
+function describeGrant(g: Grant, timeZone: string): string {
   const sessions = g.count === null ? 'unlimited sessions' : `${g.count} session${g.count === 1 ? '' : 's'}`;
   const end = g.endedAt
-    ? `until ${g.endedAt.toISOString()}`
+    ? `until ${businessTime(g.endedAt, timeZone)}`
     : g.periodDays === null
       ? 'with no end'
       : `for ${g.periodDays} day${g.periodDays === 1 ? '' : 's'}`;
@@ -131,7 +137,7 @@ function describeGrant(g: Grant): string {
       (g.inactiveMembers ? `, ${g.inactiveMembers} INACTIVE (skipped)` : '');
   return [
     `bulk pass ${g.bulkPassId}: package ${g.packageId} to ${who}`,
-    `  each pass: ${sessions}, from ${g.startedAt.toISOString()} ${end}`,
+    `  each pass: ${sessions}, from ${businessTime(g.startedAt, timeZone)} ${end}`,
   ].join('\n');
 }
 
