@@ -398,7 +398,16 @@ async function growth(): Promise<void> {
       const size = scale * factor;
       const out = join(ROOT, 'bench-results', `growth-${job}-${size}-${process.pid}.json`);
       const args = ['--import', 'tsx', join(ROOT, 'bench', 'run.ts'), '--scale', String(size), '--jobs', job];
-      args.push('--partitions', String(partitions), '--workers', '1', '--reference-cap', '5', '--sections', 'jobs');
+      args.push(
+        '--partitions',
+        String(partitions),
+        '--workers',
+        '1',
+        '--reference-cap',
+        '5',
+        '--sections',
+        'jobs',
+      );
       args.push('--out', out);
       console.log(`growth: ${job} at scale ${size}...`);
       const code = await new Promise<number | null>((resolve) =>

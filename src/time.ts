@@ -79,6 +79,13 @@ export function businessDayOf(instant: Date, timeZone: string): string {
   return `${p.year}-${String(p.month).padStart(2, '0')}-${String(p.day).padStart(2, '0')}`;
 }
 
+/** An instant as the studio reads it, to the second: `2026-11-22 09:05:00` in the business time zone. */
+export function formatBusinessTime(instant: Date, timeZone: string): string {
+  const p = localParts(instant, timeZone);
+  const pad = (n: number) => String(n).padStart(2, '0');
+  return `${businessDayOf(instant, timeZone)} ${pad(p.hour)}:${pad(p.minute)}:${pad(p.second)}`;
+}
+
 /** The first instant of a business day: days are the half-open interval [start, start of next day). */
 export function startOfBusinessDay(day: string, timeZone: string): Date {
   const m = DAY_RE.exec(day);

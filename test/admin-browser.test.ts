@@ -3,9 +3,12 @@ import { fileURLToPath } from 'node:url';
 import { eq } from 'drizzle-orm';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type ChartDay, dailyChart } from '../src/admin/chart.ts';
 import { formatTime } from '../src/admin/layout.ts';
 import { launchJob } from '../src/client/launch-job.ts';
+import type { StatisticsRow } from '../src/db/queries/statistics.ts';
 import { bookings, bulkPasses, jobRuns } from '../src/db/schema.ts';
+import { seedDemoStudio } from '../src/stack/demo-seed.ts';
 import { addDays, businessDayOf } from '../src/time.ts';
 import { ADMIN_PASSWORD, ADMIN_USER, type AdminStack, startAdminStack } from './helpers/admin.ts';
 import { seedBooking, seedGroup, seedPackage, seedPass, seedUser, uniqueAsOf } from './helpers/seed.ts';
@@ -409,5 +412,140 @@ describe.skipIf(!hasChromium)('admin web in Chromium', () => {
     expect(
       await chart.locator('g.day').evaluateAll((gs) => gs.map((g) => g.getAttribute('data-day'))),
     ).toEqual(days.slice(7, 10));
+  });
+});
+
+/** Pairs of `<text>` in the chart whose rendered boxes overlap (after transforms), as "a | b" strings. */
+async function overlappingChartTexts(target: Page): Promise<string[]> {
+  return target.locator('svg.chart').evaluate((svg) => {
+    const boxes = [...svg.querySelectorAll('text')]
+      .map((t) => ({ text: t.textContent ?? '', r: t.getBoundingClientRect() }))
+      .filter((b) => b.r.width > 0 && b.r.height > 0);
+    const found: string[] = [];
+    for (let i = 0; i < boxes.length; i++) {
+      for (let j = i + 1; j < boxes.length; j++) {
+        const a = boxes[i]!.r;
+        const b = boxes[j]!.r;
+        // Half a pixel of tolerance for anti-aliasing; touching is not overlapping.
+        if (
+          a.left + 0.5 < b.right &&
+          b.left + 0.5 < a.right &&
+          a.top + 0.5 < b.bottom &&
+          b.top + 0.5 < a.bottom
+        )
+          found.push(`${boxes[i]!.text} | ${boxes[j]!.text}`);
+      }
+    }
+    return found;
+  });
+}
+
+describe.skipIf(!hasChromium)('the demo dashboard, and chart labels that never overlap', () => {
+  let demo: AdminStack;
+  let demoBrowser: Browser;
+  let demoPage: Page;
+  beforeAll(async () => {
+    demo = await startAdminStack('admin-demo');
+    demoBrowser = await chromium.launch({
+      executablePath: CHROMIUM,
+      headless: true,
+      args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking'],
+    });
+    // The width of the README's screenshot (docs/dashboard.png).
+    demoPage = await demoBrowser.newPage({ viewport: { width: 1280, height: 800 } });
+    mkdirSync(RESULTS, { recursive: true });
+  });
+  afterAll(async () => {
+    await demoBrowser?.close();
+    await demo?.close();
+  });
+
+  it('on first start the demo dashboard shows a non-empty chart of the last 14 days, ending today', async () => {
+    const seeded = await seedDemoStudio(demo.database.db, new Date(), 'Asia/Seoul');
+    expect(seeded.seeded).toBe(true);
+    await demoPage.goto(`${demo.admin.url}/dashboard`);
+    await demoPage.getByLabel('User').fill(ADMIN_USER);
+    await demoPage.getByLabel('Password').fill(ADMIN_PASSWORD);
+    await demoPage.getByRole('button', { name: 'Log in' }).click();
+    await demoPage.waitForURL((url) => url.pathname === '/dashboard');
+
+    const chart = demoPage.locator('svg.chart');
+    expect(await chart.isVisible()).toBe(true);
+    const today = businessDayOf(new Date(), 'Asia/Seoul');
+    const days = await chart.locator('g.day').evaluateAll((gs) =>
+      gs.map((g) => ({
+        day: g.getAttribute('data-day'),
+        computed: g.getAttribute('data-computed'),
+        total: Number(g.getAttribute('data-total') ?? 0),
+      })),
+    );
+    expect(days).toHaveLength(14);
+    expect(days.at(-1)!.day).toBe(today);
+    // Every day computed by the demo, every one with classes, and bars drawn for them.
+    expect(days.every((d) => d.computed === 'true')).toBe(true);
+    expect(days.filter((d) => d.total > 0).length).toBeGreaterThanOrEqual(13);
+    expect(await chart.locator('rect.bar').count()).toBeGreaterThan(14);
+    expect(await chart.locator('circle[data-utilisation]').count()).toBeGreaterThan(3);
+    expect(Number(await demoPage.locator('dd[data-total="attended"]').textContent())).toBeGreaterThan(50);
+    expect(await demoPage.getByRole('note').count()).toBe(0);
+    expect(await overlappingChartTexts(demoPage)).toEqual([]);
+    await demoPage.screenshot({ path: `${RESULTS}dashboard-demo.png`, fullPage: true });
+
+    for (const range of ['days=30', 'days=7', 'days=1']) {
+      await demoPage.goto(`${demo.admin.url}/dashboard?${range}`);
+      expect(await overlappingChartTexts(demoPage), range).toEqual([]);
+    }
+  });
+
+  it('no two chart labels overlap, whatever the values: big totals, 100 % utilisation, 1 to 92 days', async () => {
+    const row = (attended: number, noShows: number, cancelled: number, sold: number, used: number) =>
+      ({
+        period: '',
+        firstDay: '',
+        lastDay: '',
+        days: 1,
+        packageId: null,
+        packageName: null,
+        bookings: attended + noShows,
+        attended,
+        noShows,
+        cancelled,
+        sessionsDeducted: 0,
+        passesIssued: 0,
+        passesExpired: 0,
+        activePasses: 0,
+        endingPasses: sold ? 1 : 0,
+        endingSessionsSold: sold,
+        endingSessionsUsed: used,
+      }) satisfies StatisticsRow;
+    const scenarios: Array<[string, (k: number) => [number, number, number, number, number] | undefined]> = [
+      // The issue's case: a bar total right where a 100.0% label goes.
+      ['full bars at 100 %', () => [90, 5, 5, 10, 10]],
+      ['big totals', (k) => [900 + k * 37, 80, 20 + k, 10, k % 10]],
+      ['totals of 1', () => [1, 0, 0, 10, 10]],
+      ['alternating', (k) => (k % 2 ? [3, 1, 1, 10, 10] : [40, 9, 9, 10, 0])],
+      [
+        'every third uncomputed',
+        (k) => (k % 3 === 1 ? undefined : [12 + (k % 5), k % 3, k % 4, 10, (k * 3) % 11]),
+      ],
+      ['no utilisation', (k) => [5 + k, 1, 1, 0, 0]],
+    ];
+    for (const length of [1, 2, 7, 14, 30, 31, 45, 92]) {
+      for (const [name, make] of scenarios) {
+        const days: ChartDay[] = Array.from({ length }, (_, k) => {
+          const figures = make(k);
+          const r = figures ? row(...figures) : undefined;
+          return {
+            day: addDays('2026-01-01', k),
+            row: r,
+            utilisation: r?.endingSessionsSold ? r.endingSessionsUsed / r.endingSessionsSold : null,
+          };
+        });
+        await demoPage.setContent(
+          `<!doctype html><meta charset="utf-8"><body style="margin:0">${dailyChart(days, name)}</body>`,
+        );
+        expect(await overlappingChartTexts(demoPage), `${name}, ${length} days`).toEqual([]);
+      }
+    }
   });
 });

@@ -486,8 +486,9 @@ describe('admin web: dashboard', () => {
       expect(page, query).not.toContain('<svg');
     }
     const page = await (await browser.get('/dashboard')).text();
-    const yesterday = addDays(businessDayOf(new Date(), 'Asia/Seoul'), -1);
-    expect(page).toContain(`${addDays(yesterday, -13)} to ${yesterday}`);
+    // The default range ends today.
+    const today = businessDayOf(new Date(), 'Asia/Seoul');
+    expect(page).toContain(`${addDays(today, -13)} to ${today}`);
     expect(page.match(/<tr data-day="\d{4}-\d{2}-\d{2}"/g)).toHaveLength(14);
   });
 });
@@ -713,5 +714,137 @@ describe('ptpass admin', () => {
     } finally {
       child.kill('SIGKILL');
     }
+  });
+});
+
+describe('admin web: holds, closures and skipped items', () => {
+  it('adds and ends a hold, refuses a bad one with the CLI message, and adds a closure whose passes are extended', async () => {
+    const db = stack.database.db;
+    const tz = 'Asia/Seoul';
+    const today = businessDayOf(new Date(), tz);
+    const member = await seedUser(db, 'Hold Member');
+    const pkg = await seedPackage(db, 10, 30);
+    const [pass] = await db
+      .insert(passes)
+      .values({
+        userId: member,
+        packageId: pkg,
+        status: 'PROGRESSED',
+        remainingCount: 5,
+        startedAt: new Date(Date.now() - 5 * 86_400_000),
+        endedAt: new Date(Date.now() + 20 * 86_400_000),
+      })
+      .returning();
+    const browser = new AdminBrowser(base);
+    await browser.login();
+    const csrf = await browser.csrfFrom('/holds');
+
+    const bad = await browser.post('/holds', {
+      csrf,
+      pass: String(pass!.id),
+      from: addDays(today, 3),
+      to: addDays(today, 1),
+      reason: 'x',
+    });
+    expect(bad.status).toBe(400);
+    expect(await bad.text()).toContain(`--to ${addDays(today, 1)} is before --from ${addDays(today, 3)}`);
+    const [none] = await db.execute<{ n: number }>(sql`SELECT count(*)::int AS n FROM pass_holds`);
+    expect(none!.n).toBe(0);
+
+    const added = await browser.post('/holds', {
+      csrf,
+      pass: String(pass!.id),
+      from: today,
+      to: addDays(today, 4),
+      reason: '출장',
+    });
+    expect(added.status).toBe(303);
+    const list = await (await browser.get('/holds')).text();
+    expect(list).toContain('출장');
+    expect(list).toContain(`admin:${ADMIN_USER}`);
+    const holdId = Number(/data-hold="(\d+)"/.exec(list)![1]);
+    const [held] = await db.select().from(passes).where(eq(passes.id, pass!.id));
+    expect(held!.endedAt!.getTime() - pass!.endedAt!.getTime()).toBe(5 * 86_400_000);
+
+    // Ended today: usable again today, so all five days come back off the end.
+    expect((await browser.post(`/holds/${holdId}/end`, { csrf })).status).toBe(303);
+    const [ended] = await db.select().from(passes).where(eq(passes.id, pass!.id));
+    expect(ended!.endedAt).toEqual(pass!.endedAt);
+
+    // A closure in the future: the form starts its apply-closure run, which extends the pass.
+    const from = addDays(today, 10);
+    const closure = await browser.post('/closures', {
+      csrf,
+      from,
+      to: addDays(today, 11),
+      reason: '설 연휴',
+    });
+    expect(closure.status).toBe(303);
+    const closureId = Number(/added=(\d+)/.exec(closure.headers.get('location')!)![1]);
+    await waitFor(async () => {
+      const [row] = await db.execute<{ n: number }>(
+        sql`SELECT count(*)::int AS n FROM closure_extensions WHERE closure_id = ${closureId}`,
+      );
+      return row!.n >= 1;
+    }, 'the closure to extend the pass');
+    const [extended] = await db.select().from(passes).where(eq(passes.id, pass!.id));
+    expect(extended!.endedAt!.getTime() - pass!.endedAt!.getTime()).toBe(2 * 86_400_000);
+    const overlapping = await browser.post('/closures', {
+      csrf,
+      from: addDays(today, 11),
+      to: addDays(today, 12),
+      reason: 'y',
+    });
+    expect(overlapping.status).toBe(400);
+    expect(await overlapping.text()).toContain('the studio is already closed from');
+    const booking = await seedStatsBooking(db, {
+      userId: member,
+      passId: pass!.id,
+      startedAt: seoul(`${from} 19:00`),
+    });
+    const closurePageText = await (await browser.get(`/closures/${closureId}`)).text();
+    expect(closurePageText).toContain(`data-booking="${booking}"`);
+    expect(closurePageText).toContain(`href="/members/${member}"`);
+  });
+
+  it('a run page lists skipped items in number order, linked to the member, booking and pass they concern', async () => {
+    const db = stack.database.db;
+    const member = await seedUser(db, 'Skipped Member');
+    const pkg = await seedPackage(db, 1, 30);
+    const asOf = new Date(Math.floor(Date.now() / 1000) * 1000 - 3_600_000);
+    const [pass] = await db
+      .insert(passes)
+      .values({
+        userId: member,
+        packageId: pkg,
+        status: 'PROGRESSED',
+        remainingCount: 0,
+        startedAt: new Date(asOf.getTime() - 86_400_000),
+      })
+      .returning();
+    // Bookings with IDs that sort differently as text and as numbers (e.g. 9 and 10, or 99 and 100).
+    const ids: number[] = [];
+    for (let i = 0; i < 12; i++) {
+      ids.push(
+        await seedStatsBooking(db, {
+          userId: member,
+          passId: pass!.id,
+          startedAt: new Date(asOf.getTime() - (3 + i) * 3_600_000),
+        }),
+      );
+    }
+    const run = await launchJob(
+      { client: stack.client, db, taskQueue: stack.taskQueue },
+      { job: 'deduct-sessions', asOf, wait: true, settings: { steps: { deduct: { skipLimit: 1000 } } } },
+    );
+    const browser = new AdminBrowser(base);
+    await browser.login();
+    const page = await (await browser.get(`/runs/${run.runId}`)).text();
+    const shown = [...page.matchAll(/data-skip="(\d+)"/g)].map((m) => Number(m[1]));
+    const mine = shown.filter((id) => ids.includes(id));
+    expect(mine).toEqual([...ids].sort((a, b) => a - b));
+    expect(shown).toEqual([...shown].sort((a, b) => a - b));
+    expect(page).toContain(`<a href="/members/${member}#booking-${ids[0]}">booking ${ids[0]}</a>`);
+    expect(page).toContain(`<a href="/members/${member}#pass-${pass!.id}">pass ${pass!.id}</a>`);
   });
 });

@@ -147,10 +147,26 @@ describe('deduct-sessions', () => {
     expect(deduct).toMatchObject({ read: 11, written: 9, skipped: 2, chunks: 1 });
     expect(stepOf(result, 'no-shows')).toMatchObject({ read: 0, written: 0 });
     const record = await getJobRun(env.database.db, runId);
+    // Each skip names the booking it concerns (and its pass and member, for the run page's links).
     expect(record?.skips).toEqual([
-      { step: 'deduct', partition: 0, key: String(onePast[1]), reason: 'no-sessions-left' },
-      { step: 'deduct', partition: 0, key: String(onePast[2]), reason: 'no-sessions-left' },
+      expect.objectContaining({
+        step: 'deduct',
+        partition: 0,
+        key: String(onePast[1]),
+        reason: 'no-sessions-left',
+        bookingId: onePast[1],
+      }),
+      expect.objectContaining({
+        step: 'deduct',
+        partition: 0,
+        key: String(onePast[2]),
+        reason: 'no-sessions-left',
+        bookingId: onePast[2],
+      }),
     ]);
+    expect(record?.skips.every((s) => typeof s.userId === 'number' && typeof s.passId === 'number')).toBe(
+      true,
+    );
   });
 
   it('gives the same result whatever the chunk size: bookings take sessions in booking order', async () => {
@@ -194,7 +210,8 @@ describe('deduct-sessions', () => {
     }
     const record = await getJobRun(env.database.db, runId);
     expect(record?.skips.map((s) => [s.key, s.reason])).toEqual(
-      skipped.sort().map((key) => [key, 'no-sessions-left']),
+      // In number order, not text order.
+      skipped.sort((a, b) => Number(a) - Number(b)).map((key) => [key, 'no-sessions-left']),
     );
   });
 

@@ -1,7 +1,7 @@
 import { eq, sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../src/cli/run-cli.ts';
-import { bulkPasses, passes, userGroupMembers } from '../src/db/schema.ts';
+import { bulkPasses, passes, userGroupMembers, userGroups } from '../src/db/schema.ts';
 import type { JobResult } from '../src/jobs/index.ts';
 import { createTestDatabase, type TestDatabase } from './helpers/db.ts';
 import { seedGroup, seedPackage, seedUser } from './helpers/seed.ts';
@@ -222,6 +222,27 @@ describe('ptpass grant', () => {
       [a, null, null],
       [b, null, null],
     ]);
+    // A grant for now is live the moment it is issued, not at the next pass-lifecycle run.
+    expect(issued.map((p) => p.status)).toEqual(['PROGRESSED', 'PROGRESSED']);
+    // The group it made is named in business time (Asia/Seoul, as every page shows times).
+    const [group] = await db.select().from(userGroups).where(eq(userGroups.id, started.groupId));
+    expect(group!.name).toMatch(
+      /^grant of package \d+ to 2 users at \d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} \(Asia\/Seoul\)$/,
+    );
+    const issueAt = new Date(started.issueAt);
+    const seoul = new Date(issueAt.getTime() + 9 * 3_600_000).toISOString().slice(0, 19).replace('T', ' ');
+    expect(group!.name).toContain(`at ${seoul} (Asia/Seoul)`);
+  });
+
+  it('a grant for now with --wait: every pass is PROGRESSED right after issuance', async () => {
+    const db = database.db;
+    const pkg = await seedPackage(db, 8, 30);
+    const member = await seedUser(db, 'Now');
+    const out = await grant('--package', String(pkg), '--users', String(member), '--wait', '--json');
+    expect(out.code, out.stderr).toBe(0);
+    const result = JSON.parse(out.stdout);
+    const issued = await passesOf(result.bulkPassId);
+    expect(issued.map((p) => [p.userId, p.status, p.remainingCount])).toEqual([[member, 'PROGRESSED', 8]]);
   });
 
   it('with a future --at starts a workflow that waits for that time', async () => {
@@ -235,7 +256,7 @@ describe('ptpass grant', () => {
     const [, bulkPassId] = /^bulk pass (\d+):/.exec(out.stdout)!;
     const workflowId = `issue-bulk-passes-2031-05-05T01:00:00Z-bulk-${bulkPassId}`;
     expect(out.stdout).toContain(
-      `waiting until 2031-05-05T01:00:00.000Z: workflow ${workflowId} issues it then`,
+      `waiting until 2031-05-05 10:00:00 (Asia/Seoul): workflow ${workflowId} issues it then`,
     );
     const handle = temporal.client.workflow.getHandle(workflowId);
     expect((await handle.describe()).status.name).toBe('RUNNING');

@@ -117,7 +117,8 @@ describe('issue-bulk-passes', () => {
     const overdue = await passesOf(ids.overdue);
     expect(overdue.map((p) => p.userId)).toEqual([a1, a2, a3]);
     for (const p of overdue) {
-      expect(p).toMatchObject({ packageId: tenFor30, status: 'READY', remainingCount: 10 });
+      // Its start has come: issued live, not left READY for the next pass-lifecycle run.
+      expect(p).toMatchObject({ packageId: tenFor30, status: 'PROGRESSED', remainingCount: 10 });
       expect(p.startedAt).toEqual(hours(-72));
       expect(p.endedAt).toEqual(new Date(hours(-72).getTime() + 30 * DAY));
     }
@@ -125,8 +126,11 @@ describe('issue-bulk-passes', () => {
     expect(atT.map((p) => [p.userId, p.remainingCount, p.startedAt, p.endedAt])).toEqual(
       [a1, a2, a3].map((u) => [u, 3, T, hours(24)]),
     );
+    expect(atT.map((p) => p.status)).toEqual(['PROGRESSED', 'PROGRESSED', 'PROGRESSED']);
     const early = await passesOf(ids.issuedEarly);
-    expect(early.map((p) => [p.userId, p.startedAt])).toEqual([a1, a2, a3].map((u) => [u, hours(24 * 7)]));
+    expect(early.map((p) => [p.userId, p.startedAt, p.status])).toEqual(
+      [a1, a2, a3].map((u) => [u, hours(24 * 7), 'READY']),
+    );
     const open = await passesOf(ids.unlimited);
     expect(open.map((p) => [p.userId, p.remainingCount, p.endedAt])).toEqual(
       [a1, a2, a3].map((u) => [u, null, null]),

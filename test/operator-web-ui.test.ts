@@ -110,7 +110,12 @@ describe('a bulk pass at a chosen time', () => {
     const pkg = await seedPackage(db, 10, 30);
     const { groupId, active } = await seedLargeGroup(db, { count: 3000, inactiveEvery: 10 });
     const asOf = new Date(Math.floor(Date.now() / 1000) * 1000);
-    const created = await createGrant(db, { packageId: pkg, target: { groupId }, issueAt: asOf }, asOf);
+    const created = await createGrant(
+      db,
+      { packageId: pkg, target: { groupId }, issueAt: asOf },
+      asOf,
+      'Asia/Seoul',
+    );
     if (!created.ok) throw new Error(created.problem);
     const { bulkPassId } = created.grant;
 

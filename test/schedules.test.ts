@@ -7,13 +7,14 @@ import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { launchJob } from '../src/client/launch-job.ts';
 import { applySchedules } from '../src/client/schedules.ts';
-import { jobRuns } from '../src/db/schema.ts';
+import { jobRuns, passes } from '../src/db/schema.ts';
 import { SCHEDULES } from '../src/jobs/schedules.ts';
 import { createLogger } from '../src/logger.ts';
 import { addDays, businessDayOf, startOfBusinessDay } from '../src/time.ts';
 import { createPtpassWorker } from '../src/worker/create-worker.ts';
 import { ptpass } from './helpers/cli.ts';
 import { createTestDatabase, type TestDatabase } from './helpers/db.ts';
+import { seedPackage, seedPass, seedUser } from './helpers/seed.ts';
 import { createTestNamespace, temporalAddress } from './helpers/temporal.ts';
 import { waitFor } from './helpers/worker-process.ts';
 
@@ -140,30 +141,75 @@ describe('schedules', () => {
   it('a backfill over 3 past days creates 3 job instances with those logical times, and a manual run of one is not run again', async () => {
     const today = businessDayOf(new Date(), zone);
     const days = [addDays(today, -4), addDays(today, -3), addDays(today, -2)];
-    const backfill = await ptpass(
-      ['schedules', 'backfill', 'pass-lifecycle', '--from', days[0]!, '--to', days[2]!],
-      env,
-    );
+    // A daily schedule (pass-lifecycle runs every 5 minutes: 288 instances a day).
+    const job = 'pass-expiry-reminders';
+    const backfill = await ptpass(['schedules', 'backfill', job, '--from', days[0]!, '--to', days[2]!], env);
     expect(backfill.code, backfill.stderr).toBe(0);
 
-    // Daily at 00:05 business time.
+    // Daily at 10:00 business time.
     const expected = days.map((d) =>
-      new Date(startOfBusinessDay(d, zone).getTime() + 5 * 60_000).toISOString(),
+      new Date(startOfBusinessDay(d, zone).getTime() + 10 * 3_600_000).toISOString(),
     );
     const runs = await waitFor(async () => {
-      const rows = await database.db.select().from(jobRuns).where(eq(jobRuns.job, 'pass-lifecycle'));
+      const rows = await database.db.select().from(jobRuns).where(eq(jobRuns.job, job));
       const done = rows.filter((r) => r.status === 'COMPLETED' && expected.includes(r.asOf.toISOString()));
       return done.length === 3 ? done : undefined;
     }, 'three backfilled runs');
     expect(runs.map((r) => r.asOf.toISOString()).sort()).toEqual(expected);
     expect(runs.map((r) => r.workflowId).sort()).toEqual(
-      expected.map((t) => `pass-lifecycle-${t.replace('.000Z', 'Z')}`),
+      expected.map((t) => `${job}-${t.replace('.000Z', 'Z')}`),
     );
 
     const manual = await launchJob(
       { client, db: database.db, taskQueue },
-      { job: 'pass-lifecycle', asOf: new Date(expected[1]!) },
+      { job, asOf: new Date(expected[1]!) },
     );
     expect(manual.outcome).toBe('already-completed');
+  });
+
+  it('a pass starting in 3 minutes is PROGRESSED by the pass-lifecycle schedule within 5 minutes of its start', async () => {
+    const db = database.db;
+    const user = await seedUser(db);
+    const pkg = await seedPackage(db, 10, 30);
+    // "Now" is an hour ago, so the schedule's own runs over the next minutes are a backfill we can drive
+    // at once (no sleeping); the schedule is paused so that no real-time run gets there first.
+    const handle = client.schedule.getHandle('pass-lifecycle');
+    await handle.pause('test: driven by a backfill');
+    const now = new Date(Math.floor(Date.now() / 1000) * 1000 - 3_600_000);
+    const start = new Date(now.getTime() + 3 * 60_000);
+    const passId = await seedPass(db, {
+      userId: user,
+      packageId: pkg,
+      startedAt: start,
+      endedAt: new Date(start.getTime() + 30 * 86_400_000),
+    });
+    try {
+      // Every run the schedule's spec makes from "now" to 8 minutes on, as that schedule would start them.
+      await handle.backfill({ start: now, end: new Date(now.getTime() + 8 * 60_000), overlap: 'BUFFER_ALL' });
+      const runs = await waitFor(async () => {
+        const rows = await db.select().from(jobRuns).where(eq(jobRuns.job, 'pass-lifecycle'));
+        const window = rows.filter(
+          (r) => r.asOf.getTime() >= now.getTime() && r.asOf.getTime() <= now.getTime() + 8 * 60_000,
+        );
+        // A 5-minute calendar matches once or twice in 8 minutes; wait for the one at or after the start.
+        const done = window.filter((r) => r.status === 'COMPLETED');
+        return done.some((r) => r.asOf.getTime() >= start.getTime()) && done.length === window.length
+          ? done.sort((a, b) => a.asOf.getTime() - b.asOf.getTime())
+          : undefined;
+      }, 'the backfilled pass-lifecycle runs');
+      const activated = (r: (typeof runs)[number]) =>
+        (r.result as { steps: Array<{ step: string; written: number }> }).steps.find(
+          (s) => s.step === 'activate',
+        )!.written;
+      // Runs before the start leave it READY; the first at or after the start activates it.
+      const first = runs.find((r) => r.asOf.getTime() >= start.getTime())!;
+      for (const r of runs) expect(activated(r)).toBe(r === first ? 1 : 0);
+      expect(first.asOf.getTime() - start.getTime()).toBeLessThanOrEqual(5 * 60_000);
+      expect(first.workflowId).toBe(`pass-lifecycle-${first.asOf.toISOString().replace('.000Z', 'Z')}`);
+      const [row] = await db.select({ status: passes.status }).from(passes).where(eq(passes.id, passId));
+      expect(row!.status).toBe('PROGRESSED');
+    } finally {
+      await handle.unpause();
+    }
   });
 });

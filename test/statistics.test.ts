@@ -536,8 +536,10 @@ describe('ptpass job run statistics / stats show / stats export', () => {
         const text = await readFile(out, 'utf8');
         expect(toStdout.stdout).toBe(text);
         expect(text.endsWith('\r\n')).toBe(true);
+        // A UTF-8 byte-order mark first, for Excel.
+        expect(text.startsWith('\uFEFFperiod,')).toBe(true);
 
-        const records = parse(text, { columns: true }) as Array<Record<string, string>>;
+        const records = parse(text, { columns: true, bom: true }) as Array<Record<string, string>>;
         const expected = await readStatistics(database.db, {
           from: '2020-12-20',
           to: '2021-01-03',
@@ -576,12 +578,83 @@ describe('ptpass job run statistics / stats show / stats export', () => {
           ]);
         }
       }
-      const week = parse(await readFile(join(dir, 'week.csv'), 'utf8'), { columns: true }) as Array<
-        Record<string, string>
-      >;
+      const week = parse(await readFile(join(dir, 'week.csv'), 'utf8'), {
+        columns: true,
+        bom: true,
+      }) as Array<Record<string, string>>;
       expect(week.map((r) => [r.period, r.days, r.bookings, r.attendance_rate, r.utilisation])).toEqual([
         ['2020-W53', '7', '7', '0.8571', '0.8'],
       ]);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('CSV for Excel: a BOM and Korean names survive the round trip; formula-looking names are escaped; --no-bom omits the mark', async () => {
+    const db = database.db;
+    const day = '2021-02-01';
+    const names = [
+      '개인 PT 10회권',
+      '=HYPERLINK("http://x","클릭")',
+      '+82 요가',
+      '-1 필라테스',
+      '@SUM(A1)',
+      '\t탭',
+      '\r캐리지',
+    ];
+    const user = await seedUser(db);
+    for (const name of names) {
+      const [pkg] = await db.insert(packages).values({ name, sessionCount: 10, periodDays: 30 }).returning();
+      const start = startOfBusinessDay(day, 'Asia/Seoul');
+      const [pass] = await db
+        .insert(passes)
+        .values({
+          userId: user,
+          packageId: pkg!.id,
+          status: 'PROGRESSED',
+          remainingCount: 10,
+          startedAt: start,
+        })
+        .returning();
+      await db.insert(bookings).values({
+        userId: user,
+        passId: pass!.id,
+        startedAt: new Date(start.getTime() + 10 * 3_600_000),
+        endedAt: new Date(start.getTime() + 11 * 3_600_000),
+        attended: true,
+      });
+    }
+    await runStatistics({ day });
+    const dir = await mkdtemp(join(tmpdir(), 'ptpass-stats-'));
+    try {
+      const out = join(dir, 'excel.csv');
+      const written = await cli('stats', 'export', '--from', day, '--to', day, '--by-package', '--out', out);
+      expect(written.code, written.stderr).toBe(0);
+      const bytes = await readFile(out);
+      expect([...bytes.subarray(0, 3)]).toEqual([0xef, 0xbb, 0xbf]);
+      const records = parse(bytes.toString('utf8'), { columns: true, bom: true }) as Array<
+        Record<string, string>
+      >;
+      const byName = records.map((r) => r.package_name).sort();
+      expect(byName).toEqual(
+        [
+          '개인 PT 10회권',
+          '\'=HYPERLINK("http://x","클릭")',
+          "'+82 요가",
+          "'-1 필라테스",
+          "'@SUM(A1)",
+          "'\t탭",
+          "'\r캐리지",
+        ].sort(),
+      );
+      // Numbers are never escaped.
+      expect(records.every((r) => /^\d+$/.test(r.bookings!))).toBe(true);
+
+      const plain = await cli('stats', 'export', '--from', day, '--to', day, '--no-bom');
+      expect(plain.code, plain.stderr).toBe(0);
+      expect(plain.stdout.startsWith('period,')).toBe(true);
+      const withBom = await cli('stats', 'export', '--from', day, '--to', day);
+      expect(withBom.stdout).toBe(`\uFEFF${plain.stdout}`);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

@@ -3,6 +3,7 @@ import { findStepRanges, finishJobRun, insertJobRun, type NewJobRun } from '../d
 import type { JobResult } from '../jobs/definition.ts';
 import { findJob, type JobName } from '../jobs/index.ts';
 import type { Logger } from '../logger.ts';
+import { applyClosureSteps } from './apply-closure.ts';
 import { deductSessionsSteps } from './deduct-sessions.ts';
 import { issueBulkPassesSteps } from './issue-bulk-passes.ts';
 import { createLogNotifier, type Notifier } from './notifications/notifier.ts';
@@ -76,6 +77,7 @@ export const STEP_HANDLERS = {
   'issue-bulk-passes': (deps) => issueBulkPassesSteps(deps.businessTimeZone),
   'class-reminders': (deps) => classReminderSteps(notifierOf(deps)),
   'pass-expiry-reminders': (deps) => passExpiryReminderSteps(notifierOf(deps)),
+  'apply-closure': (deps) => applyClosureSteps(deps.businessTimeZone),
   // Every job has its handlers: a job added to JOBS without them does not compile.
 } satisfies Record<JobName, JobStepHandlers | ((deps: ActivityDeps) => JobStepHandlers)>;
 

@@ -9,6 +9,8 @@ export const NAV = [
   { path: '/schedules', label: 'Schedules' },
   { path: '/members', label: 'Members' },
   { path: '/bulk-passes', label: 'Bulk passes' },
+  { path: '/holds', label: 'Holds' },
+  { path: '/closures', label: 'Closures' },
 ] as const;
 
 export interface PageFrame {

@@ -34,6 +34,14 @@ import {
 import { STYLESHEET } from './layout.ts';
 import { bulkPassesPage, createBulkPass } from './pages/bulk-passes.ts';
 import { dashboardPage } from './pages/dashboard.ts';
+import {
+  closurePage,
+  closuresPage,
+  createClosureAction,
+  createHoldAction,
+  endHoldAction,
+  holdsPage,
+} from './pages/holds.ts';
 import { logout, showLogin, submitLogin } from './pages/login.ts';
 import { memberPage, membersPage } from './pages/members.ts';
 import { runPage, runsPage } from './pages/runs.ts';
@@ -85,10 +93,25 @@ const PAGES: Page[] = [
   { method: 'GET', path: '/members/:id', handle: memberPage },
   { method: 'GET', path: '/bulk-passes', handle: bulkPassesPage },
   { method: 'POST', path: '/bulk-passes', handle: createBulkPass },
+  { method: 'GET', path: '/holds', handle: holdsPage },
+  { method: 'POST', path: '/holds', handle: createHoldAction },
+  { method: 'POST', path: '/holds/:id/end', handle: endHoldAction },
+  { method: 'GET', path: '/closures', handle: closuresPage },
+  { method: 'POST', path: '/closures', handle: createClosureAction },
+  { method: 'GET', path: '/closures/:id', handle: closurePage },
 ];
 
 /** Paths of every page, for tests and docs: each one requires a login. */
-export const PROTECTED_PAGES = ['/', '/dashboard', '/runs', '/schedules', '/members', '/bulk-passes'];
+export const PROTECTED_PAGES = [
+  '/',
+  '/dashboard',
+  '/runs',
+  '/schedules',
+  '/members',
+  '/bulk-passes',
+  '/holds',
+  '/closures',
+];
 
 /** Paths under this prefix are the API's: it authenticates with tokens, not the session cookie. */
 export const API_PREFIX = '/api/';

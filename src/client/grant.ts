@@ -9,7 +9,7 @@ import {
 } from '../db/queries/bulk-passes.ts';
 import { jobWorkflowId, normaliseAsOf } from '../jobs/definition.ts';
 import { issueBulkPassesJob } from '../jobs/issue-bulk-passes.ts';
-import { parseInstant } from '../time.ts';
+import { formatBusinessTime, parseInstant } from '../time.ts';
 
 /**
  * A one-off grant: a bulk pass for a group (or for listed users, through a group made for them), issued
@@ -142,7 +142,13 @@ export function checkGrantShape(request: GrantRequest, now: Date): string | unde
   return undefined;
 }
 
-export async function createGrant(db: Db, request: GrantRequest, now: Date): Promise<GrantOutcome> {
+/** `timeZone` is BUSINESS_TIMEZONE: the group made for listed users is named with the time as the studio reads it. */
+export async function createGrant(
+  db: Db,
+  request: GrantRequest,
+  now: Date,
+  timeZone: string,
+): Promise<GrantOutcome> {
   const shape = checkGrantShape(request, now);
   if (shape) return { ok: false, problem: shape };
   const issueAt = normaliseAsOf(request.issueAt ?? now);
@@ -191,7 +197,7 @@ export async function createGrant(db: Db, request: GrantRequest, now: Date): Pro
       }
       groupId = await insertAdHocGroup(
         tx,
-        `grant of package ${pkg.id} to ${ids.length} user${ids.length > 1 ? 's' : ''} at ${issueAt.toISOString()}`,
+        `grant of package ${pkg.id} to ${ids.length} user${ids.length > 1 ? 's' : ''} at ${formatBusinessTime(issueAt, timeZone)} (${timeZone})`,
         ids,
       );
       adHocGroup = true;

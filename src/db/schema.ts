@@ -148,7 +148,85 @@ export const passes = pgTable(
     unique('passes_bulk_pass_user_unique').on(t.bulkPassId, t.userId),
     // Keyset scans of the lifecycle steps walk one status in id order.
     index('passes_status_id_idx').on(t.status, t.id),
+    // The due rows of the lifecycle steps, so a run every 5 minutes that finds little to do reads only
+    // index entries of due passes (README "pass-lifecycle").
+    index('passes_ready_start_idx').on(t.startedAt, t.id).where(sql`${t.status} = 'READY'`),
+    index('passes_progressed_end_idx').on(t.endedAt, t.id).where(sql`${t.status} = 'PROGRESSED'`),
+    index('passes_progressed_used_up_idx')
+      .on(t.id)
+      .where(sql`${t.status} = 'PROGRESSED' AND ${t.remainingCount} = 0`),
     index('passes_user_idx').on(t.userId),
+  ],
+);
+
+/**
+ * A hold (freeze) of one pass over business days `starts_on..ends_on` (inclusive, BUSINESS_TIMEZONE).
+ * Adding it moves the pass's end later by the held days; the pass cannot be booked on a held day.
+ * Ending it early on day D (`ended_early_on`) makes D the first day the pass is usable again and moves the
+ * end back by the unused days. Rules: src/db/queries/holds.ts.
+ */
+export const passHolds = pgTable(
+  'pass_holds',
+  {
+    id: id(),
+    passId: bigint('pass_id', { mode: 'number' })
+      .notNull()
+      .references(() => passes.id, { onDelete: 'cascade' }),
+    startsOn: date('starts_on', { mode: 'string' }).notNull(),
+    endsOn: date('ends_on', { mode: 'string' }).notNull(),
+    /** Days the pass's end was moved by (the held days not already covered by a studio closure). */
+    extendedDays: integer('extended_days').notNull(),
+    reason: text('reason').notNull(),
+    createdBy: text('created_by').notNull(),
+    /** The first day the pass is usable again when the hold was ended before `ends_on`. */
+    endedEarlyOn: date('ended_early_on', { mode: 'string' }),
+    ...timestamps,
+  },
+  (t) => [
+    check('pass_holds_range', sql`${t.endsOn} >= ${t.startsOn}`),
+    check('pass_holds_extended_days_non_negative', sql`${t.extendedDays} >= 0`),
+    check(
+      'pass_holds_ended_early_within',
+      sql`${t.endedEarlyOn} IS NULL OR (${t.endedEarlyOn} >= ${t.startsOn} AND ${t.endedEarlyOn} <= ${t.endsOn})`,
+    ),
+    index('pass_holds_pass_idx').on(t.passId, t.startsOn),
+  ],
+);
+
+/** The studio is closed on business days `starts_on..ends_on`; `apply-closure` extends the passes. */
+export const studioClosures = pgTable(
+  'studio_closures',
+  {
+    id: id(),
+    startsOn: date('starts_on', { mode: 'string' }).notNull(),
+    endsOn: date('ends_on', { mode: 'string' }).notNull(),
+    reason: text('reason').notNull(),
+    createdBy: text('created_by').notNull(),
+    ...timestamps,
+  },
+  (t) => [check('studio_closures_range', sql`${t.endsOn} >= ${t.startsOn}`)],
+);
+
+/**
+ * One row per (closure, pass) the closure extended, inserted in the same statement as the end-date update:
+ * a re-run or a retried chunk finds the row and extends nothing twice.
+ */
+export const closureExtensions = pgTable(
+  'closure_extensions',
+  {
+    closureId: bigint('closure_id', { mode: 'number' })
+      .notNull()
+      .references(() => studioClosures.id, { onDelete: 'cascade' }),
+    passId: bigint('pass_id', { mode: 'number' })
+      .notNull()
+      .references(() => passes.id, { onDelete: 'cascade' }),
+    days: integer('days').notNull(),
+    createdAt: ts('created_at').notNull().defaultNow(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.closureId, t.passId] }),
+    index('closure_extensions_pass_idx').on(t.passId),
+    check('closure_extensions_days_positive', sql`${t.days} > 0`),
   ],
 );
 

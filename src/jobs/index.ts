@@ -1,3 +1,4 @@
+import { applyClosureJob } from './apply-closure.ts';
 import { classRemindersJob } from './class-reminders.ts';
 import { deductSessionsJob } from './deduct-sessions.ts';
 import type { JobDefinition } from './definition.ts';
@@ -7,6 +8,7 @@ import { passLifecycleJob } from './pass-lifecycle.ts';
 import { pruneRunRecordsJob } from './prune-run-records.ts';
 import { statisticsJob } from './statistics.ts';
 
+export { applyClosureJob } from './apply-closure.ts';
 export { classRemindersJob } from './class-reminders.ts';
 export { deductSessionsJob } from './deduct-sessions.ts';
 export * from './definition.ts';
@@ -30,6 +32,7 @@ export const JOBS = {
   [issueBulkPassesJob.name]: issueBulkPassesJob,
   [classRemindersJob.name]: classRemindersJob,
   [passExpiryRemindersJob.name]: passExpiryRemindersJob,
+  [applyClosureJob.name]: applyClosureJob,
 } as const satisfies Record<string, JobDefinition>;
 
 export type JobName = Extract<keyof typeof JOBS, string>;

@@ -37,10 +37,10 @@ export const SCHEDULES: readonly ScheduleDeclaration[] = [
   },
   {
     job: 'pass-lifecycle',
-    calendar: { hour: 0, minute: 5 },
+    calendar: { hour: '*', minute: { start: 0, end: 59, step: 5 } },
     overlap: 'SKIP',
     catchupWindow: '1 day',
-    note: 'Daily 00:05: activate passes that start today, expire passes that ended or ran out.',
+    note: 'Every 5 minutes: activate passes whose start has come, expire passes that ended or ran out.',
   },
   {
     job: 'issue-bulk-passes',

@@ -72,7 +72,7 @@ export async function startStack(
     closers.push(database.close);
 
     if (options.demo) {
-      const seeded = await seedDemoStudio(database.db, new Date());
+      const seeded = await seedDemoStudio(database.db, new Date(), config.businessTimeZone);
       options.out(
         seeded.seeded
           ? `Demo studio seeded: ${seeded.members} members in 2 groups, passes and bookings around now.`

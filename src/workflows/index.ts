@@ -1,5 +1,6 @@
 // Every workflow the worker registers. One file per job; the shared orchestration is run-job.ts.
 
+export { applyClosure } from './apply-closure.ts';
 export { classReminders } from './class-reminders.ts';
 export { deductSessions } from './deduct-sessions.ts';
 export { issueBulkPassAt, issueBulkPasses } from './issue-bulk-passes.ts';

@@ -188,7 +188,7 @@ export async function createBulkPass(app: AdminApp, req: AdminRequest): Promise<
   const form: BulkPassForm = parsed.data;
   const request = formRequest(form, app.config.businessTimeZone);
   if (typeof request === 'string') return renderPage(app, req, { form, status: 400, error: request });
-  const outcome = await createGrant(app.db, request, app.now());
+  const outcome = await createGrant(app.db, request, app.now(), app.config.businessTimeZone);
   if (!outcome.ok) return renderPage(app, req, { form, status: 400, error: outcome.problem });
   app.logger.info('bulk pass created in the admin web', {
     bulkPassId: outcome.grant.bulkPassId,

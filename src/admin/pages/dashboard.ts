@@ -1,6 +1,13 @@
 import { z } from 'zod';
-import { attendanceRate, missingDays, percent, utilisation } from '../../cli/commands/stats.ts';
-import { computedDays, readStatistics, type StatisticsRow } from '../../db/queries/statistics.ts';
+import {
+  attendanceRate,
+  computedDays,
+  missingDays,
+  percent,
+  readStatistics,
+  type StatisticsRow,
+  utilisation,
+} from '../../db/queries/statistics.ts';
 import { addDays, businessDayOf, isBusinessDay } from '../../time.ts';
 import { type AdminApp, adminPage } from '../app.ts';
 import { type ChartDay, dailyChart } from '../chart.ts';
@@ -104,8 +111,9 @@ export async function dashboardPage(app: AdminApp, req: AdminRequest): Promise<R
       400,
     );
   }
-  // By default the last complete day: the statistics job computes a day after it ends.
-  const to = parsed.data.end ?? addDays(businessDayOf(app.now(), tz), -1);
+  // By default the range ends today (the statistics job computes a finished day at 01:00 the next day; today
+  // shows as computed when someone computed it, as the demo does, and as "not computed yet" otherwise).
+  const to = parsed.data.end ?? businessDayOf(app.now(), tz);
   const dayCount = parsed.data.days ?? DEFAULT_DASHBOARD_DAYS;
   const from = addDays(to, -(dayCount - 1));
   const query = { from, to, period: 'day' as const, byPackage: false };

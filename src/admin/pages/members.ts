@@ -74,7 +74,7 @@ ${
 <tbody>
 ${passRows.map((p) => {
   const unlimited = p.remainingCount === null;
-  return html`<tr data-pass="${p.id}">
+  return html`<tr data-pass="${p.id}" id="pass-${p.id}">
   <td class="num">${p.id}</td>
   <td>${p.packageName}${p.bulkPassId ? html` <span class="muted">(bulk ${p.bulkPassId})</span>` : ''}</td>
   <td><span class="status ${p.status}">${p.status}</span>${p.expiredAt ? html` <span class="muted">${formatTime(p.expiredAt, tz)}</span>` : ''}</td>
@@ -97,7 +97,7 @@ ${
 <thead><tr><th class="num">Booking</th><th>Class starts</th><th>Ends</th><th class="num">Pass</th></tr></thead>
 <tbody>${bookingRows.map(
         (b) =>
-          html`<tr><td class="num">${b.id}</td><td>${formatTime(b.startedAt, tz)}</td><td>${formatTime(b.endedAt, tz)}</td><td class="num">${b.passId ?? html`<span class="muted">none</span>`}</td></tr>`,
+          html`<tr id="booking-${b.id}"><td class="num">${b.id}</td><td>${formatTime(b.startedAt, tz)}</td><td>${formatTime(b.endedAt, tz)}</td><td class="num">${b.passId ?? html`<span class="muted">none</span>`}</td></tr>`,
       )}</tbody>
 </table>`
 }`;

@@ -103,8 +103,11 @@ ${
   skips.length === 0
     ? html`<p class="muted">None.</p>`
     : html`<table>
-<thead><tr><th>Step</th><th>Item</th><th>Reason</th></tr></thead>
-<tbody>${skips.map((s) => html`<tr><td>${s.step}</td><td>${s.key}</td><td>${s.reason}</td></tr>`)}</tbody>
+<thead><tr><th>Step</th><th>Item</th><th>Concerns</th><th>Reason</th></tr></thead>
+<tbody>${skips.map(
+        (s) =>
+          html`<tr data-skip="${s.key}"><td>${s.step}</td><td>${s.userId === null ? s.key : html`<a href="/members/${s.userId}">${s.key}</a>`}</td><td>${concerns(s)}</td><td>${s.reason}</td></tr>`,
+      )}</tbody>
 </table>${skips.length >= 1000 ? html`<p class="muted">The first 1000 are shown; <code>ptpass runs show ${run.id} --json</code> has the same.</p>` : ''}`
 }`;
   return htmlReply(adminPage(app, req, { title: `Run ${run.id}`, active: '/runs', body }));
@@ -112,4 +115,13 @@ ${
 
 function truncate(text: string, max: number): string {
   return text.length > max ? `${text.slice(0, max - 1)}…` : text;
+}
+
+/** The member, booking and pass a skipped item concerns, each linked to the member's page where it is shown. */
+function concerns(s: { userId: number | null; bookingId: number | null; passId: number | null }) {
+  if (s.userId === null) return html`<span class="muted">-</span>`;
+  const member = `/members/${s.userId}`;
+  return html`<a href="${member}">member ${s.userId}</a>${
+    s.bookingId === null ? '' : html` · <a href="${member}#booking-${s.bookingId}">booking ${s.bookingId}</a>`
+  }${s.passId === null ? '' : html` · <a href="${member}#pass-${s.passId}">pass ${s.passId}</a>`}`;
 }

@@ -64,7 +64,7 @@ export function registerBookings(api: OpenAPIHono<ApiEnv>) {
       summary: 'Book a member onto a class time with one of their passes',
       description:
         'Refused (409, `reason`) when the pass is not the member’s (`pass-not-members`), not valid at the class ' +
-        'time (`pass-not-valid`), or has no free-to-book session (`no-free-session`); the member must be ACTIVE. ' +
+        'time (`pass-not-valid`), is on hold on the class’s business day (`pass-on-hold`), or has no free-to-book session (`no-free-session`); the member must be ACTIVE. ' +
         'Two bookings racing for the last free session: exactly one succeeds.',
       request: {
         headers: IdempotencyHeader,
@@ -98,6 +98,7 @@ export function registerBookings(api: OpenAPIHono<ApiEnv>) {
           endedAt: times.endedAt!,
           now: c.var.admin.now(),
           noShow: config.noShowPolicy,
+          timeZone: tz,
         });
         if (!outcome.ok) {
           if (outcome.reason === 'member-not-found' || outcome.reason === 'pass-not-found')

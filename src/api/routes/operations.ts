@@ -1,11 +1,10 @@
 import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
 import { and, asc, desc, eq, gt, lt, or } from 'drizzle-orm';
-import { createGrant, type GrantRequest } from '../../client/grant.ts';
+import { createGrant, type Grant, type GrantRequest, startGrantIssue } from '../../client/grant.ts';
 import { JobAlreadyRunningError, LaunchError, launchJob } from '../../client/launch-job.ts';
 import type { Db } from '../../db/client.ts';
 import { getJobRun } from '../../db/queries/runs.ts';
 import { bulkPasses, jobRuns, packages, runStatus } from '../../db/schema.ts';
-import { issueBulkPassesJob } from '../../jobs/issue-bulk-passes.ts';
 import {
   type ApiEnv,
   ApiProblem,
@@ -174,7 +173,7 @@ export function registerOperations(api: OpenAPIHono<ApiEnv>) {
     }),
     async (c) => {
       const input = c.req.valid('json');
-      const { config, db } = c.var.admin;
+      const { config } = c.var.admin;
       const tz = config.businessTimeZone;
       if ((input.groupId === undefined) === (input.memberIds === undefined))
         throw badRequest([{ field: 'groupId', message: 'give groupId or memberIds (one of them)' }]);
@@ -189,30 +188,28 @@ export function registerOperations(api: OpenAPIHono<ApiEnv>) {
         ...(input.count !== undefined ? { count: input.count } : {}),
       };
       const now = c.var.admin.now();
-      let runNow = false;
+      let grant: Grant | undefined;
       const response = await apiWrite(c, input, async (tx) => {
         // createGrant's own transaction becomes a savepoint of this one.
-        const created = await createGrant(tx as unknown as Db, request, now);
+        const created = await createGrant(tx as unknown as Db, request, now, tz);
         if (!created.ok)
           throw new ApiProblem(400, 'Bad request', created.problem, { reason: 'grant-refused' });
-        runNow = created.grant.runNow;
+        grant = created.grant;
         return {
           status: 201,
           body: (await bulkPassJson(tx, created.grant.bulkPassId, tz))!,
           writes: [{ resource: 'bulk_passes', id: created.grant.bulkPassId }],
         };
       });
-      // Issued after the commit, so the job finds the bulk pass; if Temporal is unreachable the schedule does it.
-      if (runNow && !response.headers.has('Idempotent-Replayed')) {
-        const body = (await response.clone().json()) as { id: number };
+      // Started after the commit, so the workflow finds the bulk pass: the grant's own workflow waits until
+      // the issue time (at once for a grant for now), as the CLI and the admin form do. If Temporal is
+      // unreachable the bulk pass stays READY and the hourly schedule issues it.
+      if (grant && !response.headers.has('Idempotent-Replayed')) {
         try {
-          await launchJob(
-            { client: c.var.admin.schedules.client, db, taskQueue: config.taskQueue },
-            { job: issueBulkPassesJob.name, asOf: now, params: { bulkPassId: body.id } },
-          );
+          await startGrantIssue({ client: c.var.admin.schedules.client, taskQueue: config.taskQueue }, grant);
         } catch (err) {
-          c.var.admin.logger.warn('bulk pass not issued at once; the schedule will issue it', {
-            bulkPassId: body.id,
+          c.var.admin.logger.warn('bulk pass workflow not started; the hourly schedule will issue it', {
+            bulkPassId: grant.bulkPassId,
             error: err,
           });
         }

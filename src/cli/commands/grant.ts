@@ -10,6 +10,7 @@ import type { LaunchOutcome } from '../../client/launch-job.ts';
 import { workflowUrl } from '../../config.ts';
 import { getBulkPass } from '../../db/queries/bulk-passes.ts';
 import { issueBulkPassesJob } from '../../jobs/issue-bulk-passes.ts';
+import { formatBusinessTime } from '../../time.ts';
 import { type Command, UsageError } from '../command.ts';
 
 export const grantCommand: Command = {
@@ -55,7 +56,7 @@ export const grantCommand: Command = {
     // until the hourly schedule finds it.
     const [db, client] = await Promise.all([ctx.db(), ctx.temporal()]);
     const now = new Date();
-    const created = await createGrant(db, request, now);
+    const created = await createGrant(db, request, now, ctx.config.businessTimeZone);
     if (!created.ok) throw new UsageError(created.problem);
     const { grant } = created;
 
@@ -69,8 +70,8 @@ export const grantCommand: Command = {
           run: { workflowId: issue.workflowId, runId: issue.runId, url },
         },
         text: [
-          describeGrant(grant),
-          `  waiting until ${grant.issueAt.toISOString()}: workflow ${issue.workflowId} issues it then`,
+          describeGrant(grant, ctx.config.businessTimeZone),
+          `  waiting until ${businessTime(grant.issueAt, ctx.config.businessTimeZone)}: workflow ${issue.workflowId} issues it then`,
           `  Web UI: ${url}`,
         ].join('\n'),
       };
@@ -94,7 +95,7 @@ export const grantCommand: Command = {
       return {
         json: { outcome: 'started', ...grantJson(grant), run },
         text: [
-          describeGrant(grant),
+          describeGrant(grant, ctx.config.businessTimeZone),
           `  issuing now: workflow ${outcome.workflowId}  run ${outcome.runId}`,
           `  Web UI: ${url}`,
         ].join('\n'),
@@ -115,7 +116,7 @@ export const grantCommand: Command = {
         run,
       },
       text: [
-        describeGrant(grant),
+        describeGrant(grant, ctx.config.businessTimeZone),
         completed
           ? `  issued ${issued} pass${issued === 1 ? '' : 'es'} to ${issued} of ${members} member${members === 1 ? '' : 's'}` +
             (skipped ? ` (${skipped} INACTIVE skipped)` : '')
@@ -127,10 +128,15 @@ export const grantCommand: Command = {
   },
 };
 
-function describeGrant(g: Grant): string {
+/** Text output shows times as the studio reads them (JSON keeps ISO-8601 instants). */
+function businessTime(instant: Date, timeZone: string): string {
+  return `${formatBusinessTime(instant, timeZone)} (${timeZone})`;
+}
+
+function describeGrant(g: Grant, timeZone: string): string {
   const sessions = g.count === null ? 'unlimited sessions' : `${g.count} session${g.count === 1 ? '' : 's'}`;
   const end = g.endedAt
-    ? `until ${g.endedAt.toISOString()}`
+    ? `until ${businessTime(g.endedAt, timeZone)}`
     : g.periodDays === null
       ? 'with no end'
       : `for ${g.periodDays} day${g.periodDays === 1 ? '' : 's'}`;
@@ -140,7 +146,7 @@ function describeGrant(g: Grant): string {
       (g.inactiveMembers ? `, ${g.inactiveMembers} INACTIVE (skipped)` : '');
   return [
     `bulk pass ${g.bulkPassId}: package ${g.packageId} to ${who}`,
-    `  each pass: ${sessions}, from ${g.startedAt.toISOString()} ${end}`,
+    `  each pass: ${sessions}, from ${businessTime(g.startedAt, timeZone)} ${end}`,
   ].join('\n');
 }
 

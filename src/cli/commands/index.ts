@@ -1,7 +1,9 @@
 import type { Command } from '../command.ts';
 import { adminCommand } from './admin.ts';
+import { closuresCommands } from './closures.ts';
 import { dbMigrateCommand } from './db.ts';
 import { grantCommand } from './grant.ts';
+import { holdsCommands } from './holds.ts';
 import { jobRunCommand, jobsListCommand } from './job.ts';
 import { notificationsListCommand, notificationsRetryCommand } from './notifications.ts';
 import { runsListCommand, runsRestartCommand, runsShowCommand, runsStopCommand } from './runs.ts';
@@ -28,4 +30,6 @@ export const COMMANDS: Command[] = [
   notificationsListCommand,
   notificationsRetryCommand,
   ...tokensCommands,
+  ...holdsCommands,
+  ...closuresCommands,
 ];

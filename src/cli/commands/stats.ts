@@ -2,11 +2,16 @@ import { randomBytes } from 'node:crypto';
 import { rename, rm, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import {
+  attendanceRate,
   computedDays,
+  missingDays,
   PERIODS,
   type Period,
+  percent,
+  ratio,
   readStatistics,
   type StatisticsRow,
+  utilisation,
 } from '../../db/queries/statistics.ts';
 import { addDays, isBusinessDay } from '../../time.ts';
 import {
@@ -66,21 +71,6 @@ function parseQuery(values: Record<string, unknown>): StatsQuery {
   return { from, to, period: period as Period, byPackage: values['by-package'] === true };
 }
 
-/** attended / (attended + no-shows): null when no class of the period has ended. */
-export function attendanceRate(row: StatisticsRow): number | null {
-  const denominator = row.attended + row.noShows;
-  return denominator === 0 ? null : row.attended / denominator;
-}
-
-/** Sessions used / sessions sold, over the session-limited passes that ended in the period. */
-export function utilisation(row: StatisticsRow): number | null {
-  return row.endingSessionsSold === 0 ? null : row.endingSessionsUsed / row.endingSessionsSold;
-}
-
-const ratio = (value: number | null) => (value === null ? null : Math.round(value * 10_000) / 10_000);
-/** A rate as `83.3%`; `-` when there is nothing to divide by. */
-export const percent = (value: number | null) => (value === null ? '-' : `${(value * 100).toFixed(1)}%`);
-
 /**
  * The figures of a row, in display order: the terminal table's short header, the CSV column, and the value
  * (a count, or a rate shown as a percentage in the table and as a ratio in CSV and JSON).
@@ -110,14 +100,6 @@ function figures<R>(row: StatisticsRow, formatRate: (rate: number | null) => R):
   return FIGURE_COLUMNS.map((column) =>
     'count' in column ? column.count(row) : formatRate(column.rate(row)),
   );
-}
-
-/** Days of the range without a totals row: never computed by the `statistics` job. */
-export function missingDays(query: { from: string; to: string }, computed: Set<string>): string[] {
-  const missing: string[] = [];
-  for (let day = query.from; day <= query.to; day = addDays(day, 1))
-    if (!computed.has(day)) missing.push(day);
-  return missing;
 }
 
 function missingNote(query: StatsQuery, missing: string[]): string | undefined {
@@ -182,14 +164,25 @@ export const CSV_HEADER = [
   ...FIGURE_COLUMNS.map((c) => c.csv),
 ];
 
-/** One RFC 4180 field: quoted when it holds a comma, quote, CR or LF; quotes doubled. */
+/** A byte-order mark: Excel reads a CSV without one in the system's legacy code page (Korean garbled). */
+export const UTF8_BOM = '\uFEFF';
+
+/**
+ * One RFC 4180 field: quoted when it holds a comma, quote, CR or LF; quotes doubled. A text cell that
+ * starts with `=`, `+`, `-`, `@`, a tab or a CR is prefixed with `'` so a spreadsheet shows it as text instead
+ * of running it as a formula (CSV injection, OWASP). Numbers are never altered.
+ */
 export function csvField(value: string | number | null): string {
-  const text = value === null ? '' : String(value);
+  let text = value === null ? '' : String(value);
+  if (typeof value === 'string' && /^[=+\-@\t\r]/.test(text)) text = `'${text}`;
   return /[",\r\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
 }
 
-/** RFC 4180: a header row, CRLF after every record. Rates are ratios (0.8333), empty when undefined. */
-export function toCsv(rows: StatisticsRow[]): string {
+/**
+ * RFC 4180: a header row, CRLF after every record, a UTF-8 BOM first unless `bom` is false. Rates are
+ * ratios (0.8333), empty when undefined.
+ */
+export function toCsv(rows: StatisticsRow[], options: { bom?: boolean } = {}): string {
   const records = rows.map((r) => [
     r.period,
     r.firstDay,
@@ -199,7 +192,10 @@ export function toCsv(rows: StatisticsRow[]): string {
     r.packageName,
     ...figures(r, ratio),
   ]);
-  return [[...CSV_HEADER], ...records].map((fields) => `${fields.map(csvField).join(',')}\r\n`).join('');
+  const body = [[...CSV_HEADER], ...records]
+    .map((fields) => `${fields.map(csvField).join(',')}\r\n`)
+    .join('');
+  return options.bom === false ? body : UTF8_BOM + body;
 }
 
 export const statsExportCommand: Command = {
@@ -208,11 +204,17 @@ export const statsExportCommand: Command = {
   details: [
     'Columns: period, first_day, last_day, days, package_id, package_name (empty for studio totals), the figures,',
     'attendance_rate and utilisation as ratios (empty when there is nothing to divide by). --out writes the',
-    'file whole or not at all; with --json it prints a summary instead of the rows.',
+    'file whole or not at all; with --json it prints a summary instead of the rows. The CSV starts with a UTF-8',
+    'byte-order mark so Excel reads Korean package names right (--no-bom to omit it); text cells starting with',
+    "= + - @, a tab or a CR are prefixed with ' so a spreadsheet never runs them as formulas.",
   ].join('\n'),
   options: {
     ...rangeOptions,
     out: { type: 'string', placeholder: 'FILE', description: 'Write the CSV to FILE instead of stdout' },
+    'no-bom': {
+      type: 'boolean',
+      description: 'Omit the UTF-8 byte-order mark (written by default for Excel)',
+    },
   },
   async run({ values }, ctx) {
     const out = optionalString(values, 'out');
@@ -221,7 +223,7 @@ export const statsExportCommand: Command = {
         '--json prints a summary of the file; give --out FILE (CSV goes to stdout otherwise)',
       );
     const { query, rows, missing } = await load(values, ctx);
-    const csv = toCsv(rows);
+    const csv = toCsv(rows, { bom: values['no-bom'] !== true });
     const note = missingNote(query, missing);
     if (out === undefined) {
       ctx.stdout(csv);

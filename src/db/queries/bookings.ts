@@ -2,6 +2,7 @@ import { type AnyColumn, and, eq, type SQL, sql } from 'drizzle-orm';
 import type { NoShowPolicy } from '../../jobs/deduct-sessions.ts';
 import type { DbOrTx, Tx } from '../client.ts';
 import { bookings, passes, users } from '../schema.ts';
+import { bookingRefusal } from './holds.ts';
 import { instant } from './passes.ts';
 
 /**
@@ -29,6 +30,7 @@ export type BookingRefusal =
   | 'pass-not-found'
   | 'pass-not-members'
   | 'pass-not-valid'
+  | 'pass-on-hold'
   | 'no-free-session';
 
 export type BookOutcome =
@@ -48,6 +50,8 @@ export async function bookClass(
     endedAt: Date;
     now: Date;
     noShow: NoShowPolicy;
+    /** BUSINESS_TIMEZONE: which business day the class falls on, for the pass's holds. */
+    timeZone: string;
   },
 ): Promise<BookOutcome> {
   const [member] = await tx
@@ -91,6 +95,10 @@ export async function bookClass(
           ? `pass ${pass.id} has expired`
           : `pass ${pass.id} is valid from ${pass.startedAt.toISOString()} to ${pass.endedAt?.toISOString() ?? 'no end'}, not at the class time ${request.startedAt.toISOString()}`,
     };
+  // Holds (freezes): the one booking rule of holds.ts, asked under this transaction's lock on the pass.
+  const holdCheck = await bookingRefusal(tx, pass.id, request.startedAt, request.timeZone);
+  if (!holdCheck.ok && holdCheck.reason === 'on-hold')
+    return { ok: false, reason: 'pass-on-hold', detail: holdCheck.message };
   if (pass.remainingCount !== null) {
     const [held] = await tx.execute<{ reserved: number }>(
       sql`SELECT ${reservedSessions(sql`${pass.id}::bigint`, request.now, request.noShow)} AS reserved`,

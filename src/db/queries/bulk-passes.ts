@@ -74,7 +74,9 @@ const only = (bulkPassId: number | undefined) =>
  * One page of (due bulk pass, member) pairs after the checkpoint; each ACTIVE member without a pass of
  * that bulk pass gets one. Remaining sessions are the bulk pass's count, else the package's (null:
  * unlimited); the end is the bulk pass's, else the start plus the package period in business days: the same
- * wall-clock time in BUSINESS_TIMEZONE N days on, across daylight-saving changes (null: unlimited).
+ * wall-clock time in BUSINESS_TIMEZONE N days on, across daylight-saving changes (null: unlimited). A pass
+ * whose start is at or before T is inserted PROGRESSED (live at once); a later one READY, for
+ * `pass-lifecycle` to activate at its start.
  *
  * The page is a LATERAL join so that each due bulk pass reads at most `limit` members from the
  * `user_group_members` primary key, starting right after the checkpoint (a plain lower bound, so it is an
@@ -112,7 +114,10 @@ export async function issueBulkPassesChunk(db: DbOrTx, w: IssueWindow): Promise<
       FROM keys
     ), issued AS (
       INSERT INTO passes (user_id, package_id, bulk_pass_id, status, remaining_count, started_at, ended_at)
-      SELECT page.user_id, bp.package_id, bp.id, 'READY', coalesce(bp.count, pk.session_count), bp.started_at,
+      SELECT page.user_id, bp.package_id, bp.id,
+             -- A pass whose start has come is live at once, not at the next pass-lifecycle run.
+             CASE WHEN bp.started_at <= ${instant(w.asOf)} THEN 'PROGRESSED' ELSE 'READY' END::pass_status,
+             coalesce(bp.count, pk.session_count), bp.started_at,
              coalesce(bp.ended_at, ((bp.started_at AT TIME ZONE ${w.timeZone}) + make_interval(days => pk.period_days)) AT TIME ZONE ${w.timeZone})
       FROM page
       JOIN bulk_passes bp ON bp.id = page.bulk_pass_id

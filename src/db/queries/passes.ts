@@ -11,6 +11,17 @@ import { afterKey, type ChunkCounts, type ChunkWindow, chunkCounts, upToKey } fr
 /** A timestamptz parameter for raw SQL (the postgres.js driver of Drizzle passes dates as text). */
 export const instant = (at: Date) => sql`${at.toISOString()}::timestamptz`;
 
+/**
+ * The due-row conditions repeated as expressions with their own statistics (`CREATE STATISTICS` in
+ * drizzle/0007_lifecycle-statistics-sql.sql). Plain column statistics cannot know that only READY passes'
+ * starts matter (every PROGRESSED and EXPIRED pass started in the past), so the planner would expect most
+ * rows to be due and walk every READY/PROGRESSED pass in id order. With these it knows how many are due:
+ * a run that finds few reads them from the partial indexes `passes_ready_start_idx` and
+ * `passes_progressed_end_idx`, and a run with many walks the id order as before.
+ */
+const readyStart = sql.raw(`(CASE WHEN status = 'READY' THEN started_at END)`);
+const progressedEnd = sql.raw(`(CASE WHEN status = 'PROGRESSED' THEN ended_at END)`);
+
 /** READY passes whose start is at or before T become PROGRESSED. */
 export function activatePassesChunk(db: DbOrTx, w: ChunkWindow): Promise<ChunkCounts> {
   return chunkCounts(
@@ -18,7 +29,7 @@ export function activatePassesChunk(db: DbOrTx, w: ChunkWindow): Promise<ChunkCo
     sql`
     WITH page AS (
       SELECT id FROM passes
-      WHERE status = 'READY' AND started_at <= ${instant(w.asOf)}
+      WHERE status = 'READY' AND started_at <= ${instant(w.asOf)} AND ${readyStart} <= ${instant(w.asOf)}
         AND id > ${afterKey(w)} AND id <= ${upToKey(w)}
       ORDER BY id
       LIMIT ${w.limit}
@@ -43,12 +54,23 @@ export function expirePassesChunk(db: DbOrTx, w: ChunkWindow): Promise<ChunkCoun
   return chunkCounts(
     db,
     sql`
-    WITH page AS (
-      SELECT id FROM passes
-      WHERE status = 'PROGRESSED' AND (ended_at <= ${instant(w.asOf)} OR remaining_count = 0)
-        AND id > ${afterKey(w)} AND id <= ${upToKey(w)}
-      ORDER BY id
-      LIMIT ${w.limit}
+    WITH due AS (
+      -- Two arms, one per rule, so each can read only its due rows from its partial index
+      -- (passes_progressed_end_idx, passes_progressed_used_up_idx): an OR over both columns misleads
+      -- the planner into walking every PROGRESSED pass.
+      (SELECT id FROM passes
+       WHERE status = 'PROGRESSED' AND ended_at <= ${instant(w.asOf)} AND ${progressedEnd} <= ${instant(w.asOf)}
+         AND id > ${afterKey(w)} AND id <= ${upToKey(w)}
+       ORDER BY id LIMIT ${w.limit})
+      UNION
+      (SELECT id FROM passes
+       WHERE status = 'PROGRESSED' AND remaining_count = 0
+         AND id > ${afterKey(w)} AND id <= ${upToKey(w)}
+       ORDER BY id LIMIT ${w.limit})
+    ), page AS (
+      SELECT p.id FROM passes p
+      WHERE p.id IN (SELECT id FROM due ORDER BY id LIMIT ${w.limit})
+      ORDER BY p.id
       FOR UPDATE
     ), changed AS (
       UPDATE passes p SET status = 'EXPIRED', expired_at = ${instant(w.asOf)}, modified_at = now()

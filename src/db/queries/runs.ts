@@ -174,18 +174,42 @@ export async function getJobRun(db: DbOrTx, jobRunId: string) {
     .from(stepRuns)
     .where(eq(stepRuns.jobRunId, jobRunId))
     .orderBy(stepRuns.startedAt, stepRuns.partition);
-  const skips = await db
-    .select({
-      step: stepRuns.step,
-      partition: stepRuns.partition,
-      key: stepSkips.itemKey,
-      reason: stepSkips.reason,
-    })
-    .from(stepSkips)
-    .innerJoin(stepRuns, eq(stepRuns.id, stepSkips.stepRunId))
-    .where(eq(stepRuns.jobRunId, jobRunId))
-    .orderBy(stepRuns.step, stepSkips.itemKey)
-    .limit(1000);
+  // Numeric keys (booking and pass IDs) in number order, not text order (3 before 13); the member, booking
+  // or pass each item concerns, for the run page's links: a deduct-sessions key is a booking, a reminder's
+  // key is its notification.
+  const rows = await db.execute<{
+    step: string;
+    partition: number;
+    key: string;
+    reason: string;
+    user_id: string | null;
+    booking_id: string | null;
+    pass_id: string | null;
+  }>(sql`
+    SELECT r.step, r.partition, s.item_key AS key, s.reason,
+           coalesce(b.user_id, n.user_id)::text AS user_id,
+           coalesce(b.id::text, n.subject->>'bookingId') AS booking_id,
+           coalesce(b.pass_id::text, n.subject->>'passId') AS pass_id
+    FROM step_skips s
+    JOIN step_runs r ON r.id = s.step_run_id
+    LEFT JOIN bookings b ON ${run.job} = 'deduct-sessions'
+      AND b.id = CASE WHEN s.item_key ~ '^[0-9]{1,18}$' THEN s.item_key::bigint END
+    LEFT JOIN notifications n
+      ON n.id = CASE WHEN s.item_key ~ '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' THEN s.item_key::uuid END
+    WHERE r.job_run_id = ${jobRunId}::uuid
+    ORDER BY r.step, (s.item_key ~ '^[0-9]{1,18}$') DESC,
+             CASE WHEN s.item_key ~ '^[0-9]{1,18}$' THEN s.item_key::numeric END, s.item_key
+    LIMIT 1000`);
+  const num = (v: string | null) => (v === null || !/^\d+$/.test(v) ? null : Number(v));
+  const skips = rows.map((r) => ({
+    step: r.step,
+    partition: Number(r.partition),
+    key: r.key,
+    reason: r.reason,
+    userId: num(r.user_id),
+    bookingId: num(r.booking_id),
+    passId: num(r.pass_id),
+  }));
   return { run, steps, skips };
 }
 

@@ -1,5 +1,7 @@
 import { type SQL, sql } from 'drizzle-orm';
+import { addDays } from '../../time.ts';
 import type { DbOrTx } from '../client.ts';
+import { heldOn } from './holds.ts';
 import { instant } from './passes.ts';
 
 /**
@@ -93,7 +95,9 @@ export async function upsertDailyStatistics(
         SELECT
           p.started_at < d.day_end
             AND (p.ended_at IS NULL OR p.ended_at >= d.day_end)
-            AND (p.expired_at IS NULL OR p.expired_at >= d.day_end) AS active,
+            AND (p.expired_at IS NULL OR p.expired_at >= d.day_end)
+            -- A pass on hold on D is not active that day (README "Statistics": held days).
+            AND NOT ${heldOn(sql`p.id`, sql`d.day`)} AS active,
           x.pass_end >= d.day_start AND x.pass_end < d.day_end
             AND x.sold IS NOT NULL AND p.remaining_count IS NOT NULL AS ending
       ) f
@@ -240,4 +244,30 @@ export async function computedDays(db: DbOrTx, range: { from: string; to: string
     SELECT day::text AS day FROM statistics
     WHERE package_id IS NULL AND day >= ${range.from}::date AND day <= ${range.to}::date`);
   return new Set(rows.map((r) => r.day));
+}
+
+// ---- Derived figures: one definition for the CLI, the CSV and the admin dashboard ----------------------
+
+/** attended / (attended + no-shows): null when no class of the period has ended. */
+export function attendanceRate(row: StatisticsRow): number | null {
+  const denominator = row.attended + row.noShows;
+  return denominator === 0 ? null : row.attended / denominator;
+}
+
+/** Sessions used / sessions sold, over the session-limited passes that ended in the period. */
+export function utilisation(row: StatisticsRow): number | null {
+  return row.endingSessionsSold === 0 ? null : row.endingSessionsUsed / row.endingSessionsSold;
+}
+
+/** A rate as a ratio with 4 decimals (CSV, JSON); null when undefined. */
+export const ratio = (value: number | null) => (value === null ? null : Math.round(value * 10_000) / 10_000);
+/** A rate as `83.3%`; `-` when there is nothing to divide by. */
+export const percent = (value: number | null) => (value === null ? '-' : `${(value * 100).toFixed(1)}%`);
+
+/** Days of the range without a totals row: never computed by the `statistics` job. */
+export function missingDays(query: { from: string; to: string }, computed: Set<string>): string[] {
+  const missing: string[] = [];
+  for (let day = query.from; day <= query.to; day = addDays(day, 1))
+    if (!computed.has(day)) missing.push(day);
+  return missing;
 }
