@@ -3,6 +3,7 @@ import { finishJobRun, insertJobRun, type NewJobRun } from '../db/queries/runs.t
 import type { JobResult } from '../jobs/definition.ts';
 import type { Logger } from '../logger.ts';
 import { deductSessionsSteps } from './deduct-sessions.ts';
+import { importBookingsSteps, importMembersSteps } from './imports.ts';
 import { issueBulkPassesSteps } from './issue-bulk-passes.ts';
 import { createLogNotifier, type Notifier } from './notifications/notifier.ts';
 import { alertOperator } from './notifications/operator-alert.ts';
@@ -57,6 +58,8 @@ export const STEP_HANDLERS: Record<string, JobStepHandlers | ((deps: ActivityDep
   'issue-bulk-passes': (deps) => issueBulkPassesSteps(deps.businessTimeZone),
   'class-reminders': (deps) => classReminderSteps(notifierOf(deps)),
   'pass-expiry-reminders': (deps) => passExpiryReminderSteps(notifierOf(deps)),
+  'import-members': importMembersSteps,
+  'import-bookings': (deps) => importBookingsSteps(deps.businessTimeZone),
 };
 
 function notifierOf(deps: ActivityDeps): Notifier {

@@ -1,6 +1,8 @@
 import { classRemindersJob } from './class-reminders.ts';
 import { deductSessionsJob } from './deduct-sessions.ts';
 import type { JobDefinition } from './definition.ts';
+import { importBookingsJob } from './import-bookings.ts';
+import { importMembersJob } from './import-members.ts';
 import { issueBulkPassesJob } from './issue-bulk-passes.ts';
 import { passExpiryRemindersJob } from './pass-expiry-reminders.ts';
 import { passLifecycleJob } from './pass-lifecycle.ts';
@@ -10,6 +12,9 @@ import { statisticsJob } from './statistics.ts';
 export { classRemindersJob } from './class-reminders.ts';
 export { deductSessionsJob } from './deduct-sessions.ts';
 export * from './definition.ts';
+export { importBookingsJob } from './import-bookings.ts';
+export { importMembersJob } from './import-members.ts';
+export * from './imports.ts';
 export { issueBulkPassesJob } from './issue-bulk-passes.ts';
 export {
   DEFAULT_QUIET_HOURS,
@@ -30,6 +35,8 @@ export const JOBS = {
   [issueBulkPassesJob.name]: issueBulkPassesJob,
   [classRemindersJob.name]: classRemindersJob,
   [passExpiryRemindersJob.name]: passExpiryRemindersJob,
+  [importMembersJob.name]: importMembersJob,
+  [importBookingsJob.name]: importBookingsJob,
 } as const satisfies Record<string, JobDefinition>;
 
 export type JobName = Extract<keyof typeof JOBS, string>;

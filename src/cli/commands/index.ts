@@ -2,6 +2,7 @@ import type { Command } from '../command.ts';
 import { adminCommand } from './admin.ts';
 import { dbMigrateCommand } from './db.ts';
 import { grantCommand } from './grant.ts';
+import { importCommands } from './import.ts';
 import { jobRunCommand, jobsListCommand } from './job.ts';
 import { notificationsListCommand, notificationsRetryCommand } from './notifications.ts';
 import { runsListCommand, runsShowCommand } from './runs.ts';
@@ -24,4 +25,5 @@ export const COMMANDS: Command[] = [
   grantCommand,
   notificationsListCommand,
   notificationsRetryCommand,
+  ...importCommands,
 ];
