@@ -60,13 +60,20 @@ export async function stageImport(
       copy.once('finish', resolve);
       copy.once('error', reject);
     });
+    // Lines go to the socket in batches of about 64 KiB: one write per record costs more than the COPY.
+    let batch = '';
+    const flush = async () => {
+      const text = batch;
+      batch = '';
+      if (text && !copy.write(text)) await new Promise<void>((resolve) => copy.once('drain', resolve));
+    };
     try {
       for await (const record of records) {
         rowCount++;
-        if (!copy.write(copyLine([importId, record.line, record.fieldCount, ...record.values]))) {
-          await new Promise<void>((resolve) => copy.once('drain', resolve));
-        }
+        batch += copyLine([importId, record.line, record.fieldCount, ...record.values]);
+        if (batch.length >= 65_536) await flush();
       }
+      await flush();
     } catch (err) {
       copy.destroy(err instanceof Error ? err : new Error(String(err)));
       await finished.catch(() => {});
