@@ -93,6 +93,11 @@ const envSchema = z.object({
   NO_SHOW_POLICY: z
     .enum(NO_SHOW_POLICIES, { message: "must be 'deduct' or 'keep'" })
     .default(DEFAULT_NO_SHOW_POLICY),
+  LATE_CANCEL_HOURS: z.coerce
+    .number()
+    .min(0, 'must be 0 (no late cancels) or more hours')
+    .max(720, 'must be at most 720 hours')
+    .default(12),
   WORKER_SHUTDOWN_GRACE_SECONDS: z.coerce
     .number()
     .positive('must be a positive number of seconds')
@@ -147,6 +152,8 @@ export interface Config {
   applySchedules: boolean;
   /** deduct-sessions: what a no-show costs when a run does not say (`--param noShow=...`). */
   noShowPolicy: NoShowPolicy;
+  /** A booking cancelled less than this many hours before its class is a late cancel and costs the session. */
+  lateCancelHours: number;
   notify: NotifyConfig;
   /** Who hears about a failed job run, through the notification channel; nobody when unset. */
   operatorAlertTo: string | undefined;
@@ -215,6 +222,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     runRetentionDays: e.RUN_RETENTION_DAYS,
     applySchedules: e.APPLY_SCHEDULES === 'true',
     noShowPolicy: e.NO_SHOW_POLICY,
+    lateCancelHours: e.LATE_CANCEL_HOURS,
     operatorAlertTo: e.OPERATOR_ALERT_TO,
     notify: {
       channel: e.NOTIFY_CHANNEL,

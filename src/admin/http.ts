@@ -1,13 +1,16 @@
-import type { IncomingHttpHeaders } from 'node:http';
+import { generateCookie } from 'hono/cookie';
 import type { Session } from './auth.ts';
 import { Html } from './html.ts';
 
-/** The admin web's small HTTP vocabulary: a parsed request, a reply, and cookie helpers. */
+/**
+ * The admin pages' small HTTP vocabulary: a request as the page handlers see it, a reply, and cookie helpers.
+ * Hono routes and parses (src/admin/server.ts); the pages stay plain functions of (app, request).
+ */
 
 export interface AdminRequest {
   method: string;
   url: URL;
-  headers: IncomingHttpHeaders;
+  headers: Headers;
   /** Route parameters, in pattern order. */
   params: string[];
   /** The urlencoded body of a POST (empty otherwise). */
@@ -47,47 +50,26 @@ export function textReply(status: number, text: string): Reply {
   return { status, body: `${text}\n`, contentType: 'text/plain; charset=utf-8' };
 }
 
-export function parseCookies(header: string | undefined): Record<string, string> {
-  const cookies: Record<string, string> = {};
-  if (!header) return cookies;
-  for (const part of header.split(';')) {
-    const eq = part.indexOf('=');
-    if (eq < 0) continue;
-    const name = part.slice(0, eq).trim();
-    const value = part.slice(eq + 1).trim();
-    if (name && !(name in cookies)) {
-      try {
-        cookies[name] = decodeURIComponent(value);
-      } catch {
-        // A malformed cookie is ignored, as if absent.
-      }
-    }
-  }
-  return cookies;
-}
-
+/** A `Set-Cookie` line from Hono's cookie helper: HttpOnly, SameSite=Strict, the whole site. */
 export function serializeCookie(
   name: string,
   value: string,
   options: { maxAgeSeconds: number; secure: boolean },
 ): string {
-  const parts = [
-    `${name}=${encodeURIComponent(value)}`,
-    'Path=/',
-    'HttpOnly',
-    'SameSite=Strict',
-    `Max-Age=${Math.max(0, Math.floor(options.maxAgeSeconds))}`,
-  ];
-  if (options.maxAgeSeconds > 0)
-    parts.push(`Expires=${new Date(Date.now() + options.maxAgeSeconds * 1000).toUTCString()}`);
-  else parts.push('Expires=Thu, 01 Jan 1970 00:00:00 GMT');
-  if (options.secure) parts.push('Secure');
-  return parts.join('; ');
+  const maxAge = Math.max(0, Math.floor(options.maxAgeSeconds));
+  return generateCookie(name, value, {
+    path: '/',
+    httpOnly: true,
+    sameSite: 'Strict',
+    maxAge,
+    expires: maxAge > 0 ? new Date(Date.now() + maxAge * 1000) : new Date(0),
+    secure: options.secure,
+  });
 }
 
 /** Whether the client is a browser that wants a page (a redirect to the login) rather than a status. */
-export function wantsHtml(headers: IncomingHttpHeaders): boolean {
-  return (headers.accept ?? '').includes('text/html');
+export function wantsHtml(accept: string | undefined): boolean {
+  return (accept ?? '').includes('text/html');
 }
 
 /** A same-site path to return to after the login; anything else becomes the home page. */

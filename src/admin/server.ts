@@ -1,18 +1,31 @@
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { serve } from '@hono/node-server';
+import { getConnInfo } from '@hono/node-server/conninfo';
 import type { Client } from '@temporalio/client';
+import { type Context, Hono } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import { getCookie } from 'hono/cookie';
+import { csrf } from 'hono/csrf';
+import { HTTPException } from 'hono/http-exception';
+import { secureHeaders } from 'hono/secure-headers';
+import { apiError, mountApi } from '../api/index.ts';
 import type { Config } from '../config.ts';
 import type { Db } from '../db/client.ts';
 import { createLogger, type Logger } from '../logger.ts';
 import type { AdminApp } from './app.ts';
 import { adminPage } from './app.ts';
-import { LoginThrottle, resolveAdminCredentials, SESSION_COOKIE, SessionKeeper } from './auth.ts';
+import {
+  LoginThrottle,
+  resolveAdminCredentials,
+  SESSION_COOKIE,
+  type Session,
+  SessionKeeper,
+} from './auth.ts';
 import { html } from './html.ts';
 import {
   type AdminRequest,
   HttpError,
   htmlReply,
-  parseCookies,
   type Reply,
   redirect,
   textReply,
@@ -27,42 +40,63 @@ import { runPage, runsPage } from './pages/runs.ts';
 import { scheduleAction, schedulesPage } from './pages/schedules.ts';
 
 /**
- * The admin web: server-rendered pages on node:http. Every page needs a login; every POST needs the
- * session's CSRF token; every response carries a strict Content-Security-Policy (no script at all).
+ * The admin web: server-rendered pages on Hono. Every page needs a login; every POST needs the session's
+ * CSRF token and, from a browser, this site's Origin; every response carries a strict
+ * Content-Security-Policy (no script at all). Routing, cookies, the body limit, the origin check and the
+ * security headers are Hono's; the pages are plain functions of (app, request) returning a reply.
  */
 
-interface Route {
-  method: 'GET' | 'POST';
-  pattern: RegExp;
-  /** Served without a login (the login itself and its stylesheet). */
-  public?: boolean;
-  handle(app: AdminApp, req: AdminRequest): Reply | Promise<Reply>;
+/** What every handler of the admin web and the API finds on the context. */
+export interface AdminEnv {
+  Variables: {
+    admin: AdminApp;
+    session: Session | undefined;
+    csrfToken: string | undefined;
+  };
 }
 
-const ROUTES: Route[] = [
-  { method: 'GET', pattern: /^\/admin\.css$/, public: true, handle: stylesheet },
-  { method: 'GET', pattern: /^\/healthz$/, public: true, handle: () => textReply(200, 'ok') },
+type PageHandler = (app: AdminApp, req: AdminRequest) => Reply | Promise<Reply>;
+
+interface Page {
+  method: 'GET' | 'POST';
+  path: string;
+  handle: PageHandler;
+}
+
+/** Served without a login: the login itself, its stylesheet, the health check (and the API, on its tokens). */
+const PUBLIC_PAGES: Page[] = [
+  { method: 'GET', path: '/admin.css', handle: stylesheet },
+  { method: 'GET', path: '/healthz', handle: () => textReply(200, 'ok') },
   // Browsers ask for it on every page; there is none.
-  { method: 'GET', pattern: /^\/favicon\.ico$/, public: true, handle: () => ({ status: 204 }) },
-  { method: 'GET', pattern: /^\/login$/, public: true, handle: showLogin },
-  { method: 'POST', pattern: /^\/login$/, public: true, handle: submitLogin },
-  { method: 'POST', pattern: /^\/logout$/, handle: logout },
-  { method: 'GET', pattern: /^\/$/, handle: () => redirect('/runs') },
-  { method: 'GET', pattern: /^\/dashboard$/, handle: dashboardPage },
-  { method: 'GET', pattern: /^\/runs$/, handle: runsPage },
-  { method: 'GET', pattern: /^\/runs\/([^/]+)$/, handle: runPage },
-  { method: 'GET', pattern: /^\/schedules$/, handle: schedulesPage },
-  { method: 'POST', pattern: /^\/schedules\/([^/]+)\/([^/]+)$/, handle: scheduleAction },
-  { method: 'GET', pattern: /^\/members$/, handle: membersPage },
-  { method: 'GET', pattern: /^\/members\/([^/]+)$/, handle: memberPage },
-  { method: 'GET', pattern: /^\/bulk-passes$/, handle: bulkPassesPage },
-  { method: 'POST', pattern: /^\/bulk-passes$/, handle: createBulkPass },
+  { method: 'GET', path: '/favicon.ico', handle: () => ({ status: 204 }) },
+  { method: 'GET', path: '/login', handle: showLogin },
+  { method: 'POST', path: '/login', handle: submitLogin },
+];
+
+const PAGES: Page[] = [
+  { method: 'POST', path: '/logout', handle: logout },
+  { method: 'GET', path: '/', handle: () => redirect('/runs') },
+  { method: 'GET', path: '/dashboard', handle: dashboardPage },
+  { method: 'GET', path: '/runs', handle: runsPage },
+  { method: 'GET', path: '/runs/:id', handle: runPage },
+  { method: 'GET', path: '/schedules', handle: schedulesPage },
+  { method: 'POST', path: '/schedules/:job/:action', handle: scheduleAction },
+  { method: 'GET', path: '/members', handle: membersPage },
+  { method: 'GET', path: '/members/:id', handle: memberPage },
+  { method: 'GET', path: '/bulk-passes', handle: bulkPassesPage },
+  { method: 'POST', path: '/bulk-passes', handle: createBulkPass },
 ];
 
 /** Paths of every page, for tests and docs: each one requires a login. */
 export const PROTECTED_PAGES = ['/', '/dashboard', '/runs', '/schedules', '/members', '/bulk-passes'];
 
+/** Paths under this prefix are the API's: it authenticates with tokens, not the session cookie. */
+export const API_PREFIX = '/api/';
+
 const MAX_BODY_BYTES = 16 * 1024;
+
+const CSRF_REFUSED =
+  'the form’s security token is missing or wrong; nothing was changed — reload the page and try again';
 
 function stylesheet(): Reply {
   return {
@@ -73,107 +107,44 @@ function stylesheet(): Reply {
   };
 }
 
-function securityHeaders(config: Config): Record<string, string> {
-  return {
-    'Content-Security-Policy':
-      "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
-    'X-Frame-Options': 'DENY',
-    'X-Content-Type-Options': 'nosniff',
-    'Referrer-Policy': 'same-origin',
-    'Cross-Origin-Opener-Policy': 'same-origin',
-    'Cross-Origin-Resource-Policy': 'same-origin',
-    'Cache-Control': 'no-store',
-    ...(config.adminCookieSecure ? { 'Strict-Transport-Security': 'max-age=31536000' } : {}),
-  };
+function toResponse(reply: Reply): Response {
+  const headers = new Headers();
+  for (const [name, value] of Object.entries(reply.headers ?? {}))
+    for (const v of Array.isArray(value) ? value : [value]) headers.append(name, v);
+  if (reply.contentType) headers.set('Content-Type', reply.contentType);
+  const body = reply.body === undefined ? '' : String(reply.body);
+  return new Response(reply.status === 204 ? null : body, { status: reply.status, headers });
 }
 
-async function readForm(req: IncomingMessage): Promise<URLSearchParams> {
-  const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
-  if (type !== 'application/x-www-form-urlencoded')
-    throw new HttpError(415, 'forms must be sent as application/x-www-form-urlencoded');
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > MAX_BODY_BYTES) throw new HttpError(413, 'the form is too large');
-    chunks.push(chunk as Buffer);
+/** Builds the request a page handler sees, reading the urlencoded form of a POST. */
+async function pageRequest(c: Context<AdminEnv>, path: string): Promise<AdminRequest> {
+  let form = new URLSearchParams();
+  if (c.req.method === 'POST') {
+    const type = (c.req.header('content-type') ?? '').split(';')[0]!.trim().toLowerCase();
+    if (type !== 'application/x-www-form-urlencoded')
+      throw new HttpError(415, 'forms must be sent as application/x-www-form-urlencoded');
+    form = new URLSearchParams(await c.req.text());
   }
-  return new URLSearchParams(Buffer.concat(chunks).toString('utf8'));
-}
-
-/**
- * A browser's form post names its origin; one from another site is refused before anything runs. (Pages
- * send `Referrer-Policy: same-origin`: with `no-referrer` Chromium would send `Origin: null` instead.)
- */
-function crossSite(req: IncomingMessage): boolean {
-  const origin = req.headers.origin;
-  if (!origin || origin === 'null') return origin === 'null';
+  let remoteAddress = 'unknown';
   try {
-    return new URL(origin).host !== req.headers.host;
+    remoteAddress = getConnInfo(c).remote.address ?? 'unknown';
   } catch {
-    return true;
+    // Not served by @hono/node-server (app.request in a test): no address.
   }
-}
-
-export async function handleRequest(app: AdminApp, req: IncomingMessage): Promise<Reply> {
-  const url = new URL(req.url ?? '/', 'http://admin.invalid');
-  const method = req.method ?? 'GET';
-  const cookies = parseCookies(req.headers.cookie);
-  const session = app.sessions.verify(cookies[SESSION_COOKIE]);
-  const request: AdminRequest = {
-    method,
-    url,
-    headers: req.headers,
-    params: [],
-    form: new URLSearchParams(),
-    cookies,
-    remoteAddress: req.socket.remoteAddress ?? 'unknown',
-    session,
-    csrfToken: session ? app.sessions.csrfToken(session) : undefined,
+  return {
+    method: c.req.method,
+    url: new URL(c.req.url),
+    headers: c.req.raw.headers,
+    params: path
+      .split('/')
+      .filter((part) => part.startsWith(':'))
+      .map((part) => c.req.param(part.slice(1)) ?? ''),
+    form,
+    cookies: getCookie(c),
+    remoteAddress,
+    session: c.var.session,
+    csrfToken: c.var.csrfToken,
   };
-  const matching = ROUTES.filter((r) => r.pattern.test(url.pathname));
-  const route = matching.find((r) => r.method === method);
-  const isPublic = route?.public ?? matching.some((r) => r.public);
-
-  // Nothing — not even whether a page exists — is answered without a login.
-  if (!isPublic && !session) {
-    req.resume();
-    if (!wantsHtml(req.headers)) return textReply(401, 'login required');
-    const next = method === 'GET' ? `?next=${encodeURIComponent(url.pathname + url.search)}` : '';
-    return redirect(`/login${next}`);
-  }
-  if (!route) {
-    req.resume();
-    if (matching.length > 0) {
-      const reply = textReply(405, 'method not allowed');
-      reply.headers = { Allow: [...new Set(matching.map((r) => r.method))].join(', ') };
-      return reply;
-    }
-    throw new HttpError(404, 'no such page');
-  }
-  request.params = (route.pattern.exec(url.pathname) ?? []).slice(1).map((p) => {
-    try {
-      return decodeURIComponent(p);
-    } catch {
-      return '';
-    }
-  });
-  if (method === 'POST') {
-    if (crossSite(req)) {
-      req.resume();
-      throw new HttpError(403, 'a form from another site was refused; nothing was changed');
-    }
-    request.form = await readForm(req);
-    if (
-      !route.public &&
-      (!session || !app.sessions.csrfMatches(session, request.form.get('csrf') ?? undefined))
-    )
-      throw new HttpError(
-        403,
-        'the form’s security token is missing or wrong; nothing was changed — reload the page and try again',
-      );
-  }
-  return route.handle(app, request);
 }
 
 const ERROR_TITLES: Record<number, string> = {
@@ -184,30 +155,132 @@ const ERROR_TITLES: Record<number, string> = {
   415: 'Not accepted',
 };
 
-function errorReply(app: AdminApp, req: IncomingMessage, status: number, message: string): Reply {
-  const session = app.sessions.verify(parseCookies(req.headers.cookie)[SESSION_COOKIE]);
-  if (!session || !wantsHtml(req.headers)) return textReply(status, message);
-  const request = {
-    session,
-    csrfToken: app.sessions.csrfToken(session),
-  } as AdminRequest;
-  return htmlReply(
-    adminPage(app, request, {
-      title: ERROR_TITLES[status] ?? 'Something went wrong',
-      error: message,
-      body: html`<p><a href="/runs">Back to the runs</a></p>`,
-    }),
-    status,
+function errorResponse(c: Context<AdminEnv>, status: number, message: string): Response {
+  const session = c.var.session;
+  if (!session || !wantsHtml(c.req.header('accept'))) return toResponse(textReply(status, message));
+  const request = { session, csrfToken: c.var.csrfToken } as AdminRequest;
+  return toResponse(
+    htmlReply(
+      adminPage(c.var.admin, request, {
+        title: ERROR_TITLES[status] ?? 'Something went wrong',
+        error: message,
+        body: html`<p><a href="/runs">Back to the runs</a></p>`,
+      }),
+      status,
+    ),
   );
 }
 
-function send(res: ServerResponse, config: Config, reply: Reply, head: boolean): void {
-  const headers: Record<string, string | string[]> = { ...securityHeaders(config), ...reply.headers };
-  const body = reply.body === undefined ? '' : String(reply.body);
-  if (reply.contentType) headers['Content-Type'] = reply.contentType;
-  headers['Content-Length'] = String(Buffer.byteLength(body));
-  res.writeHead(reply.status, headers);
-  res.end(head ? undefined : body);
+/**
+ * The whole HTTP surface of `ptpass admin`: the admin pages, and the API under /api/ (mounted by
+ * `mountApi`, which adds its own routes, auth and errors). Other parts add routes to the returned app.
+ */
+export function createAdminHttp(app: AdminApp, mountApi?: (http: Hono<AdminEnv>) => void): Hono<AdminEnv> {
+  const http = new Hono<AdminEnv>();
+  const isApi = (c: Context) => c.req.path.startsWith(API_PREFIX);
+
+  http.use(
+    secureHeaders({
+      contentSecurityPolicy: {
+        defaultSrc: ["'none'"],
+        styleSrc: ["'self'"],
+        imgSrc: ["'self'"],
+        formAction: ["'self'"],
+        frameAncestors: ["'none'"],
+        baseUri: ["'none'"],
+      },
+      xFrameOptions: 'DENY',
+      referrerPolicy: 'same-origin',
+      crossOriginOpenerPolicy: 'same-origin',
+      crossOriginResourcePolicy: 'same-origin',
+      strictTransportSecurity: app.config.adminCookieSecure ? 'max-age=31536000' : false,
+    }),
+  );
+  http.use(async (c, next) => {
+    c.set('admin', app);
+    const session = app.sessions.verify(getCookie(c, SESSION_COOKIE));
+    c.set('session', session);
+    c.set('csrfToken', session ? app.sessions.csrfToken(session) : undefined);
+    await next();
+    if (!c.res.headers.has('Cache-Control')) c.header('Cache-Control', 'no-store');
+  });
+
+  // Nothing — not even whether a page exists — is answered without a login.
+  const publicPaths = new Set(PUBLIC_PAGES.map((p) => p.path));
+  http.use(async (c, next) => {
+    if (c.var.session || publicPaths.has(c.req.path) || isApi(c)) return next();
+    if (!wantsHtml(c.req.header('accept'))) return toResponse(textReply(401, 'login required'));
+    const url = new URL(c.req.url);
+    const query = c.req.method === 'GET' ? `?next=${encodeURIComponent(url.pathname + url.search)}` : '';
+    return toResponse(redirect(`/login${query}`));
+  });
+
+  // A browser's form post names its origin; one from another site is refused before anything is read.
+  // (Pages send `Referrer-Policy: same-origin`: with `no-referrer` Chromium would send `Origin: null`.)
+  // A post with no Origin at all is no browser's cross-site form: it goes on to the CSRF token check.
+  const sameOrigin = csrf({
+    origin: (origin, c) => {
+      try {
+        return new URL(origin).host === c.req.header('host');
+      } catch {
+        return false;
+      }
+    },
+  });
+  http.use(async (c, next) => {
+    if (isApi(c) || c.req.header('origin') === undefined) return next();
+    try {
+      return await sameOrigin(c, next);
+    } catch (error) {
+      if (error instanceof HTTPException)
+        throw new HttpError(403, 'a form from another site was refused; nothing was changed');
+      throw error;
+    }
+  });
+  const formLimit = bodyLimit({
+    maxSize: MAX_BODY_BYTES,
+    onError: () => {
+      throw new HttpError(413, 'the form is too large');
+    },
+  });
+  // The API sets its own limits per route (an upload is larger than a form).
+  http.use((c, next) => (isApi(c) ? next() : formLimit(c, next)));
+
+  mountApi?.(http);
+
+  const byPath = new Map<string, Page[]>();
+  for (const page of [...PUBLIC_PAGES, ...PAGES])
+    byPath.set(page.path, [...(byPath.get(page.path) ?? []), page]);
+  for (const [path, pages] of byPath) {
+    for (const page of pages) {
+      http.on(page.method, path, async (c) => {
+        const request = await pageRequest(c, path);
+        if (page.method === 'POST' && !publicPaths.has(path)) {
+          const { session } = c.var;
+          if (!session || !app.sessions.csrfMatches(session, request.form.get('csrf') ?? undefined))
+            throw new HttpError(403, CSRF_REFUSED);
+        }
+        return toResponse(await page.handle(app, request));
+      });
+    }
+    const allow = [...new Set(pages.map((p) => p.method))].join(', ');
+    http.all(path, () => {
+      const reply = textReply(405, 'method not allowed');
+      reply.headers = { Allow: allow };
+      return toResponse(reply);
+    });
+  }
+
+  http.notFound((c) =>
+    isApi(c) ? apiError(new HttpError(404, 'no such route'), c) : errorResponse(c, 404, 'no such page'),
+  );
+  http.onError((err, c) => {
+    if (isApi(c)) return apiError(err, c);
+    if (err instanceof HttpError) return errorResponse(c, err.status, err.message);
+    app.logger.error('admin request failed', { path: c.req.path, error: err });
+    return errorResponse(c, 500, 'Something went wrong; the details are in the server log.');
+  });
+  return http;
 }
 
 export interface AdminServerOptions {
@@ -252,24 +325,17 @@ export async function startAdminServer(options: AdminServerOptions): Promise<Adm
     logger,
     now: options.now ?? (() => new Date()),
   };
-  const server = createServer((req, res) => {
-    handleRequest(app, req)
-      .catch((err: unknown) => {
-        if (err instanceof HttpError) return errorReply(app, req, err.status, err.message);
-        logger.error('admin request failed', { path: req.url?.split('?')[0], error: err });
-        return errorReply(app, req, 500, 'Something went wrong; the details are in the server log.');
-      })
-      .then((reply) => send(res, config, reply, req.method === 'HEAD'))
-      .catch((err: unknown) => {
-        logger.error('admin response failed', { error: err });
-        res.destroy();
-      });
+  const http = createAdminHttp(app, mountApi);
+  const server = serve({
+    fetch: http.fetch,
+    port: config.adminPort,
+    hostname: config.adminHost,
+    serverOptions: { headersTimeout: 20_000, requestTimeout: 30_000 },
   });
-  server.headersTimeout = 20_000;
-  server.requestTimeout = 30_000;
   await new Promise<void>((resolve, reject) => {
+    if (server.listening) return resolve();
     server.once('error', reject);
-    server.listen(config.adminPort, config.adminHost, () => {
+    server.once('listening', () => {
       server.off('error', reject);
       resolve();
     });
@@ -285,7 +351,7 @@ export async function startAdminServer(options: AdminServerOptions): Promise<Adm
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());
-        server.closeAllConnections();
+        if ('closeAllConnections' in server) server.closeAllConnections();
       }),
   };
 }

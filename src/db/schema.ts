@@ -171,11 +171,20 @@ export const bookings = pgTable(
     cancelledAt: ts('cancelled_at'),
     /** The booking's id in the studio's other systems; what `ptpass import bookings` upserts by. */
     externalId: text('external_id').unique('bookings_external_id_unique'),
+    /**
+     * Cancelled inside LATE_CANCEL_HOURS of the start: the booking stays CANCELLED but still costs its
+     * session, as a no-show does under the `deduct` policy (deduct-sessions deducts it).
+     */
+    lateCancel: boolean('late_cancel').notNull().default(false),
     ...timestamps,
   },
   (t) => [
     check('bookings_end_after_start', sql`${t.endedAt} > ${t.startedAt}`),
     check('bookings_cancelled_has_time', sql`${t.status} <> 'CANCELLED' OR ${t.cancelledAt} IS NOT NULL`),
+    check(
+      'bookings_late_cancel_is_cancelled',
+      sql`NOT ${t.lateCancel} OR ${t.status} IN ('CANCELLED', 'COMPLETED')`,
+    ),
     index('bookings_status_started_idx').on(t.status, t.startedAt),
     index('bookings_undeducted_idx')
       .on(t.id)
@@ -404,4 +413,57 @@ export const importBookingRows = pgTable(
     primaryKey({ columns: [t.importId, t.line] }),
     index('import_booking_rows_external_idx').on(t.importId, t.externalId, t.line),
   ],
+);
+
+export const apiTokenScope = pgEnum('api_token_scope', ['read', 'write']);
+
+/** Bearer tokens of the HTTP API. Only a SHA-256 of the token is kept; the token is shown once. */
+export const apiTokens = pgTable('api_tokens', {
+  id: id(),
+  name: text('name').notNull(),
+  scope: apiTokenScope('scope').notNull(),
+  tokenHash: text('token_hash').notNull().unique(),
+  revokedAt: ts('revoked_at'),
+  lastUsedAt: ts('last_used_at'),
+  ...timestamps,
+});
+
+/**
+ * One row per API write: which token made it, on which resource. Written in the write's transaction, so
+ * a write without its record (or a record without its write) cannot exist.
+ */
+export const apiWrites = pgTable(
+  'api_writes',
+  {
+    id: id(),
+    tokenId: bigint('token_id', { mode: 'number' })
+      .notNull()
+      .references(() => apiTokens.id),
+    method: text('method').notNull(),
+    path: text('path').notNull(),
+    /** The table written and the row's id: 'users', 'bookings', ... */
+    resource: text('resource').notNull(),
+    resourceId: text('resource_id').notNull(),
+    createdAt: ts('created_at').notNull().defaultNow(),
+  },
+  (t) => [index('api_writes_resource_idx').on(t.resource, t.resourceId)],
+);
+
+/**
+ * `Idempotency-Key` of API POSTs, per token: the request's hash and the first response, stored in the
+ * write's transaction. A repeat with the same body gets the stored response; another body is refused.
+ */
+export const apiIdempotencyKeys = pgTable(
+  'api_idempotency_keys',
+  {
+    tokenId: bigint('token_id', { mode: 'number' })
+      .notNull()
+      .references(() => apiTokens.id),
+    key: text('key').notNull(),
+    requestHash: text('request_hash').notNull(),
+    status: integer('status').notNull(),
+    response: jsonb('response').$type<unknown>().notNull(),
+    createdAt: ts('created_at').notNull().defaultNow(),
+  },
+  (t) => [primaryKey({ columns: [t.tokenId, t.key] })],
 );

@@ -9,6 +9,7 @@ import { runsListCommand, runsShowCommand } from './runs.ts';
 import { scheduleCommands } from './schedules.ts';
 import { startCommand } from './start.ts';
 import { statsExportCommand, statsShowCommand } from './stats.ts';
+import { tokensCommands } from './tokens.ts';
 
 /** Every `ptpass` subcommand. Add a command here and it gets --help, --json and error handling. */
 export const COMMANDS: Command[] = [
@@ -26,4 +27,5 @@ export const COMMANDS: Command[] = [
   notificationsListCommand,
   notificationsRetryCommand,
   ...importCommands,
+  ...tokensCommands,
 ];

@@ -4,8 +4,8 @@ import type { DbOrTx } from '../client.ts';
 import { type ChunkCounts, type ChunkWindow, instant } from './passes.ts';
 
 /**
- * Session deduction, one set-based statement per chunk. A booking is due when it is not CANCELLED, its
- * class ended at or before T and it has not used its pass yet. The statement
+ * Session deduction, one set-based statement per chunk. A booking is due when it is not CANCELLED (a late
+ * cancel still is: see `bookings.late_cancel`), its class ended at or before T and it has not used its pass yet. The statement
  *  1. reads a keyset page of due bookings (`id > after ORDER BY id LIMIT n`, never OFFSET);
  *  2. re-reads them under a row lock, re-checking that they are still due: a booking cancelled (or
  *     deducted) after the page was read drops out here and is neither written nor charged;
@@ -39,8 +39,9 @@ const upToKey = (w: ChunkWindow) => sql`${w.upTo ?? '9223372036854775807'}::bigi
 
 /** A booking that still owes its session as of T (alias `b`). */
 function due(w: DeductionWindow): SQL {
-  const attended = w.noShow === 'keep' ? sql` AND b.attended` : sql``;
-  return sql`b.used_pass = false AND b.status <> 'CANCELLED' AND b.ended_at <= ${instant(w.asOf)}${attended}`;
+  // A late cancel (inside LATE_CANCEL_HOURS) costs its session whatever the no-show policy.
+  const attended = w.noShow === 'keep' ? sql` AND (b.attended OR b.late_cancel)` : sql``;
+  return sql`b.used_pass = false AND (b.status <> 'CANCELLED' OR b.late_cancel) AND b.ended_at <= ${instant(w.asOf)}${attended}`;
 }
 
 export async function deductSessionsChunk(db: DbOrTx, w: DeductionWindow): Promise<DeductionCounts> {
@@ -102,7 +103,9 @@ export async function deductSessionsChunk(db: DbOrTx, w: DeductionWindow): Promi
       WHERE p.id = d.pass_id AND p.remaining_count >= d.n
       RETURNING p.id
     ), bookings_changed AS (
-      UPDATE bookings b SET status = 'COMPLETED', used_pass = true, modified_at = now()
+      UPDATE bookings b SET
+        status = CASE WHEN b.late_cancel THEN b.status ELSE 'COMPLETED'::booking_status END,
+        used_pass = true, modified_at = now()
       FROM decided d
       WHERE b.id = d.id
         AND (d.outcome = 'unlimited' OR (d.outcome = 'deduct' AND d.pass_id IN (SELECT id FROM passes_changed)))
