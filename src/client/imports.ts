@@ -1,5 +1,5 @@
 import { stringify } from 'csv-stringify/sync';
-import { eq } from 'drizzle-orm';
+import { eq, sql } from 'drizzle-orm';
 import type { Db } from '../db/client.ts';
 import { findImport, listImportRejects, stagedColumns, stageImport } from '../db/queries/imports.ts';
 import { imports } from '../db/schema.ts';
@@ -45,12 +45,21 @@ export async function importFile(deps: LaunchDeps, request: ImportRequest): Prom
     { kind: request.kind, fileName: request.fileName, columnCount: request.file.columnCount },
     request.file.records,
   );
-  const launch = await launchJob(deps, {
-    job: importJobName(request.kind),
-    params: { importId },
-    wait: request.wait === true,
-    settings: request.settings,
-  });
+  let launch: LaunchOutcome;
+  try {
+    launch = await launchJob(deps, {
+      job: importJobName(request.kind),
+      params: { importId },
+      wait: request.wait === true,
+      settings: request.settings,
+    });
+  } catch (err) {
+    // Not started (Temporal unreachable): nothing is left behind, and the same upload can be tried again.
+    // (With --wait the error may come after the start, from waiting: then the import stays.)
+    if (!request.wait && !(await isImportStarted(deps.db, importId)))
+      await deps.db.delete(imports).where(eq(imports.id, importId));
+    throw err;
+  }
   const summary: ImportSummary = {
     importId,
     kind: request.kind,
@@ -97,6 +106,14 @@ async function dryRunImport(deps: LaunchDeps, request: ImportRequest): Promise<I
   } finally {
     await deps.db.delete(imports).where(eq(imports.id, importId));
   }
+}
+
+/** Whether an import's job has begun (its run record exists): then its staged rows must stay. */
+async function isImportStarted(db: Db, importId: number): Promise<boolean> {
+  const rows = await db.execute<{ n: number }>(
+    sql`SELECT count(*)::int AS n FROM job_runs WHERE job LIKE 'import-%' AND params->>'importId' = ${String(importId)}`,
+  );
+  return Number(rows[0]?.n ?? 0) > 0;
 }
 
 function counts(result: JobResult) {

@@ -221,8 +221,9 @@ const validAtClass = (p: string) =>
  * Upserts bookings by external id. The pass: the row's `pass_id` when given (it must be the member's and
  * valid at the class time); otherwise the pass an existing booking of the same member already has; otherwise
  * the member's pass valid at the class time that ends soonest (open-ended last, then the oldest). A booking
- * whose session was already taken (`used_pass`) keeps its pass, status and charge; `used_pass` never goes
- * back to false, so a re-import can never charge a session twice. Unchanged bookings are not touched.
+ * whose session was already taken (`used_pass`) or that ptpass recorded as a late cancel keeps its pass,
+ * status, cancellation and charge; `used_pass` never goes back to false, so a re-import can never charge a
+ * session twice. Unchanged bookings are not touched.
  * Returns the lines that found no pass (with the pass asked for), and how many rows were written.
  */
 export async function upsertBookings(
@@ -261,19 +262,20 @@ export async function upsertBookings(
       FROM resolved WHERE resolved IS NOT NULL
       ON CONFLICT (external_id) DO UPDATE
         SET user_id = excluded.user_id,
-            pass_id = CASE WHEN b.used_pass THEN b.pass_id ELSE excluded.pass_id END,
-            status = CASE WHEN b.used_pass THEN b.status ELSE excluded.status END,
+            pass_id = CASE WHEN b.used_pass OR b.late_cancel THEN b.pass_id ELSE excluded.pass_id END,
+            status = CASE WHEN b.used_pass OR b.late_cancel THEN b.status ELSE excluded.status END,
             used_pass = b.used_pass OR excluded.used_pass,
             attended = excluded.attended,
             started_at = excluded.started_at,
             ended_at = excluded.ended_at,
-            cancelled_at = excluded.cancelled_at,
+            cancelled_at = CASE WHEN b.used_pass OR b.late_cancel THEN b.cancelled_at ELSE excluded.cancelled_at END,
             modified_at = now()
         WHERE (b.user_id, b.pass_id, b.status, b.used_pass, b.attended, b.started_at, b.ended_at, b.cancelled_at)
           IS DISTINCT FROM
-              (excluded.user_id, CASE WHEN b.used_pass THEN b.pass_id ELSE excluded.pass_id END,
-               CASE WHEN b.used_pass THEN b.status ELSE excluded.status END, b.used_pass OR excluded.used_pass,
-               excluded.attended, excluded.started_at, excluded.ended_at, excluded.cancelled_at)
+              (excluded.user_id, CASE WHEN b.used_pass OR b.late_cancel THEN b.pass_id ELSE excluded.pass_id END,
+               CASE WHEN b.used_pass OR b.late_cancel THEN b.status ELSE excluded.status END,
+               b.used_pass OR excluded.used_pass, excluded.attended, excluded.started_at, excluded.ended_at,
+               CASE WHEN b.used_pass OR b.late_cancel THEN b.cancelled_at ELSE excluded.cancelled_at END)
       RETURNING b.external_id
     )
     SELECT r.line, r.resolved IS NULL AS no_pass, r.pass_id::text AS pass_id, w.external_id IS NOT NULL AS written
