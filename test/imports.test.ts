@@ -317,6 +317,12 @@ describe('ptpass import bookings', () => {
     const again = await importCsv('bookings', path);
     expect(again).toMatchObject({ written: 0, unchanged: 4, rejected: 10 });
     expect(await bookings()).toEqual(rows);
+
+    // A booking whose session was taken keeps its status and charge whatever a later file says: no re-import
+    // can make deduct-sessions charge it again.
+    const reverted = await file('bookings-reverted.csv', csv.replace('COMPLETED,yes,true,', ',yes,,'));
+    expect(await importCsv('bookings', reverted)).toMatchObject({ written: 0, unchanged: 4 });
+    expect(await bookings()).toEqual(rows);
   });
 });
 

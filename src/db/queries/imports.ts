@@ -251,7 +251,7 @@ export async function upsertBookings(
       LEFT JOIN bookings kept ON kept.external_id = i.external_id AND kept.user_id = i.user_id
       LEFT JOIN LATERAL (
         SELECT p.id FROM passes p
-        WHERE i.pass_id IS NULL AND p.user_id = i.user_id AND ${validAtClass('p')}
+        WHERE i.pass_id IS NULL AND kept.pass_id IS NULL AND p.user_id = i.user_id AND ${validAtClass('p')}
         ORDER BY p.ended_at NULLS LAST, p.id
         LIMIT 1
       ) chosen ON true
