@@ -40,13 +40,16 @@ function copyLine(fields: Array<string | number | null>): string {
 
 /**
  * Stages a file in one transaction: the `imports` row, then every record through `COPY ... FROM STDIN`.
- * If reading the file fails part-way (a malformed CSV, not UTF-8), nothing is kept.
+ * If reading the file fails part-way (a malformed CSV, not UTF-8), nothing is kept. The embedded PGlite
+ * database (a client without prepared statements, see createDb) has no COPY FROM STDIN over its socket:
+ * there the records go in multi-row INSERTs of 1,000.
  */
 export async function stageImport(
   client: postgres.Sql,
   file: { kind: ImportKind; fileName: string; columnCount: number },
   records: AsyncIterable<StagedRecord>,
 ): Promise<{ importId: number; rowCount: number }> {
+  const embedded = client.options.prepare === false;
   return client.begin(async (tx) => {
     const [row] = await tx<Array<{ id: string }>>`
       INSERT INTO imports (kind, file_name, column_count)
@@ -54,36 +57,72 @@ export async function stageImport(
     const importId = Number(row!.id);
     const table = STAGED_TABLE[file.kind];
     const columns = ['import_id', 'line', 'field_count', ...stagedColumns(file.kind)];
-    const copy = await tx.unsafe(`COPY ${table} (${columns.join(', ')}) FROM STDIN`).writable();
-    let rowCount = 0;
-    const finished = new Promise<void>((resolve, reject) => {
-      copy.once('finish', resolve);
-      copy.once('error', reject);
-    });
-    // Lines go to the socket in batches of about 64 KiB: one write per record costs more than the COPY.
-    let batch = '';
-    const flush = async () => {
-      const text = batch;
-      batch = '';
-      if (text && !copy.write(text)) await new Promise<void>((resolve) => copy.once('drain', resolve));
-    };
-    try {
-      for await (const record of records) {
-        rowCount++;
-        batch += copyLine([importId, record.line, record.fieldCount, ...record.values]);
-        if (batch.length >= 65_536) await flush();
-      }
-      await flush();
-    } catch (err) {
-      copy.destroy(err instanceof Error ? err : new Error(String(err)));
-      await finished.catch(() => {});
-      throw err;
-    }
-    copy.end();
-    await finished;
+    const rowCount = embedded
+      ? await insertRows(tx, table, columns, importId, records)
+      : await copyRows(tx, table, columns, importId, records);
     await tx`UPDATE imports SET row_count = ${rowCount} WHERE id = ${importId}`;
     return { importId, rowCount };
   });
+}
+
+async function copyRows(
+  tx: postgres.TransactionSql,
+  table: string,
+  columns: string[],
+  importId: number,
+  records: AsyncIterable<StagedRecord>,
+): Promise<number> {
+  const copy = await tx.unsafe(`COPY ${table} (${columns.join(', ')}) FROM STDIN`).writable();
+  let rowCount = 0;
+  const finished = new Promise<void>((resolve, reject) => {
+    copy.once('finish', resolve);
+    copy.once('error', reject);
+  });
+  // Lines go to the socket in batches of about 64 KiB: one write per record costs more than the COPY.
+  let batch = '';
+  const flush = async () => {
+    const text = batch;
+    batch = '';
+    if (text && !copy.write(text)) await new Promise<void>((resolve) => copy.once('drain', resolve));
+  };
+  try {
+    for await (const record of records) {
+      rowCount++;
+      batch += copyLine([importId, record.line, record.fieldCount, ...record.values]);
+      if (batch.length >= 65_536) await flush();
+    }
+    await flush();
+  } catch (err) {
+    copy.destroy(err instanceof Error ? err : new Error(String(err)));
+    await finished.catch(() => {});
+    throw err;
+  }
+  copy.end();
+  await finished;
+  return rowCount;
+}
+
+async function insertRows(
+  tx: postgres.TransactionSql,
+  table: string,
+  columns: string[],
+  importId: number,
+  records: AsyncIterable<StagedRecord>,
+): Promise<number> {
+  let rowCount = 0;
+  let batch: Array<Record<string, string | number | null>> = [];
+  const flush = async () => {
+    if (batch.length) await tx`INSERT INTO ${tx(table)} ${tx(batch, columns)}`;
+    batch = [];
+  };
+  for await (const record of records) {
+    rowCount++;
+    const values = [importId, record.line, record.fieldCount, ...record.values];
+    batch.push(Object.fromEntries(columns.map((c, i) => [c, values[i] ?? null])));
+    if (batch.length >= 1000) await flush();
+  }
+  await flush();
+  return rowCount;
 }
 
 export async function findImport(db: DbOrTx, importId: number) {
