@@ -76,7 +76,7 @@ const RunSchema = z
     job: z.string(),
     asOf: InstantOutput,
     dryRun: z.boolean(),
-    status: z.enum(['RUNNING', 'COMPLETED', 'FAILED']),
+    status: z.enum(['RUNNING', 'COMPLETED', 'FAILED', 'STOPPED']),
     read: z.number().int(),
     written: z.number().int(),
     skipped: z.number().int(),

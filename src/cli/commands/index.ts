@@ -5,7 +5,7 @@ import { grantCommand } from './grant.ts';
 import { importCommands } from './import.ts';
 import { jobRunCommand, jobsListCommand } from './job.ts';
 import { notificationsListCommand, notificationsRetryCommand } from './notifications.ts';
-import { runsListCommand, runsShowCommand } from './runs.ts';
+import { runsListCommand, runsRestartCommand, runsShowCommand, runsStopCommand } from './runs.ts';
 import { scheduleCommands } from './schedules.ts';
 import { startCommand } from './start.ts';
 import { statsExportCommand, statsShowCommand } from './stats.ts';
@@ -19,6 +19,8 @@ export const COMMANDS: Command[] = [
   jobsListCommand,
   runsListCommand,
   runsShowCommand,
+  runsRestartCommand,
+  runsStopCommand,
   ...scheduleCommands,
   dbMigrateCommand,
   statsShowCommand,
