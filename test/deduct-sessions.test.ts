@@ -404,6 +404,48 @@ describe('deduct-sessions', () => {
       expect(record?.skips).toEqual([]);
     });
 
+    it('a late cancel costs its session under either policy and stays CANCELLED; an early cancel costs nothing', async () => {
+      for (const noShow of ['deduct', 'keep'] as const) {
+        T = uniqueAsOf();
+        await env.database.db.execute(
+          sql`TRUNCATE bookings, passes, users, packages RESTART IDENTITY CASCADE`,
+        );
+        const user = await seedUser(env.database.db);
+        const pkg = await seedPackage(env.database.db);
+        const p = await seedPass(env.database.db, {
+          userId: user,
+          packageId: pkg,
+          status: 'PROGRESSED',
+          remainingCount: 5,
+          startedAt: hours(-500),
+          endedAt: hours(500),
+        });
+        const cancel = async (start: number, late: boolean) => {
+          const id = await seedBooking(env.database.db, {
+            userId: user,
+            passId: p,
+            startedAt: hours(start),
+            status: 'CANCELLED',
+          });
+          await env.database.db.update(bookings).set({ lateCancel: late }).where(eq(bookings.id, id));
+          return id;
+        };
+        const late = await cancel(-5, true);
+        const early = await cancel(-4, false);
+        const lateFuture = await cancel(5, true);
+        const { result } = await run({ params: { noShow } });
+        expect(stepOf(result, 'deduct'), noShow).toMatchObject({ read: 1, written: 1, skipped: 0 });
+        expect(await bookingState(late), noShow).toEqual({ status: 'CANCELLED', usedPass: true });
+        expect(await bookingState(early), noShow).toEqual({ status: 'CANCELLED', usedPass: false });
+        expect(await bookingState(lateFuture), noShow).toEqual({ status: 'CANCELLED', usedPass: false });
+        expect(await passRow(p), noShow).toMatchObject({ remainingCount: 4 });
+        // A re-run charges it no second time.
+        const again = await run({ params: { noShow }, rerun: true });
+        expect(stepOf(again.result, 'deduct'), noShow).toMatchObject({ read: 0, written: 0 });
+        expect(await passRow(p), noShow).toMatchObject({ remainingCount: 4 });
+      }
+    });
+
     it("the worker's NO_SHOW_POLICY is the default, and a run's parameter overrides it", async () => {
       await startWorker({ 'deduct-sessions': { noShow: 'keep' } });
       const s = await seedNoShows();

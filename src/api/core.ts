@@ -222,6 +222,9 @@ export const IdempotencyHeader = z.object({
  * the key's record: a repeat with the same body gets the stored response (nothing is written again), the
  * same key with another body is refused (422). A concurrent repeat waits on the key's row and then replays.
  * An ApiProblem thrown by `run` rolls everything back: a refused request writes nothing, not even its key.
+ * Route handlers return the result `as never`: a replay is a stored body, not a typed `c.json`, and
+ * @hono/zod-openapi admits only typed responses for routes whose responses declare content; the test
+ * checks every real response against the document instead.
  */
 export async function apiWrite<T>(
   c: Context<ApiEnv>,

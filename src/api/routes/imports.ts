@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
+import { bodyLimit } from 'hono/body-limit';
 import { ImportFileError, openImportFile } from '../../client/import-file.ts';
 import { importFile, importRejectsCsv, UnknownImportError } from '../../client/imports.ts';
 import { findImport } from '../../db/queries/imports.ts';
@@ -61,6 +62,15 @@ export function registerImports(api: OpenAPIHono<ApiEnv>) {
       method: 'post',
       path: '/imports/{kind}',
       tags: ['imports'],
+      // The API's JSON limit does not apply to a text/csv body: this route sets its own.
+      middleware: [
+        bodyLimit({
+          maxSize: MAX_UPLOAD_BYTES,
+          onError: () => {
+            throw new ApiProblem(413, 'Too large', `the file is over ${MAX_UPLOAD_BYTES / 1024 / 1024} MiB`);
+          },
+        }),
+      ] as const,
       summary: 'Upload a CSV file of members or bookings; it is staged and imported by its job',
       description:
         'The body is the file (Content-Type: text/csv), up to 64 MiB, in the format of README "Imports". A file ' +

@@ -4,7 +4,7 @@ import { createGrant, type GrantRequest } from '../../client/grant.ts';
 import { JobAlreadyRunningError, LaunchError, launchJob } from '../../client/launch-job.ts';
 import type { Db } from '../../db/client.ts';
 import { getJobRun } from '../../db/queries/runs.ts';
-import { bulkPasses, jobRuns, packages } from '../../db/schema.ts';
+import { bulkPasses, jobRuns, packages, runStatus } from '../../db/schema.ts';
 import { issueBulkPassesJob } from '../../jobs/issue-bulk-passes.ts';
 import {
   type ApiEnv,
@@ -76,7 +76,7 @@ const RunSchema = z
     job: z.string(),
     asOf: InstantOutput,
     dryRun: z.boolean(),
-    status: z.enum(['RUNNING', 'COMPLETED', 'FAILED', 'STOPPED']),
+    status: z.enum(runStatus.enumValues),
     read: z.number().int(),
     written: z.number().int(),
     skipped: z.number().int(),
