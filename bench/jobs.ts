@@ -2,6 +2,7 @@ import type postgres from 'postgres';
 import type { RunSettings } from '../src/jobs/index.ts';
 import { classRemindersBench } from './jobs/class-reminders.ts';
 import { deductSessionsBench } from './jobs/deduct-sessions.ts';
+import { importBookingsBench, importMembersBench } from './jobs/imports.ts';
 import { issueBulkPassesBench } from './jobs/issue-bulk-passes.ts';
 import { statisticsBench } from './jobs/statistics.ts';
 
@@ -150,4 +151,6 @@ export const BENCH_JOBS: BenchJob[] = [
   issueBulkPassesBench,
   statisticsBench,
   classRemindersBench,
+  importMembersBench,
+  importBookingsBench,
 ];

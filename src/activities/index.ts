@@ -5,6 +5,7 @@ import { findJob, type JobName } from '../jobs/index.ts';
 import type { Logger } from '../logger.ts';
 import { applyClosureSteps } from './apply-closure.ts';
 import { deductSessionsSteps } from './deduct-sessions.ts';
+import { importBookingsSteps, importMembersSteps } from './imports.ts';
 import { issueBulkPassesSteps } from './issue-bulk-passes.ts';
 import { createLogNotifier, type Notifier } from './notifications/notifier.ts';
 import { alertOperator } from './notifications/operator-alert.ts';
@@ -78,6 +79,8 @@ export const STEP_HANDLERS = {
   'class-reminders': (deps) => classReminderSteps(notifierOf(deps)),
   'pass-expiry-reminders': (deps) => passExpiryReminderSteps(notifierOf(deps)),
   'apply-closure': (deps) => applyClosureSteps(deps.businessTimeZone),
+  'import-members': importMembersSteps,
+  'import-bookings': (deps) => importBookingsSteps(deps.businessTimeZone),
   // Every job has its handlers: a job added to JOBS without them does not compile.
 } satisfies Record<JobName, JobStepHandlers | ((deps: ActivityDeps) => JobStepHandlers)>;
 

@@ -8,6 +8,7 @@ import { findLiveApiToken } from '../db/queries/api-tokens.ts';
 import { type ApiEnv, ApiProblem, badRequest, problemResponse, zodProblems } from './core.ts';
 import { renderReference } from './reference.ts';
 import { registerBookings } from './routes/bookings.ts';
+import { registerImports } from './routes/imports.ts';
 import { registerMembers } from './routes/members.ts';
 import { registerOperations } from './routes/operations.ts';
 import { registerPasses } from './routes/passes.ts';
@@ -25,6 +26,7 @@ const ROUTES: Array<(api: OpenAPIHono<ApiEnv>) => void> = [
   registerPasses,
   registerBookings,
   registerOperations,
+  registerImports,
 ];
 
 /** Served without a token: the document and its reference page. */
@@ -38,7 +40,7 @@ export const OPENAPI_INFO = {
     title: 'ptpass API',
     version: '1',
     description:
-      'Members, groups, packages, passes, bookings, bulk passes and job runs of a ptpass studio. ' +
+      'Members, groups, packages, passes, bookings, bulk passes, imports and job runs of a ptpass studio. ' +
       'Authenticate with `Authorization: Bearer <token>` (`ptpass tokens create`); read tokens may only GET. ' +
       'Errors are application/problem+json (RFC 9457). Every POST takes an `Idempotency-Key`. ' +
       'Times are ISO-8601; input without an offset is read in BUSINESS_TIMEZONE.',

@@ -6,7 +6,8 @@ import { MIGRATIONS_FOLDER } from '../paths.ts';
 import * as schema from './schema.ts';
 
 export type Schema = typeof schema;
-export type Db = PostgresJsDatabase<Schema>;
+/** `$client` is the postgres.js client underneath, for what Drizzle does not wrap (COPY). */
+export type Db = PostgresJsDatabase<Schema> & { $client: postgres.Sql };
 /** A transaction handle; query functions accept `Db | Tx` and work inside or outside a transaction. */
 export type Tx = Parameters<Parameters<Db['transaction']>[0]>[0];
 export type DbOrTx = Db | Tx;

@@ -37,12 +37,16 @@ export const bookingStatus = pgEnum('booking_status', ['READY', 'PROGRESSED', 'C
 export const notificationStatus = pgEnum('notification_status', ['PENDING', 'SENT', 'FAILED']);
 /** STOPPED: stopped by an operator (`ptpass runs stop`); restartable like FAILED. */
 export const runStatus = pgEnum('run_status', ['RUNNING', 'COMPLETED', 'FAILED', 'STOPPED']);
+export const importKind = pgEnum('import_kind', ['members', 'bookings']);
+export const importStatus = pgEnum('import_status', ['STAGED', 'IMPORTED']);
 
 export const users = pgTable('users', {
   id: id(),
   name: text('name').notNull(),
   phone: text('phone'),
   status: userStatus('status').notNull().default('ACTIVE'),
+  /** The member's id in the studio's other systems; what `ptpass import members` upserts by. */
+  externalId: text('external_id').unique('users_external_id_unique'),
   meta: jsonb('meta').$type<Record<string, unknown>>().notNull().default({}),
   ...timestamps,
 });
@@ -245,6 +249,8 @@ export const bookings = pgTable(
     startedAt: ts('started_at').notNull(),
     endedAt: ts('ended_at').notNull(),
     cancelledAt: ts('cancelled_at'),
+    /** The booking's id in the studio's other systems; what `ptpass import bookings` upserts by. */
+    externalId: text('external_id').unique('bookings_external_id_unique'),
     /**
      * Cancelled inside LATE_CANCEL_HOURS of the start: the booking stays CANCELLED but still costs its
      * session, as a no-show does under the `deduct` policy (deduct-sessions deducts it).
@@ -424,6 +430,79 @@ export const stepSkips = pgTable(
     primaryKey({ columns: [t.stepRunId, t.itemKey] }),
     // Whether an earlier run already skipped an item (the skip limit counts only new ones).
     index('step_skips_item_idx').on(t.itemKey),
+  ],
+);
+
+/**
+ * One uploaded CSV file (README "Imports"): its rows are staged as text in `import_member_rows` or
+ * `import_booking_rows` by COPY, then the import-members / import-bookings job validates and upserts them.
+ */
+export const imports = pgTable(
+  'imports',
+  {
+    id: id(),
+    kind: importKind('kind').notNull(),
+    fileName: text('file_name').notNull(),
+    status: importStatus('status').notNull().default('STAGED'),
+    /** Fields in the file's header; a record with another number of fields is rejected. */
+    columnCount: integer('column_count').notNull(),
+    /** Data rows staged from the file (the header and blank lines are not rows). */
+    rowCount: integer('row_count').notNull().default(0),
+    /** Set when the import job finishes: rows written (new or changed), and rows rejected. */
+    writtenCount: integer('written_count'),
+    rejectedCount: integer('rejected_count'),
+    importedAt: ts('imported_at'),
+    ...timestamps,
+  },
+  (t) => [
+    check('imports_row_count_non_negative', sql`${t.rowCount} >= 0`),
+    index('imports_created_idx').on(t.createdAt),
+  ],
+);
+
+/** Staged rows carry the file's fields as text, untouched: the job validates them and names each problem. */
+const stagedRow = {
+  importId: bigint('import_id', { mode: 'number' })
+    .notNull()
+    .references(() => imports.id, { onDelete: 'cascade' }),
+  /** The line of the file the record starts on (1 is the header). */
+  line: integer('line').notNull(),
+  /** Fields in the record (trailing empty ones not counted past the header's); see `imports.column_count`. */
+  fieldCount: integer('field_count').notNull(),
+  externalId: text('external_id'),
+};
+
+export const importMemberRows = pgTable(
+  'import_member_rows',
+  {
+    ...stagedRow,
+    name: text('name'),
+    phone: text('phone'),
+    status: text('status'),
+  },
+  (t) => [
+    primaryKey({ columns: [t.importId, t.line] }),
+    // A later line with an external id an earlier line of the same file has is rejected.
+    index('import_member_rows_external_idx').on(t.importId, t.externalId, t.line),
+  ],
+);
+
+export const importBookingRows = pgTable(
+  'import_booking_rows',
+  {
+    ...stagedRow,
+    memberExternalId: text('member_external_id'),
+    passId: text('pass_id'),
+    startsAt: text('starts_at'),
+    endsAt: text('ends_at'),
+    status: text('status'),
+    attended: text('attended'),
+    usedPass: text('used_pass'),
+    cancelledAt: text('cancelled_at'),
+  },
+  (t) => [
+    primaryKey({ columns: [t.importId, t.line] }),
+    index('import_booking_rows_external_idx').on(t.importId, t.externalId, t.line),
   ],
 );
 

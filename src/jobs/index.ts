@@ -2,6 +2,8 @@ import { applyClosureJob } from './apply-closure.ts';
 import { classRemindersJob } from './class-reminders.ts';
 import { deductSessionsJob } from './deduct-sessions.ts';
 import type { JobDefinition } from './definition.ts';
+import { importBookingsJob } from './import-bookings.ts';
+import { importMembersJob } from './import-members.ts';
 import { issueBulkPassesJob } from './issue-bulk-passes.ts';
 import { passExpiryRemindersJob } from './pass-expiry-reminders.ts';
 import { passLifecycleJob } from './pass-lifecycle.ts';
@@ -12,6 +14,9 @@ export { applyClosureJob } from './apply-closure.ts';
 export { classRemindersJob } from './class-reminders.ts';
 export { deductSessionsJob } from './deduct-sessions.ts';
 export * from './definition.ts';
+export { importBookingsJob } from './import-bookings.ts';
+export { importMembersJob } from './import-members.ts';
+export * from './imports.ts';
 export { issueBulkPassesJob } from './issue-bulk-passes.ts';
 export {
   DEFAULT_QUIET_HOURS,
@@ -33,6 +38,8 @@ export const JOBS = {
   [classRemindersJob.name]: classRemindersJob,
   [passExpiryRemindersJob.name]: passExpiryRemindersJob,
   [applyClosureJob.name]: applyClosureJob,
+  [importMembersJob.name]: importMembersJob,
+  [importBookingsJob.name]: importBookingsJob,
 } as const satisfies Record<string, JobDefinition>;
 
 export type JobName = Extract<keyof typeof JOBS, string>;

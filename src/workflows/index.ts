@@ -3,6 +3,8 @@
 export { applyClosure } from './apply-closure.ts';
 export { classReminders } from './class-reminders.ts';
 export { deductSessions } from './deduct-sessions.ts';
+export { importBookings } from './import-bookings.ts';
+export { importMembers } from './import-members.ts';
 export { issueBulkPassAt, issueBulkPasses } from './issue-bulk-passes.ts';
 export { passExpiryReminders } from './pass-expiry-reminders.ts';
 export { passLifecycle } from './pass-lifecycle.ts';

@@ -4,6 +4,7 @@ import { closuresCommands } from './closures.ts';
 import { dbMigrateCommand } from './db.ts';
 import { grantCommand } from './grant.ts';
 import { holdsCommands } from './holds.ts';
+import { importCommands } from './import.ts';
 import { jobRunCommand, jobsListCommand } from './job.ts';
 import { notificationsListCommand, notificationsRetryCommand } from './notifications.ts';
 import { runsListCommand, runsRestartCommand, runsShowCommand, runsStopCommand } from './runs.ts';
@@ -29,6 +30,7 @@ export const COMMANDS: Command[] = [
   grantCommand,
   notificationsListCommand,
   notificationsRetryCommand,
+  ...importCommands,
   ...tokensCommands,
   ...holdsCommands,
   ...closuresCommands,

@@ -1,0 +1,17 @@
+import { defineJob, step } from './definition.ts';
+import { IMPORT_SKIP_LIMIT, importParams } from './imports.ts';
+
+/**
+ * `import-bookings` of one staged file: each staged row, in line order, is validated and upserted into
+ * `bookings` by external id, for the member with the row's member external id and a pass chosen as README
+ * "Imports" says (the row's pass_id, or the member's pass valid at the class time). Bad rows are skipped
+ * with their line and reason.
+ */
+export const importBookingsJob = defineJob({
+  name: 'import-bookings',
+  workflowType: 'importBookings',
+  description: 'Validate and upsert the bookings of a staged CSV file (ptpass import bookings).',
+  params: importParams,
+  instanceKey: (params) => `import-${params.importId}`,
+  steps: [step('upsert', { skipLimit: IMPORT_SKIP_LIMIT })],
+});
