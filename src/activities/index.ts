@@ -2,6 +2,7 @@ import type { Db } from '../db/client.ts';
 import { finishJobRun, insertJobRun, type NewJobRun } from '../db/queries/runs.ts';
 import type { JobResult } from '../jobs/definition.ts';
 import type { Logger } from '../logger.ts';
+import { throughDatabaseOutages } from './database-outage.ts';
 import { deductSessionsSteps } from './deduct-sessions.ts';
 import { issueBulkPassesSteps } from './issue-bulk-passes.ts';
 import { createLogNotifier, type Notifier } from './notifications/notifier.ts';
@@ -147,7 +148,7 @@ export function createActivities(deps: ActivityDeps) {
     },
 
     runStep(input: StepInput) {
-      return runStep(runnerDeps, input);
+      return throughDatabaseOutages(runnerDeps, () => runStep(runnerDeps, input));
     },
   };
 }
