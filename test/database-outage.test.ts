@@ -65,7 +65,13 @@ async function runThroughOutage(label: string, outage: () => Promise<void>) {
   const T = uniqueAsOf();
   const user = await seedUser(db);
   const pkg = await seedPackage(db);
-  const { due } = await seedManyPasses(db, { count: 6000, userId: user, packageId: pkg, asOf: T, every: 2 });
+  const { due } = await seedManyPasses(db, {
+    count: 100_000,
+    userId: user,
+    packageId: pkg,
+    asOf: T,
+    every: 2,
+  });
 
   const worker = await spawnWorker({ databaseUrl: url, taskQueue: temporal.taskQueue });
   workers.push(worker);
@@ -75,8 +81,8 @@ async function runThroughOutage(label: string, outage: () => Promise<void>) {
   });
   const launched = await launchJob(
     { client: temporal.client, db, taskQueue: temporal.taskQueue },
-    // Small, throttled chunks keep the step running while the database goes away.
-    { job: 'pass-lifecycle', asOf: T, settings: { steps: { expire: { chunkSize: 100, pauseMs: 30 } } } },
+    // Chunks back to back: the database goes away while a chunk's UPDATE is running.
+    { job: 'pass-lifecycle', asOf: T, settings: { steps: { expire: { chunkSize: 2000 } } } },
   );
   expect(launched.outcome).toBe('started');
 
@@ -85,12 +91,19 @@ async function runThroughOutage(label: string, outage: () => Promise<void>) {
       .select()
       .from(stepRuns)
       .where(and(eq(stepRuns.jobRunId, launched.runId), eq(stepRuns.step, 'expire')));
-    return row && row.chunks >= 5 ? row : undefined;
+    return row && row.chunks >= 2 ? row : undefined;
   }, 'the expire step to commit a few chunks');
 
   await outage();
 
-  const result = (await temporal.client.workflow.getHandle(launched.workflowId).result()) as JobResult;
+  const result = (await Promise.race([
+    temporal.client.workflow.getHandle(launched.workflowId).result(),
+    worker.exited.then(({ code, signal }) => {
+      throw new Error(
+        `the worker died (code ${code}, signal ${signal}):\n${worker.logs.slice(-5).join('\n')}`,
+      );
+    }),
+  ])) as JobResult;
 
   // The same worker process finished the run: it never exited.
   expect(exitedEarly).toBe(false);
@@ -110,7 +123,7 @@ async function runThroughOutage(label: string, outage: () => Promise<void>) {
     SELECT status, expired_at = ${T.toISOString()}::timestamptz AS at_t, count(*)::int AS n
     FROM passes GROUP BY 1, 2 ORDER BY 1`);
   expect(rows.map((r) => ({ ...r }))).toEqual([
-    { status: 'PROGRESSED', at_t: null, n: 6000 - due },
+    { status: 'PROGRESSED', at_t: null, n: 100_000 - due },
     { status: 'EXPIRED', at_t: true, n: due },
   ]);
 
