@@ -9,8 +9,8 @@ import { launchJob } from '../src/client/launch-job.ts';
 import { getJobRun } from '../src/db/queries/runs.ts';
 import { stepRuns } from '../src/db/schema.ts';
 import type { JobResult } from '../src/jobs/index.ts';
+import { freePort } from './helpers/cli.ts';
 import { createTestDatabase, type TestDatabase } from './helpers/db.ts';
-import { freePort } from './helpers/embedded-postgres.ts';
 import { seedManyPasses, seedPackage, seedUser, uniqueAsOf } from './helpers/seed.ts';
 import { spawnWorker, type WorkerProcess, waitFor } from './helpers/worker-process.ts';
 

@@ -4,11 +4,12 @@ import {
   type Config,
   ConfigError,
   loadConfig,
-  redactUrl,
   resolveDatabaseUrl,
   resolveTemporalAddress,
 } from '../config.ts';
 import { createDb, type Db } from '../db/client.ts';
+import { describeDatabaseError } from '../db/errors.ts';
+import { explainUnavailable, temporalCause } from '../unavailable.ts';
 import { type CliContext, type Command, commandUsage, parseCommandArgs, UsageError } from './command.ts';
 import { COMMANDS } from './commands/index.ts';
 
@@ -111,7 +112,7 @@ export async function runCli(argv: string[], io: CliIo = defaultIo): Promise<num
           return new Client({ connection, namespace: config.namespace });
         } catch (err) {
           throw new UnavailableError(
-            `cannot reach Temporal at ${address} (${firstLine(err)}); is \`npm start\` running, or is TEMPORAL_ADDRESS right?`,
+            `TEMPORAL_ADDRESS: cannot reach Temporal at ${address} (${err instanceof Error ? temporalCause(err) : String(err)}); is \`npm start\` running?`,
           );
         }
       })();
@@ -132,8 +133,8 @@ export async function runCli(argv: string[], io: CliIo = defaultIo): Promise<num
         } catch (err) {
           throw new UnavailableError(
             database.embedded
-              ? `cannot reach the embedded database at 127.0.0.1:${config.pglitePort} (${firstLine(err)}); start the stack with \`npm start\` or set DATABASE_URL`
-              : `cannot reach the database at ${redactUrl(database.url)} (${firstLine(err)})`,
+              ? `cannot reach the embedded database at 127.0.0.1:${config.pglitePort} (${describeDatabaseError(err)}); start the stack with \`npm start\` or set DATABASE_URL`
+              : (explainUnavailable(err, { databaseUrl: database.url }) ?? firstLine(err)),
           );
         }
         return handle.db;
@@ -150,7 +151,11 @@ export async function runCli(argv: string[], io: CliIo = defaultIo): Promise<num
   } catch (err) {
     if (err instanceof UsageError) return fail(2, where, err.message);
     if (err instanceof UnavailableError) return fail(1, where, err.message);
-    return fail(1, where, firstLine(err));
+    const outside = explainUnavailable(err, {
+      databaseUrl: config.databaseUrl,
+      temporalAddress: resolveTemporalAddress(config),
+    });
+    return fail(1, where, outside ?? firstLine(err));
   } finally {
     for (const close of resources.reverse()) await close().catch(() => {});
   }
