@@ -10,7 +10,14 @@ import {
 import { createDb, type Db } from '../db/client.ts';
 import { describeDatabaseError } from '../db/errors.ts';
 import { explainUnavailable, temporalCause } from '../unavailable.ts';
-import { type CliContext, type Command, commandUsage, parseCommandArgs, UsageError } from './command.ts';
+import {
+  type CliContext,
+  type Command,
+  closest,
+  commandUsage,
+  parseCommandArgs,
+  UsageError,
+} from './command.ts';
 import { COMMANDS } from './commands/index.ts';
 
 /** Something outside ptpass is not reachable (database, Temporal): one line, exit 1. */
@@ -73,14 +80,7 @@ export async function runCli(argv: string[], io: CliIo = defaultIo): Promise<num
       );
       return argv.length === 0 ? 2 : 0;
     }
-    const known = COMMANDS.some((c) => c.words[0] === prefix[0]);
-    return fail(
-      2,
-      'ptpass',
-      known
-        ? `'${argv.join(' ')}' needs a subcommand; see ptpass ${prefix[0]} --help`
-        : `unknown command '${prefix[0] ?? argv[0]}'; see ptpass --help`,
-    );
+    return fail(2, 'ptpass', unknownCommand(argv));
   }
   const where = `ptpass ${command.words.join(' ')}`;
   if (rest.includes('--help') || rest.includes('-h')) {
@@ -159,6 +159,26 @@ export async function runCli(argv: string[], io: CliIo = defaultIo): Promise<num
   } finally {
     for (const close of resources.reverse()) await close().catch(() => {});
   }
+}
+
+/** Why no command matched, with the nearest command when the words look like a typo (`job runn`). */
+function unknownCommand(argv: string[]): string {
+  const words = argv.filter((a) => !a.startsWith('-'));
+  const [first, second] = words;
+  const group = COMMANDS.filter((c) => c.words[0] === first);
+  if (group.length) {
+    const subcommands = group.map((c) => c.words.slice(1).join(' ')).filter(Boolean);
+    if (second === undefined)
+      return `'${first}' needs a subcommand (${subcommands.join(', ')}); see ptpass ${first} --help`;
+    const near = closest(second, subcommands);
+    return `unknown command '${first} ${second}'${near ? `; did you mean 'ptpass ${first} ${near}'?` : `; ptpass ${first} takes ${subcommands.join(', ')}`}`;
+  }
+  const near =
+    closest(
+      [first, second].filter(Boolean).join(' '),
+      COMMANDS.map((c) => c.words.join(' ')),
+    ) ?? closest(first ?? '', [...new Set(COMMANDS.map((c) => c.words[0]!))]);
+  return `unknown command '${first ?? argv[0]}'${near ? `; did you mean 'ptpass ${near}'?` : '; see ptpass --help'}`;
 }
 
 function firstLine(err: unknown): string {

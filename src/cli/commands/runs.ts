@@ -1,6 +1,7 @@
 import { reconcileRuns } from '../../client/reconcile-runs.ts';
 import { workflowUrl } from '../../config.ts';
 import { getJobRun, listJobRuns } from '../../db/queries/runs.ts';
+import { JOB_NAMES } from '../../jobs/index.ts';
 import { type Command, optionalString, positiveInt, table, UsageError } from '../command.ts';
 
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -9,7 +10,7 @@ export const runsListCommand: Command = {
   words: ['runs', 'list'],
   summary: 'Recent job runs with their counts, newest first.',
   options: {
-    job: { type: 'string', placeholder: 'NAME', description: 'Only runs of this job' },
+    job: { type: 'string', placeholder: 'NAME', description: 'Only runs of this job', choices: JOB_NAMES },
     limit: { type: 'string', placeholder: 'N', description: 'How many runs (default 20)' },
   },
   async run({ values }, ctx) {
@@ -64,7 +65,7 @@ export const runsShowCommand: Command = {
     const [client, db] = await Promise.all([ctx.temporal(), ctx.db()]);
     await reconcileRuns({ client, db });
     const found = await getJobRun(db, runId);
-    if (!found) return { json: { error: `no run ${runId}` }, text: `no run ${runId}`, exitCode: 1 };
+    if (!found) throw new UsageError(`no run ${runId} (see \`ptpass runs list\`)`);
     const { run, steps, skips } = found;
     const url = workflowUrl(ctx.config, run.workflowId, run.id);
     const json = {
