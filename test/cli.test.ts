@@ -83,7 +83,7 @@ describe('ptpass command line', () => {
     });
     expect(run.code).toBe(1);
     expect(run.stderr).toMatch(
-      /^ptpass runs list: cannot reach (the database at postgres:\/\/postgres@127.0.0.1:1\/none|Temporal)/,
+      /^ptpass runs list: (DATABASE_URL: cannot use the database at postgres:\/\/postgres@127.0.0.1:1\/none: connection refused|TEMPORAL_ADDRESS: cannot reach Temporal)/,
     );
   });
 

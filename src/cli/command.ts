@@ -54,6 +54,8 @@ export interface Command {
    * refuses a missing required argument and any argument beyond these before the command runs.
    */
   args?: string;
+  /** The command's run() names a missing required argument itself, with more help than the runner could. */
+  explainsMissingArgs?: boolean;
   options: Record<string, OptionSpec>;
   /** Extra paragraphs for --help. */
   details?: string;
@@ -111,8 +113,8 @@ export function parseCommandArgs(command: Command, argv: string[]) {
     throw new UsageError(err instanceof Error ? cleanParseError(err.message) : String(err));
   }
   const values = parsed.values as Record<string, string | boolean | string[] | undefined>;
-  checkPositionals(command, parsed.positionals);
   for (const [name, spec] of Object.entries(command.options)) checkOption(name, spec, values[name]);
+  checkPositionals(command, parsed.positionals);
   return { values, positionals: parsed.positionals };
 }
 
@@ -157,7 +159,9 @@ function checkPositionals(command: Command, positionals: string[]): void {
         : `unexpected argument '${extra}' (this command takes ${names.join(' ')})`,
     );
   }
-  if (positionals.length < min) throw new UsageError(`${names[positionals.length]} is required`);
+  // A command that can say more than "<x> is required" (e.g. list the jobs) checks for a missing one itself.
+  if (positionals.length < min && !command.explainsMissingArgs)
+    throw new UsageError(`${names[positionals.length]} is required`);
 }
 
 function checkOption(name: string, spec: OptionSpec, value: string | boolean | string[] | undefined): void {

@@ -30,6 +30,7 @@ for (const job of Object.values(JOBS) as JobDefinition[]) {
 export const jobRunCommand: Command = {
   words: ['job', 'run'],
   args: '<job>',
+  explainsMissingArgs: true,
   summary: 'Start a job instance (or report it), optionally waiting for its summary.',
   details: [
     `Jobs: ${JOB_NAMES.join(', ')}.`,
