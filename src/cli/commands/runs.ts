@@ -82,6 +82,7 @@ export const runsShowCommand: Command = {
       endedAt: run.endedAt?.toISOString() ?? null,
       error: run.error,
       params: run.params,
+      settings: run.settings,
       steps: steps.map((s) => ({
         step: s.step,
         partition: s.partition,
@@ -101,6 +102,8 @@ export const runsShowCommand: Command = {
       `${run.job} as of ${json.asOf}${run.dryRun ? ' (dry run)' : ''}: ${run.status}`,
       `  run ${run.id}  workflow ${run.workflowId}`,
       `  started ${json.startedAt}${json.endedAt ? `, ended ${json.endedAt}` : ''}`,
+      ...(Object.keys(run.params).length ? [`  params ${JSON.stringify(run.params)}`] : []),
+      ...(Object.keys(run.settings).length ? [`  settings ${JSON.stringify(run.settings)}`] : []),
       table(
         ['step', 'part', 'status', 'read', 'written', 'skipped', 'chunks', 'attempt', 'checkpoint'],
         json.steps.map((s) => [
