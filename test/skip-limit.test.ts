@@ -101,9 +101,9 @@ it('when one partition fails, the others are cancelled: no step stays RUNNING an
     .catch(() => undefined);
 
   const steps = await database.db.select().from(stepRuns).where(eq(stepRuns.jobRunId, launched.runId));
-  expect(steps.map((s) => s.status).sort()).toEqual(['FAILED', 'FAILED']);
+  expect(steps.map((s) => s.status).sort()).toEqual(['FAILED', 'STOPPED']);
   expect(steps.find((s) => s.skipCount > 0)?.error).toMatch(/over the limit of 1/);
-  expect(steps.find((s) => s.skipCount === 0)?.error).toMatch(/^cancelled/);
+  expect(steps.find((s) => s.skipCount === 0)?.error).toMatch(/^stopped after key/);
 
   const used = async () =>
     (

@@ -1,6 +1,7 @@
 import type { Db } from '../db/client.ts';
-import { finishJobRun, insertJobRun, type NewJobRun } from '../db/queries/runs.ts';
+import { findStepRanges, finishJobRun, insertJobRun, type NewJobRun } from '../db/queries/runs.ts';
 import type { JobResult } from '../jobs/definition.ts';
+import type { JobName } from '../jobs/index.ts';
 import type { Logger } from '../logger.ts';
 import { throughDatabaseOutages } from './database-outage.ts';
 import { deductSessionsSteps } from './deduct-sessions.ts';
@@ -37,7 +38,7 @@ export interface ActivityDeps {
   hooks?: StepRunnerHooks & {
     onJobFinished?(info: {
       job: string;
-      status: 'COMPLETED' | 'FAILED';
+      status: 'COMPLETED' | 'FAILED' | 'STOPPED';
       result: JobResult;
       error?: string;
     }): void | Promise<void>;
@@ -50,7 +51,7 @@ type JobStepHandlers = Record<string, StepHandler<never>>;
  * Step handlers of every job, by job name then step name; a factory when the handlers need the worker's
  * dependencies (resolved once per `createActivities`).
  */
-export const STEP_HANDLERS: Record<string, JobStepHandlers | ((deps: ActivityDeps) => JobStepHandlers)> = {
+export const STEP_HANDLERS = {
   'pass-lifecycle': passLifecycleSteps,
   'deduct-sessions': deductSessionsSteps,
   'prune-run-records': pruneRunRecordsSteps,
@@ -58,7 +59,8 @@ export const STEP_HANDLERS: Record<string, JobStepHandlers | ((deps: ActivityDep
   'issue-bulk-passes': (deps) => issueBulkPassesSteps(deps.businessTimeZone),
   'class-reminders': (deps) => classReminderSteps(notifierOf(deps)),
   'pass-expiry-reminders': (deps) => passExpiryReminderSteps(notifierOf(deps)),
-};
+  // Every job has its handlers: a job added to JOBS without them does not compile.
+} satisfies Record<JobName, JobStepHandlers | ((deps: ActivityDeps) => JobStepHandlers)>;
 
 function notifierOf(deps: ActivityDeps): Notifier {
   return deps.notifier ?? createLogNotifier(deps.logger);
@@ -66,7 +68,12 @@ function notifierOf(deps: ActivityDeps): Notifier {
 
 function resolveStepHandlers(deps: ActivityDeps): Record<string, JobStepHandlers> {
   return Object.fromEntries(
-    Object.entries(STEP_HANDLERS).map(([job, h]) => [job, typeof h === 'function' ? h(deps) : h]),
+    Object.entries(STEP_HANDLERS).map(
+      ([job, h]: [string, JobStepHandlers | ((d: ActivityDeps) => JobStepHandlers)]) => [
+        job,
+        typeof h === 'function' ? h(deps) : h,
+      ],
+    ),
   );
 }
 
@@ -92,7 +99,7 @@ export function createActivities(deps: ActivityDeps) {
 
     async finishJobRun(input: {
       jobRunId: string;
-      status: 'COMPLETED' | 'FAILED';
+      status: 'COMPLETED' | 'FAILED' | 'STOPPED';
       result: JobResult;
       error?: string;
     }): Promise<void> {
@@ -132,7 +139,9 @@ export function createActivities(deps: ActivityDeps) {
             delivery: alert,
           });
         }
-      } else deps.logger.info('job completed', fields);
+      } else if (input.status === 'STOPPED')
+        deps.logger.warn('job stopped', { ...fields, error: input.error });
+      else deps.logger.info('job completed', fields);
       await deps.hooks?.onJobFinished?.({
         job: result.job,
         status: input.status,
@@ -141,8 +150,11 @@ export function createActivities(deps: ActivityDeps) {
       });
     },
 
-    async planStep(input: { job: string; step: string; partitions: number }) {
+    async planStep(input: { jobRunId?: string; job: string; step: string; partitions: number }) {
       const handler = findHandler(runnerDeps, input.job, input.step);
+      // A restart keeps the partitions of the run it continues, so each resumes from its own checkpoint.
+      const earlier = input.jobRunId ? await findStepRanges(deps.db, input.jobRunId, input.step) : [];
+      if (earlier.length > 0) return earlier;
       const range = handler.keyRange ? await handler.keyRange(deps.db) : null;
       return splitKeyRange(range, handler.keyRange ? input.partitions : 1);
     },

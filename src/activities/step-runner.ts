@@ -10,6 +10,7 @@ import {
   type StepRunRow,
   saveCheckpoint,
 } from '../db/queries/runs.ts';
+import { describeCauses, ERROR_NAMES } from '../jobs/errors.ts';
 import type { Logger } from '../logger.ts';
 
 /**
@@ -54,6 +55,8 @@ export interface StepInput {
   job: string;
   step: string;
   partition: number;
+  /** How many partitions the step runs in (for progress reports); 1 when absent. */
+  partitions?: number;
   after: string | null;
   upTo: string | null;
   asOf: string;
@@ -90,9 +93,19 @@ export interface StepRunnerDeps {
   hooks?: StepRunnerHooks;
 }
 
-/** An older attempt of a step whose work a newer attempt has taken over. */
+/** An older claim of a step whose work a newer claim (a newer lease) has taken over. */
 export class StaleAttemptError extends Error {
-  override name = 'StaleAttempt';
+  override name = ERROR_NAMES.staleAttempt;
+}
+
+/** What a step reports in its heartbeats: where it is and how fast it goes (`ptpass job run --wait`). */
+export interface StepProgress extends StepTotals {
+  step: string;
+  partition: number;
+  partitions: number;
+  checkpoint: string | null;
+  /** Rows read per second by this attempt so far. */
+  rowsPerSecond: number;
 }
 
 class DryRunRollback extends Error {
@@ -108,7 +121,7 @@ export function findHandler(
   if (!handler) {
     throw ApplicationFailure.create({
       message: `no step ${job}/${step} on this worker`,
-      type: 'UnknownStep',
+      type: ERROR_NAMES.unknownStep,
       nonRetryable: true,
     });
   }
@@ -128,17 +141,31 @@ export async function runStep(deps: StepRunnerDeps, input: StepInput): Promise<S
     attempt,
   });
 
+  // The claim's lease, not the attempt number, says who owns the step: a Reset restarts attempts at 1.
   const claimed = await claimStepRun(deps.db, input, attempt);
   if (claimed.status === 'COMPLETED') {
     log.info('step already completed; returning its recorded counts', totalsOf(claimed));
     return totalsOf(claimed);
   }
-  if (claimed.attempt !== attempt) throw new StaleAttemptError(`attempt ${claimed.attempt} owns this step`);
+  const lease = claimed.lease;
 
   const asOf = new Date(input.asOf);
   let checkpoint = claimed.checkpoint ?? input.after;
   let totals = totalsOf(claimed);
   let newSkipTotal = claimed.skipCount > 0 ? await countNewSkips(deps.db, claimed.id) : 0;
+  const attemptStart = Date.now();
+  let readThisAttempt = 0;
+  const progress = (): StepProgress => {
+    const seconds = (Date.now() - attemptStart) / 1000;
+    return {
+      step: input.step,
+      partition: input.partition,
+      partitions: input.partitions ?? 1,
+      checkpoint,
+      ...totals,
+      rowsPerSecond: seconds > 0 ? Math.round(readThisAttempt / seconds) : 0,
+    };
+  };
   log.info(checkpoint === input.after ? 'step started' : 'step resumed from checkpoint', {
     checkpoint,
     ...totals,
@@ -149,11 +176,12 @@ export async function runStep(deps: StepRunnerDeps, input: StepInput): Promise<S
       if (deps.stopSignal?.aborted) {
         throw ApplicationFailure.create({
           message: `worker shutting down; ${input.step} resumes after key ${checkpoint ?? '(start)'} on the next attempt`,
-          type: 'WorkerShutdown',
+          type: ERROR_NAMES.workerShutdown,
         });
       }
+      // Cancelled, paused (Web UI Pause) or reset: stop here, after the last committed chunk.
       activity.cancellationSignal.throwIfAborted();
-      activity.heartbeat({ checkpoint, ...totals });
+      activity.heartbeat(progress());
 
       const ctx: ChunkContext = {
         asOf,
@@ -165,10 +193,10 @@ export async function runStep(deps: StepRunnerDeps, input: StepInput): Promise<S
       };
       const chunk = await deps.db.transaction(async (tx) => {
         const row = await lockStepRun(tx, claimed.id);
-        if (row.attempt !== attempt)
-          throw new StaleAttemptError(`attempt ${row.attempt} took over this step`);
+        if (row.lease !== lease)
+          throw new StaleAttemptError(`a newer claim (lease ${row.lease}, attempt ${row.attempt}) took over`);
         if (row.checkpoint !== checkpoint && row.checkpoint !== null) {
-          throw new StaleAttemptError(`checkpoint moved to ${row.checkpoint} under attempt ${attempt}`);
+          throw new StaleAttemptError(`checkpoint moved to ${row.checkpoint} under lease ${lease}`);
         }
         const result = input.dryRun ? await dryRunChunk(tx, handler, ctx) : await handler.chunk(tx, ctx);
         const skipped = result.skipped ?? [];
@@ -192,7 +220,8 @@ export async function runStep(deps: StepRunnerDeps, input: StepInput): Promise<S
         skipped: totals.skipped + chunk.skippedCount,
         chunks: totals.chunks + 1,
       };
-      activity.heartbeat({ checkpoint, ...totals });
+      readThisAttempt += chunk.read;
+      activity.heartbeat(progress());
       deps.hooks?.onChunk?.({
         job: input.job,
         step: input.step,
@@ -211,33 +240,68 @@ export async function runStep(deps: StepRunnerDeps, input: StepInput): Promise<S
       // a few bad rows nobody fixed cannot fail every future run and starve the rows after them.
       if (newSkipTotal > input.skipLimit) {
         const message = `${newSkipTotal} items skipped, over the limit of ${input.skipLimit} (items an earlier run already skipped do not count); see the run's skip records`;
-        await finishStepRun(deps.db, claimed.id, attempt, 'FAILED', message);
-        throw ApplicationFailure.create({ message, type: 'SkipLimitExceeded', nonRetryable: true });
+        await finishStepRun(deps.db, claimed.id, lease, 'FAILED', message);
+        throw ApplicationFailure.create({ message, type: ERROR_NAMES.skipLimitExceeded, nonRetryable: true });
       }
       if (chunk.read < input.chunkSize) break;
       if (input.pauseMs) await activity.sleep(input.pauseMs);
     }
   } catch (err) {
-    // Cancelled (a sibling partition failed, or the run was cancelled): the record says so, not RUNNING.
-    if (activity.cancellationSignal.aborted) {
-      await finishStepRun(
-        deps.db,
-        claimed.id,
-        attempt,
-        'FAILED',
-        'cancelled: another partition failed, or the run was cancelled',
-      );
-    }
+    await closeAfterError(deps, log, { stepRunId: claimed.id, lease, checkpoint }, err);
     throw err;
   }
 
   if (handler.finish && !input.dryRun) {
     await handler.finish(deps.db, { asOf, params, upTo: input.upTo }, totals);
   }
-  const finished = await finishStepRun(deps.db, claimed.id, attempt, 'COMPLETED');
+  const finished = await finishStepRun(deps.db, claimed.id, lease, 'COMPLETED');
   if (!finished) throw new StaleAttemptError('a newer attempt took over before this one finished');
   log.info('step completed', { ...totals });
   return totals;
+}
+
+/**
+ * Says on the step record why the step stopped, unless a newer claim owns it (its lease changed). Paused,
+ * reset or handed over by a stopping worker: the record stays RUNNING, the step resumes from its
+ * checkpoint on the next attempt. Cancelled
+ * (the run was stopped, or another partition failed): STOPPED. Anything else: FAILED with the error's
+ * whole cause chain, deepest first; Temporal may still retry it, and the next claim reopens the record.
+ */
+async function closeAfterError(
+  deps: StepRunnerDeps,
+  log: Logger,
+  at: { stepRunId: number; lease: number; checkpoint: string | null },
+  err: unknown,
+): Promise<void> {
+  if (err instanceof StaleAttemptError) {
+    log.info('step taken over by a newer claim; this attempt stops', { reason: err.message });
+    return;
+  }
+  const activity = Context.current();
+  const details = activity.cancellationDetails;
+  if (activity.cancellationSignal.aborted && (details?.paused || details?.reset)) {
+    log.info(details.paused ? 'step paused' : 'step reset', { checkpoint: at.checkpoint });
+    return;
+  }
+  // A worker stopping hands the step over to another attempt: nothing failed.
+  const handedOver =
+    (err instanceof ApplicationFailure && err.type === ERROR_NAMES.workerShutdown) ||
+    (activity.cancellationSignal.aborted && details?.workerShutdown);
+  if (handedOver) {
+    log.info('step handed over: the worker is stopping', { checkpoint: at.checkpoint });
+    return;
+  }
+  if (activity.cancellationSignal.aborted) {
+    await finishStepRun(
+      deps.db,
+      at.stepRunId,
+      at.lease,
+      'STOPPED',
+      `stopped after key ${at.checkpoint ?? '(start)'}: the run was stopped or cancelled, or another partition failed`,
+    );
+    return;
+  }
+  await finishStepRun(deps.db, at.stepRunId, at.lease, 'FAILED', describeCauses(err));
 }
 
 /** Runs the chunk in a savepoint and rolls it back: this chunk's counts against the current data, nothing written. */

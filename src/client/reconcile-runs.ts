@@ -23,7 +23,19 @@ export async function reconcileRuns(deps: {
       status = 'PURGED';
     }
     if (status === 'RUNNING' || status === 'CONTINUED_AS_NEW') continue;
+    // A Reset to a workflow task after the run record was opened makes a new run that reuses the record.
+    if (status !== 'PURGED' && (await newerRunIsOpen(deps.client, run.workflowId))) continue;
     if (await markRunClosedByTemporal(deps.db, run.id, status)) closed++;
   }
   return { checked: running.length, closed };
+}
+
+async function newerRunIsOpen(client: Client, workflowId: string): Promise<boolean> {
+  try {
+    const latest = await client.workflow.getHandle(workflowId).describe();
+    return latest.status.name === 'RUNNING';
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError) return false;
+    throw err;
+  }
 }

@@ -8,6 +8,7 @@ import {
   integer,
   jsonb,
   pgEnum,
+  pgSequence,
   pgTable,
   primaryKey,
   text,
@@ -34,7 +35,8 @@ export const passStatus = pgEnum('pass_status', ['READY', 'PROGRESSED', 'EXPIRED
 export const bulkPassStatus = pgEnum('bulk_pass_status', ['READY', 'COMPLETED']);
 export const bookingStatus = pgEnum('booking_status', ['READY', 'PROGRESSED', 'COMPLETED', 'CANCELLED']);
 export const notificationStatus = pgEnum('notification_status', ['PENDING', 'SENT', 'FAILED']);
-export const runStatus = pgEnum('run_status', ['RUNNING', 'COMPLETED', 'FAILED']);
+/** STOPPED: stopped by an operator (`ptpass runs stop`); restartable like FAILED. */
+export const runStatus = pgEnum('run_status', ['RUNNING', 'COMPLETED', 'FAILED', 'STOPPED']);
 
 export const users = pgTable('users', {
   id: id(),
@@ -279,6 +281,9 @@ export const jobRuns = pgTable(
   ],
 );
 
+/** Step leases: every claim of a step takes the next value, and the newest claim owns the step. */
+export const stepRunLease = pgSequence('step_run_lease');
+
 export const stepRuns = pgTable(
   'step_runs',
   {
@@ -296,8 +301,16 @@ export const stepRuns = pgTable(
     chunks: integer('chunks').notNull().default(0),
     /** Last committed key; a retried attempt resumes after it. */
     checkpoint: text('checkpoint'),
-    /** The activity attempt that owns the step; an older attempt still running stops at its next chunk. */
+    /** The activity attempt that last claimed the step: informative only (Resets restart it at 1). */
     attempt: integer('attempt').notNull().default(1),
+    /**
+     * The lease of the claim that owns the step, from `step_run_lease`: every chunk transaction compares
+     * it, so the newest claim wins at once and an older attempt still running stops at its next chunk.
+     */
+    lease: bigint('lease', { mode: 'number' }).notNull().default(sql`nextval('step_run_lease')`),
+    /** The partition's key range (after, upTo]; a restart reuses it so checkpoints stay meaningful. */
+    rangeAfter: text('range_after'),
+    rangeUpTo: text('range_up_to'),
     error: text('error'),
     startedAt: ts('started_at').notNull().defaultNow(),
     endedAt: ts('ended_at'),

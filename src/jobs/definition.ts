@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { ERROR_NAMES } from './errors.ts';
 
 /**
  * What a job is, in terms both the workflow sandbox and the activities can import: its name, its
@@ -26,10 +27,17 @@ export interface JobOptionSpec {
   description: string;
 }
 
-export interface JobDefinition<P extends z.ZodType = z.ZodType> {
-  name: string;
-  /** The workflow function's exported name (the workflow type in Temporal). */
-  workflowType: string;
+export interface JobDefinition<
+  P extends z.ZodType = z.ZodType,
+  W extends string = string,
+  N extends string = string,
+> {
+  name: N;
+  /**
+   * The workflow function's exported name (the workflow type in Temporal); src/workflows/index.ts does not
+   * compile unless it exports a workflow of this name.
+   */
+  workflowType: W;
   /** One line for `--help` and the schedule note. */
   description: string;
   params: P;
@@ -44,7 +52,9 @@ export interface JobDefinition<P extends z.ZodType = z.ZodType> {
   options?: Record<string, JobOptionSpec>;
 }
 
-export function defineJob<P extends z.ZodType>(job: JobDefinition<P>): JobDefinition<P> {
+export function defineJob<P extends z.ZodType, const W extends string, const N extends string>(
+  job: JobDefinition<P, W, N>,
+): JobDefinition<P, W, N> {
   return job;
 }
 
@@ -136,8 +146,11 @@ export function jobWorkflowId(job: string, asOf: Date): string {
 }
 
 export class InvalidParametersError extends Error {
-  override name = 'InvalidParameters';
+  override name = ERROR_NAMES.invalidParameters;
 }
+
+/** The workflow signal `ptpass runs stop` sends: stop after the current chunk, record the run STOPPED. */
+export const STOP_SIGNAL = 'ptpass.stop';
 
 /** Validates a job's input and parameters; the message names each bad field. */
 export function parseJobInput<P extends z.ZodType>(

@@ -7,3 +7,11 @@ export { passExpiryReminders } from './pass-expiry-reminders.ts';
 export { passLifecycle } from './pass-lifecycle.ts';
 export { pruneRunRecords } from './prune-run-records.ts';
 export { statistics } from './statistics.ts';
+
+// Every job's workflow type is exported above: a job added to JOBS without its workflow does not compile.
+import type { JobInput, JobResult } from '../jobs/definition.ts';
+import type { JOBS } from '../jobs/index.ts';
+import * as workflows from './index.ts';
+
+type WorkflowType = (typeof JOBS)[keyof typeof JOBS]['workflowType'];
+workflows satisfies Record<WorkflowType, (input?: JobInput) => Promise<JobResult>>;

@@ -2,7 +2,10 @@ import {
   ActivityCancellationType,
   ApplicationFailure,
   CancellationScope,
+  defineSignal,
+  isCancellation,
   proxyActivities,
+  setHandler,
   upsertMemo,
   workflowInfo,
 } from '@temporalio/workflow';
@@ -14,8 +17,10 @@ import {
   normaliseAsOf,
   parseJobInput,
   resolveStep,
+  STOP_SIGNAL,
   type StepSummary,
 } from '../jobs/definition.ts';
+import { describeCauses, ERROR_NAMES, NON_RETRYABLE_ERROR_NAMES } from '../jobs/errors.ts';
 
 /**
  * The shared step runner, workflow half: validate the input, open a run record, run each step as one
@@ -24,6 +29,9 @@ import {
  */
 
 type Activities = ReturnType<typeof createActivities>;
+
+/** `ptpass runs stop`: the running steps stop after the chunk they are committing; the run ends STOPPED. */
+export const stopSignal = defineSignal(STOP_SIGNAL);
 
 const bookkeeping = proxyActivities<Activities>({
   startToCloseTimeout: '1 minute',
@@ -36,7 +44,11 @@ export async function runJob(job: JobDefinition, rawInput: unknown): Promise<Job
     input = parseJobInput(job, rawInput);
   } catch (err) {
     if (err instanceof InvalidParametersError) {
-      throw ApplicationFailure.create({ message: err.message, type: err.name, nonRetryable: true });
+      throw ApplicationFailure.create({
+        message: err.message,
+        type: ERROR_NAMES.invalidParameters,
+        nonRetryable: true,
+      });
     }
     throw err;
   }
@@ -45,7 +57,7 @@ export async function runJob(job: JobDefinition, rawInput: unknown): Promise<Job
     input.asOf ? new Date(input.asOf) : scheduledTimeOr(info.startTime),
   ).toISOString();
 
-  const steps = proxyActivities<Activities>({
+  const stepOptions = {
     startToCloseTimeout: '24 hours',
     // A cancelled step stops at its next chunk and says so before the workflow moves on.
     cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
@@ -55,9 +67,15 @@ export async function runJob(job: JobDefinition, rawInput: unknown): Promise<Job
       backoffCoefficient: 2,
       maximumInterval: '1 minute',
       maximumAttempts: input.settings.maxAttempts ?? 10,
-      nonRetryableErrorTypes: ['InvalidParameters', 'SkipLimitExceeded', 'UnknownStep'],
+      nonRetryableErrorTypes: NON_RETRYABLE_ERROR_NAMES,
     },
-  });
+  } as const;
+  // The summary is what the Web UI's History and Pending Activities show for each step activity.
+  const stepActivity = (step: string, partition: number, partitions: number) =>
+    proxyActivities<Activities>({
+      ...stepOptions,
+      summary: `${job.name}: ${step}${partitions > 1 ? ` · partition ${partition + 1}/${partitions}` : ''}`,
+    }).runStep;
 
   const { jobRunId } = await bookkeeping.startJobRun({
     jobRunId: info.runId,
@@ -82,6 +100,14 @@ export async function runJob(job: JobDefinition, rawInput: unknown): Promise<Job
     steps: summaries,
   });
 
+  // Stop: cancel the steps (each stops after the chunk it is committing), then record the run STOPPED.
+  const stepsScope = new CancellationScope();
+  let stopRequested = false;
+  setHandler(stopSignal, () => {
+    stopRequested = true;
+    stepsScope.cancel();
+  });
+
   try {
     for (const stepDef of job.steps) {
       const settings = resolveStep(stepDef, input.settings);
@@ -96,15 +122,27 @@ export async function runJob(job: JobDefinition, rawInput: unknown): Promise<Job
         skipLimit: settings.skipLimit,
         pauseMs: settings.pauseMs,
       };
+      // A restarted run keeps the partitions of the run it continues (planStep finds them).
       const ranges =
         settings.partitions > 1
           ? await bookkeeping.planStep({
+              jobRunId,
               job: job.name,
               step: settings.name,
               partitions: settings.partitions,
             })
           : [{ partition: 0, after: null, upTo: null }];
-      const parts = await allOrNone(ranges.map((range) => () => steps.runStep({ ...common, ...range })));
+      const runPart = (range: (typeof ranges)[number]) => () =>
+        stepActivity(
+          settings.name,
+          range.partition,
+          ranges.length,
+        )({
+          ...common,
+          ...range,
+          partitions: ranges.length,
+        });
+      const parts = await stepsScope.run(() => allOrNone(ranges.map(runPart)));
       summaries.push({
         step: settings.name,
         partitions: parts.length,
@@ -116,14 +154,19 @@ export async function runJob(job: JobDefinition, rawInput: unknown): Promise<Job
       upsertMemo({ ptpass: memoOf(result()) });
     }
   } catch (err) {
-    const message = err instanceof Error ? describeFailure(err) : String(err);
+    // A stopped run ends FAILED in Temporal (type JobStopped) so that it can be restarted like a failed one.
+    const stopped = stopRequested && isCancellation(err);
+    const status = stopped ? 'STOPPED' : 'FAILED';
+    const message = stopped
+      ? 'stopped by an operator (ptpass runs stop); restart it to continue'
+      : describeCauses(err);
     await CancellationScope.nonCancellable(() =>
-      bookkeeping.finishJobRun({ jobRunId, status: 'FAILED', result: result(), error: message }),
+      bookkeeping.finishJobRun({ jobRunId, status, result: result(), error: message }),
     );
-    upsertMemo({ ptpass: { ...memoOf(result()), status: 'FAILED', error: message } });
+    upsertMemo({ ptpass: { ...memoOf(result()), status, error: message } });
     throw ApplicationFailure.create({
-      message: `${job.name} failed: ${message}`,
-      type: 'JobFailed',
+      message: `${job.name} ${stopped ? 'stopped' : 'failed'}: ${message}`,
+      type: stopped ? ERROR_NAMES.jobStopped : ERROR_NAMES.jobFailed,
       nonRetryable: true,
       cause: err instanceof Error ? err : undefined,
     });
@@ -171,12 +214,6 @@ function memoOf(r: JobResult) {
     skipped: r.skipped,
     steps: r.steps.map((s) => `${s.step}: read ${s.read}, written ${s.written}, skipped ${s.skipped}`),
   };
-}
-
-function describeFailure(err: Error): string {
-  // ActivityFailure wraps the activity's own error as its cause; the cause says what went wrong.
-  const cause = (err as { cause?: unknown }).cause;
-  return cause instanceof Error ? `${err.message}: ${cause.message}` : err.message;
 }
 
 function sum<K extends string>(rows: Array<Record<K, number>>, key: K): number {

@@ -4,7 +4,7 @@ import { dbMigrateCommand } from './db.ts';
 import { grantCommand } from './grant.ts';
 import { jobRunCommand, jobsListCommand } from './job.ts';
 import { notificationsListCommand, notificationsRetryCommand } from './notifications.ts';
-import { runsListCommand, runsShowCommand } from './runs.ts';
+import { runsListCommand, runsRestartCommand, runsShowCommand, runsStopCommand } from './runs.ts';
 import { scheduleCommands } from './schedules.ts';
 import { startCommand } from './start.ts';
 import { statsExportCommand, statsShowCommand } from './stats.ts';
@@ -17,6 +17,8 @@ export const COMMANDS: Command[] = [
   jobsListCommand,
   runsListCommand,
   runsShowCommand,
+  runsRestartCommand,
+  runsStopCommand,
   ...scheduleCommands,
   dbMigrateCommand,
   statsShowCommand,

@@ -6,6 +6,7 @@ import {
   ParamsConflictError,
   prepareLaunch,
 } from '../../client/launch-job.ts';
+import { watchProgress } from '../../client/progress.ts';
 import { workflowUrl } from '../../config.ts';
 import { JOB_NAMES, JOBS, type JobDefinition, type JobResult, type RunSettings } from '../../jobs/index.ts';
 import { parseInstant } from '../../time.ts';
@@ -37,6 +38,7 @@ export const jobRunCommand: Command = {
     `Jobs: ${JOB_NAMES.join(', ')}.`,
     'A job instance is the job plus its logical time (--as-of, whole seconds). Launching an instance that is',
     'running is refused; launching one that completed prints its recorded result unless --rerun is given.',
+    'Launching one that failed or was stopped continues it where it stopped (see also `ptpass runs restart`).',
     'Times without an offset are read in BUSINESS_TIMEZONE.',
     'Job-specific flags (e.g. --day for statistics) set the parameter of the same name.',
   ].join('\n'),
@@ -110,6 +112,11 @@ export const jobRunCommand: Command = {
     }
     const [client, db] = await Promise.all([ctx.temporal(), ctx.db()]);
     if (request.wait) ctx.progress(`${name}: started, waiting for it to finish...`);
+    // While waiting, the steps' heartbeats go to stderr as progress lines; stdout keeps the one result.
+    const watching = new AbortController();
+    const progress = request.wait
+      ? watchProgress(client, prepareLaunch(request, new Date()).workflowId, ctx.progress, watching.signal)
+      : undefined;
     let outcome: LaunchOutcome;
     try {
       outcome = await launchJob({ client, db, taskQueue: ctx.config.taskQueue }, request);
@@ -118,6 +125,9 @@ export const jobRunCommand: Command = {
         return { json: { outcome: 'already-running', error: err.message }, text: err.message, exitCode: 3 };
       if (err instanceof ParamsConflictError) throw new UsageError(err.message);
       throw err;
+    } finally {
+      watching.abort();
+      await progress?.catch(() => undefined);
     }
     return describeOutcome(name, outcome, workflowUrl(ctx.config, outcome.workflowId, outcome.runId));
   },

@@ -1,8 +1,11 @@
+import { LaunchError } from '../../client/launch-job.ts';
 import { reconcileRuns } from '../../client/reconcile-runs.ts';
+import { restartRun, stopRun } from '../../client/restart-run.ts';
 import { workflowUrl } from '../../config.ts';
 import { getJobRun, listJobRuns } from '../../db/queries/runs.ts';
 import { JOB_NAMES } from '../../jobs/index.ts';
 import { type Command, optionalString, positiveInt, table, UsageError } from '../command.ts';
+import { summaryTable } from './job.ts';
 
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -49,6 +52,81 @@ export const runsListCommand: Command = {
         )
       : 'no runs yet';
     return { json, text };
+  },
+};
+
+function runIdArgument(positionals: string[]): string {
+  const [runId, extra] = positionals;
+  if (!runId) throw new UsageError('which run? (a run ID from `ptpass runs list`)');
+  if (extra) throw new UsageError(`unexpected argument '${extra}'`);
+  if (!UUID_RE.test(runId))
+    throw new UsageError(`'${runId}' is not a run ID (a UUID from \`ptpass runs list\`)`);
+  return runId;
+}
+
+export const runsRestartCommand: Command = {
+  words: ['runs', 'restart'],
+  args: '<run-id>',
+  summary: 'Restart a failed or stopped run: it continues where it stopped.',
+  details: [
+    'Starts the same job instance again with the same input. Steps the run completed are not run again;',
+    'the step it stopped in resumes after its last committed chunk (each partition from its own checkpoint).',
+    'A completed run is not restarted: use `ptpass job run <job> --as-of <T> --rerun`.',
+  ].join('\n'),
+  options: {
+    wait: { type: 'boolean', description: 'Wait for the restarted run and print its summary' },
+  },
+  async run({ values, positionals }, ctx) {
+    const runId = runIdArgument(positionals);
+    const [client, db] = await Promise.all([ctx.temporal(), ctx.db()]);
+    await reconcileRuns({ client, db });
+    if (values.wait) ctx.progress(`restarting run ${runId}, waiting for it to finish...`);
+    let outcome: Awaited<ReturnType<typeof restartRun>>;
+    try {
+      outcome = await restartRun({ client, db, taskQueue: ctx.config.taskQueue }, runId, {
+        wait: values.wait === true,
+      });
+    } catch (err) {
+      if (err instanceof LaunchError)
+        return { json: { outcome: 'refused', error: err.message }, text: err.message, exitCode: 3 };
+      throw err;
+    }
+    const url = workflowUrl(ctx.config, outcome.workflowId, outcome.runId);
+    const lines = [
+      `run ${runId} restarted as run ${outcome.runId}: ${outcome.outcome}`,
+      `  workflow ${outcome.workflowId}`,
+    ];
+    if ('result' in outcome && outcome.result) lines.push(summaryTable(outcome.result));
+    if ('error' in outcome && outcome.error) lines.push(`  error: ${outcome.error}`);
+    lines.push(`  Web UI: ${url}`);
+    return {
+      json: { ...outcome, url },
+      text: lines.join('\n'),
+      exitCode: outcome.outcome === 'failed' || outcome.outcome === 'stopped' ? 1 : 0,
+    };
+  },
+};
+
+export const runsStopCommand: Command = {
+  words: ['runs', 'stop'],
+  args: '<run-id>',
+  summary: 'Stop a running run after its current chunk; it is recorded STOPPED and can be restarted.',
+  options: {},
+  async run({ positionals }, ctx) {
+    const runId = runIdArgument(positionals);
+    const [client, db] = await Promise.all([ctx.temporal(), ctx.db()]);
+    ctx.progress(`stopping run ${runId} after its current chunk...`);
+    try {
+      const stopped = await stopRun({ client, db }, runId);
+      return {
+        json: { runId, ...stopped },
+        text: `run ${runId}: ${stopped.status}; restart it with \`ptpass runs restart ${runId}\``,
+      };
+    } catch (err) {
+      if (err instanceof LaunchError)
+        return { json: { outcome: 'refused', error: err.message }, text: err.message, exitCode: 3 };
+      throw err;
+    }
   },
 };
 

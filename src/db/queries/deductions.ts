@@ -1,7 +1,8 @@
 import { type SQL, sql } from 'drizzle-orm';
 import type { NoShowPolicy } from '../../jobs/deduct-sessions.ts';
 import type { DbOrTx } from '../client.ts';
-import { type ChunkCounts, type ChunkWindow, instant } from './passes.ts';
+import { afterKey, type ChunkCounts, type ChunkWindow, upToKey } from './keyset.ts';
+import { instant } from './passes.ts';
 
 /**
  * Session deduction, one set-based statement per chunk. A booking is due when it is not CANCELLED, its
@@ -33,9 +34,6 @@ export interface DeductionCounts extends ChunkCounts {
   /** Bookings that could not be deducted, with the reason; they stay due and are reported again next run. */
   skipped: Array<{ key: string; reason: DeductionSkipReason }>;
 }
-
-const afterKey = (w: ChunkWindow) => sql`${w.after ?? '0'}::bigint`;
-const upToKey = (w: ChunkWindow) => sql`${w.upTo ?? '9223372036854775807'}::bigint`;
 
 /** A booking that still owes its session as of T (alias `b`). */
 function due(w: DeductionWindow): SQL {

@@ -1,6 +1,7 @@
 import { sql } from 'drizzle-orm';
 import type { DbOrTx } from '../client.ts';
-import { type ChunkCounts, type ChunkWindow, instant } from './passes.ts';
+import { afterKey, type ChunkCounts, type ChunkWindow, chunkCounts, upToKey } from './keyset.ts';
+import { instant } from './passes.ts';
 
 /**
  * The notification outbox. Enqueue statements read a keyset page of source rows and insert one row per
@@ -10,15 +11,7 @@ import { type ChunkCounts, type ChunkWindow, instant } from './passes.ts';
  * each outcome with a write that re-checks `status = 'PENDING'`.
  */
 
-const afterKey = (w: ChunkWindow) => sql`${w.after ?? '0'}::bigint`;
-const upToKey = (w: ChunkWindow) => sql`${w.upTo ?? '9223372036854775807'}::bigint`;
 const epochSeconds = (column: ReturnType<typeof sql>) => sql`floor(extract(epoch FROM ${column}))::bigint`;
-
-async function counts(db: DbOrTx, query: ReturnType<typeof sql>): Promise<ChunkCounts> {
-  const rows = await db.execute<{ read: number; written: number; last_key: string | null }>(query);
-  const row = rows[0];
-  return { read: Number(row?.read ?? 0), written: Number(row?.written ?? 0), lastKey: row?.last_key ?? null };
-}
 
 /**
  * Class reminders as of T: READY bookings starting in (T, T + lead]. A class that has started is never in
@@ -30,7 +23,7 @@ export function enqueueClassRemindersChunk(
   w: ChunkWindow & { leadMinutes: number; channel: string },
 ): Promise<ChunkCounts> {
   const until = new Date(w.asOf.getTime() + w.leadMinutes * 60_000);
-  return counts(
+  return chunkCounts(
     db,
     sql`
     WITH page AS (
@@ -68,7 +61,7 @@ export function enqueuePassExpiryChunk(
   w: ChunkWindow & { horizon: Date; dueAt: Date; channel: string },
 ): Promise<ChunkCounts> {
   const endsSoon = sql`page.ended_at <= ${instant(w.horizon)}`;
-  return counts(
+  return chunkCounts(
     db,
     sql`
     WITH page AS (

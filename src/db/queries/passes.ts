@@ -1,5 +1,6 @@
 import { sql } from 'drizzle-orm';
 import type { DbOrTx } from '../client.ts';
+import { afterKey, type ChunkCounts, type ChunkWindow, chunkCounts, upToKey } from './keyset.ts';
 
 /**
  * Pass lifecycle rules, one set-based statement per chunk. Each statement reads a keyset page
@@ -7,39 +8,12 @@ import type { DbOrTx } from '../client.ts';
  * clause, so a pass changed by someone else after the page was read is left alone.
  */
 
-export interface ChunkWindow {
-  asOf: Date;
-  /** Exclusive lower key bound (the checkpoint); null from the start. */
-  after: string | null;
-  /** Inclusive upper key bound of a partition; null for no bound. */
-  upTo: string | null;
-  limit: number;
-}
-
-export interface ChunkCounts {
-  /** Rows in the page. */
-  read: number;
-  /** Rows this chunk changed. */
-  written: number;
-  /** Largest key in the page; null when the page was empty. */
-  lastKey: string | null;
-}
-
 /** A timestamptz parameter for raw SQL (the postgres.js driver of Drizzle passes dates as text). */
 export const instant = (at: Date) => sql`${at.toISOString()}::timestamptz`;
 
-const afterKey = (w: ChunkWindow) => sql`${w.after ?? '0'}::bigint`;
-const upToKey = (w: ChunkWindow) => sql`${w.upTo ?? '9223372036854775807'}::bigint`;
-
-async function single(db: DbOrTx, query: ReturnType<typeof sql>): Promise<ChunkCounts> {
-  const rows = await db.execute<{ read: number; written: number; last_key: string | null }>(query);
-  const row = rows[0];
-  return { read: Number(row?.read ?? 0), written: Number(row?.written ?? 0), lastKey: row?.last_key ?? null };
-}
-
 /** READY passes whose start is at or before T become PROGRESSED. */
 export function activatePassesChunk(db: DbOrTx, w: ChunkWindow): Promise<ChunkCounts> {
-  return single(
+  return chunkCounts(
     db,
     sql`
     WITH page AS (
@@ -66,7 +40,7 @@ export function activatePassesChunk(db: DbOrTx, w: ChunkWindow): Promise<ChunkCo
  * Unlimited passes (no end, no count) never match.
  */
 export function expirePassesChunk(db: DbOrTx, w: ChunkWindow): Promise<ChunkCounts> {
-  return single(
+  return chunkCounts(
     db,
     sql`
     WITH page AS (

@@ -15,25 +15,60 @@ export interface NewJobRun {
   dryRun: boolean;
 }
 
-/** Idempotent: a retried start returns the same record. */
-export async function insertJobRun(db: DbOrTx, run: NewJobRun): Promise<void> {
-  await db
-    .insert(jobRuns)
-    .values({
-      id: run.jobRunId,
-      workflowId: run.workflowId,
-      job: run.job,
-      asOf: new Date(run.asOf),
-      params: run.params,
-      settings: run.settings ?? {},
-      dryRun: run.dryRun,
-    })
-    .onConflictDoNothing({ target: jobRuns.id });
+/**
+ * Idempotent: a retried start returns the same record. Only one run of a workflow ID is ever open, so an
+ * earlier record of the same instance still RUNNING belongs to a run Temporal closed without it (a Reset
+ * terminates the run it replaces): it is closed FAILED here, and its progress is this run's to adopt.
+ */
+export async function insertJobRun(db: Db, run: NewJobRun): Promise<void> {
+  await db.transaction(async (tx) => {
+    const inserted = await tx
+      .insert(jobRuns)
+      .values({
+        id: run.jobRunId,
+        workflowId: run.workflowId,
+        job: run.job,
+        asOf: new Date(run.asOf),
+        params: run.params,
+        settings: run.settings ?? {},
+        dryRun: run.dryRun,
+      })
+      .onConflictDoNothing({ target: jobRuns.id })
+      .returning({ id: jobRuns.id });
+    if (inserted.length === 0) return;
+    const replaced = await tx
+      .update(jobRuns)
+      .set({
+        status: 'FAILED',
+        error: sql`coalesce(${jobRuns.error}, ${`replaced by run ${run.jobRunId} (a Reset or a restart)`})`,
+        endedAt: sql`now()`,
+        modifiedAt: sql`now()`,
+      })
+      .where(
+        and(
+          eq(jobRuns.workflowId, run.workflowId),
+          eq(jobRuns.status, 'RUNNING'),
+          sql`${jobRuns.id} <> ${run.jobRunId}`,
+        ),
+      )
+      .returning({ id: jobRuns.id });
+    for (const { id } of replaced) {
+      await tx
+        .update(stepRuns)
+        .set({
+          status: 'FAILED',
+          error: `replaced by run ${run.jobRunId}`,
+          endedAt: sql`now()`,
+          modifiedAt: sql`now()`,
+        })
+        .where(and(eq(stepRuns.jobRunId, id), eq(stepRuns.status, 'RUNNING')));
+    }
+  });
 }
 
 export interface JobRunOutcome {
   jobRunId: string;
-  status: 'COMPLETED' | 'FAILED';
+  status: 'COMPLETED' | 'FAILED' | 'STOPPED';
   read: number;
   written: number;
   skipped: number;
@@ -51,7 +86,8 @@ export async function finishJobRun(db: DbOrTx, outcome: JobRunOutcome): Promise<
       skipCount: outcome.skipped,
       result: outcome.result,
       error: outcome.error ?? null,
-      endedAt: sql`coalesce(${jobRuns.endedAt}, now())`,
+      // When this run ended, not when an earlier run that used the same record (before a Reset) did.
+      endedAt: sql`now()`,
       modifiedAt: sql`now()`,
     })
     .where(eq(jobRuns.id, outcome.jobRunId));
@@ -94,6 +130,20 @@ export async function findRunningJobRuns(db: DbOrTx, limit = 500) {
     .where(eq(jobRuns.status, 'RUNNING'))
     .orderBy(jobRuns.startedAt)
     .limit(limit);
+}
+
+/**
+ * The newest non-dry run of a job instance, whatever its status: what `ptpass runs restart` restarts
+ * and what a relaunch continues.
+ */
+export async function findLatestRun(db: DbOrTx, workflowId: string) {
+  const [row] = await db
+    .select()
+    .from(jobRuns)
+    .where(and(eq(jobRuns.workflowId, workflowId), eq(jobRuns.dryRun, false)))
+    .orderBy(desc(jobRuns.startedAt))
+    .limit(1);
+  return row;
 }
 
 /**
@@ -144,31 +194,137 @@ export async function getJobRun(db: DbOrTx, jobRunId: string) {
 
 export type StepRunRow = typeof stepRuns.$inferSelect;
 
+export interface StepClaim {
+  jobRunId: string;
+  step: string;
+  partition: number;
+  /** The partition's key range (after, upTo]. */
+  after: string | null;
+  upTo: string | null;
+}
+
 /**
- * Claims a step for an activity attempt: creates its record, or takes over an existing one from an
- * earlier attempt. A newer attempt always wins; the row lock waits for a chunk an older attempt is
- * still committing, so the returned checkpoint is the latest committed one.
+ * The earlier runs of this run's job instance whose progress it continues: the same workflow ID, not dry,
+ * started before it and after the instance's last COMPLETED run (a `--rerun` of a completed instance starts
+ * fresh; a restart of a failed or stopped one — however it was restarted — continues).
  */
-export async function claimStepRun(
-  db: Db,
-  key: { jobRunId: string; step: string; partition: number },
-  attempt: number,
-): Promise<StepRunRow> {
-  const [row] = await db
-    .insert(stepRuns)
-    .values({ jobRunId: key.jobRunId, step: key.step, partition: key.partition, attempt })
-    .onConflictDoUpdate({
-      target: [stepRuns.jobRunId, stepRuns.step, stepRuns.partition],
-      set: {
-        attempt: sql`greatest(${stepRuns.attempt}, excluded.attempt)`,
+function restartLineage(jobRunId: string) {
+  return sql`
+    SELECT p.id, p.started_at FROM job_runs p, job_runs me
+    WHERE me.id = ${jobRunId}::uuid AND NOT me.dry_run
+      AND p.workflow_id = me.workflow_id AND p.id <> me.id AND NOT p.dry_run
+      AND p.started_at < me.started_at
+      AND p.started_at > coalesce((
+        SELECT max(c.started_at) FROM job_runs c
+        WHERE c.workflow_id = me.workflow_id AND c.id <> me.id AND NOT c.dry_run AND c.status = 'COMPLETED'
+      ), '-infinity'::timestamptz)`;
+}
+
+/**
+ * The partition ranges a step of this run used, or else those the run it continues used: a restart keeps
+ * the failed run's partitions so each resumes from its own checkpoint. Empty when there are none.
+ */
+export async function findStepRanges(
+  db: DbOrTx,
+  jobRunId: string,
+  step: string,
+): Promise<Array<{ partition: number; after: string | null; upTo: string | null }>> {
+  const rows = await db.execute<{ partition: number; after: string | null; up_to: string | null }>(sql`
+    WITH candidates AS (
+      SELECT ${jobRunId}::uuid AS id, 'infinity'::timestamptz AS started_at
+      UNION ALL ${restartLineage(jobRunId)}
+    ), source AS (
+      SELECT c.id FROM candidates c
+      WHERE EXISTS (SELECT 1 FROM step_runs sr WHERE sr.job_run_id = c.id AND sr.step = ${step})
+      ORDER BY c.started_at DESC LIMIT 1
+    )
+    SELECT sr.partition, sr.range_after AS after, sr.range_up_to AS up_to
+    FROM step_runs sr JOIN source ON source.id = sr.job_run_id
+    WHERE sr.step = ${step}
+    ORDER BY sr.partition`);
+  return rows.map((r) => ({ partition: Number(r.partition), after: r.after, upTo: r.up_to }));
+}
+
+/**
+ * Claims a step for an activity attempt and issues it a new lease: creates the step record, or takes over
+ * an existing one whatever attempt number holds it (a Reset starts attempts at 1 again). The newest claim
+ * always wins; the row lock waits for a chunk an older claim is still committing, so the returned
+ * checkpoint is the latest committed one. A new record continues the progress of the same step and
+ * partition in the run this one restarts (its checkpoint, counts and skip records; a step that completed
+ * there stays completed). Claiming reopens the run record, which a Reset may reuse after it was closed.
+ */
+export async function claimStepRun(db: Db, key: StepClaim, attempt: number): Promise<StepRunRow> {
+  return db.transaction(async (tx) => {
+    await tx
+      .update(jobRuns)
+      .set({ status: 'RUNNING', error: null, endedAt: null, modifiedAt: sql`now()` })
+      .where(and(eq(jobRuns.id, key.jobRunId), sql`${jobRuns.status} <> 'RUNNING'`));
+
+    const [taken] = await tx
+      .update(stepRuns)
+      .set({
+        attempt,
+        lease: sql`CASE WHEN ${stepRuns.status} = 'COMPLETED' THEN ${stepRuns.lease} ELSE nextval('step_run_lease') END`,
         status: sql`CASE WHEN ${stepRuns.status} = 'COMPLETED' THEN ${stepRuns.status} ELSE 'RUNNING'::run_status END`,
         error: sql`CASE WHEN ${stepRuns.status} = 'COMPLETED' THEN ${stepRuns.error} ELSE NULL END`,
+        endedAt: sql`CASE WHEN ${stepRuns.status} = 'COMPLETED' THEN ${stepRuns.endedAt} ELSE NULL END`,
         modifiedAt: sql`now()`,
-      },
-    })
-    .returning();
-  if (!row) throw new Error('claimStepRun returned no row');
-  return row;
+      })
+      .where(
+        and(
+          eq(stepRuns.jobRunId, key.jobRunId),
+          eq(stepRuns.step, key.step),
+          eq(stepRuns.partition, key.partition),
+        ),
+      )
+      .returning();
+    if (taken) return taken;
+
+    const [source] = await tx.execute<{ id: number }>(sql`
+      SELECT sr.id FROM step_runs sr JOIN (${restartLineage(key.jobRunId)}) p ON p.id = sr.job_run_id
+      WHERE sr.step = ${key.step} AND sr.partition = ${key.partition}
+        AND sr.range_after IS NOT DISTINCT FROM ${key.after}
+        AND sr.range_up_to IS NOT DISTINCT FROM ${key.upTo}
+      ORDER BY p.started_at DESC LIMIT 1`);
+    const from = source
+      ? (
+          await tx
+            .select()
+            .from(stepRuns)
+            .where(eq(stepRuns.id, Number(source.id)))
+        )[0]
+      : undefined;
+    const [row] = await tx
+      .insert(stepRuns)
+      .values({
+        jobRunId: key.jobRunId,
+        step: key.step,
+        partition: key.partition,
+        rangeAfter: key.after,
+        rangeUpTo: key.upTo,
+        attempt,
+        ...(from && {
+          status: from.status === 'COMPLETED' ? 'COMPLETED' : 'RUNNING',
+          checkpoint: from.checkpoint,
+          readCount: from.readCount,
+          writeCount: from.writeCount,
+          skipCount: from.skipCount,
+          chunks: from.chunks,
+          endedAt: from.status === 'COMPLETED' ? from.endedAt : null,
+        }),
+      })
+      // Two attempts claiming at once: the later one takes over on its next claim (it retries).
+      .onConflictDoNothing()
+      .returning();
+    if (!row) throw new Error(`step ${key.step}/${key.partition} was claimed concurrently; retry`);
+    if (from && from.skipCount > 0) {
+      await tx.execute(sql`
+        INSERT INTO step_skips (step_run_id, item_key, reason, created_at)
+        SELECT ${row.id}, item_key, reason, created_at FROM step_skips WHERE step_run_id = ${from.id}
+        ON CONFLICT DO NOTHING`);
+    }
+    return row;
+  });
 }
 
 /** Locks the step record for the chunk's transaction. */
@@ -224,21 +380,24 @@ export async function countNewSkips(db: DbOrTx, stepRunId: number): Promise<numb
         JOIN step_runs sr2 ON sr2.id = s2.step_run_id
         JOIN job_runs jr2 ON jr2.id = sr2.job_run_id
         WHERE s2.item_key = s.item_key AND sr2.step = sr.step AND jr2.job = jr.job
-          AND jr2.id <> jr.id AND jr2.started_at < jr.started_at AND NOT jr2.dry_run)`);
+          AND jr2.id <> jr.id AND jr2.started_at < jr.started_at AND NOT jr2.dry_run
+          -- The runs this one restarts are the same work: the skips it carried over from them are its own.
+          AND NOT (jr2.workflow_id = jr.workflow_id AND jr2.status <> 'COMPLETED'))`);
   return Number(rows[0]?.n ?? 0);
 }
 
+/** Closes a step record, if the given lease still owns it (an older claim changes nothing). */
 export async function finishStepRun(
   db: DbOrTx,
   stepRunId: number,
-  attempt: number,
-  status: 'COMPLETED' | 'FAILED',
+  lease: number,
+  status: 'COMPLETED' | 'FAILED' | 'STOPPED',
   error?: string,
 ): Promise<StepRunRow | undefined> {
   const [row] = await db
     .update(stepRuns)
     .set({ status, error: error ?? null, endedAt: sql`now()`, modifiedAt: sql`now()` })
-    .where(and(eq(stepRuns.id, stepRunId), eq(stepRuns.attempt, attempt)))
+    .where(and(eq(stepRuns.id, stepRunId), eq(stepRuns.lease, lease)))
     .returning();
   return row;
 }

@@ -1,0 +1,41 @@
+import { type SQL, sql } from 'drizzle-orm';
+import type { DbOrTx } from '../client.ts';
+
+/**
+ * Keyset paging for chunk statements, in one place: the window a chunk reads (`key > after`, `key <= upTo`
+ * of its partition, `LIMIT n`, never OFFSET) and the counts its statement returns. Keys are bigint IDs.
+ */
+
+export interface ChunkWindow {
+  asOf: Date;
+  /** Exclusive lower key bound (the checkpoint); null from the start. */
+  after: string | null;
+  /** Inclusive upper key bound of a partition; null for no bound. */
+  upTo: string | null;
+  limit: number;
+}
+
+export interface ChunkCounts {
+  /** Rows in the page. */
+  read: number;
+  /** Rows this chunk changed. */
+  written: number;
+  /** Largest key in the page; null when the page was empty. */
+  lastKey: string | null;
+}
+
+/** The exclusive lower bound of the window (the checkpoint), as a bigint. */
+export const afterKey = (w: Pick<ChunkWindow, 'after'>) => sql`${w.after ?? '0'}::bigint`;
+
+/** The inclusive upper bound of the window's partition, as a bigint (no bound: the largest bigint). */
+export const upToKey = (w: Pick<ChunkWindow, 'upTo'>) => sql`${w.upTo ?? '9223372036854775807'}::bigint`;
+
+/**
+ * Runs a chunk statement that returns one row `(read, written, last_key)` and reads it as counts;
+ * an empty result reads as an empty page.
+ */
+export async function chunkCounts(db: DbOrTx, query: SQL): Promise<ChunkCounts> {
+  const rows = await db.execute<{ read: number; written: number; last_key: string | null }>(query);
+  const row = rows[0];
+  return { read: Number(row?.read ?? 0), written: Number(row?.written ?? 0), lastKey: row?.last_key ?? null };
+}

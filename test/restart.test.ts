@@ -1,0 +1,472 @@
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { WorkflowFailedError } from '@temporalio/client';
+import { and, eq, sql } from 'drizzle-orm';
+import { beforeEach, describe, expect, inject, it } from 'vitest';
+import { launchJob } from '../src/client/launch-job.ts';
+import { watchProgress } from '../src/client/progress.ts';
+import { jobRuns, stepRuns } from '../src/db/schema.ts';
+import type { JobInput, JobResult } from '../src/jobs/definition.ts';
+import { ptpass } from './helpers/cli.ts';
+import { useJobTestEnvironment } from './helpers/job-test.ts';
+import { seedManyPasses, seedPackage, seedUser, uniqueAsOf } from './helpers/seed.ts';
+import { temporalAddress } from './helpers/temporal.ts';
+
+/**
+ * Restart = resume. A pass-lifecycle run is made to fail part-way through its `expire` step by a
+ * PostgreSQL trigger that refuses one pass (5 of 25 chunks committed); the trigger is dropped (the operator
+ * fixed the cause) and the run is restarted by each path an operator has. Every path finishes the step
+ * from its checkpoint: the rows equal a clean run's, the 60 passes the failed run expired are not written
+ * again (their modified_at is unchanged), and the step's counts add up to one pass over the data.
+ */
+
+const PASSES = 300;
+const CHUNK = 12;
+const REFUSED_PASS = 61;
+const CLEAN_CHUNKS = PASSES / CHUNK + 1; // 25 full pages and the empty page that ends the step
+const TRIGGER_MESSAGE = `test trigger: pass ${REFUSED_PASS} refused`;
+
+const env = useJobTestEnvironment('restart');
+let T: Date;
+
+beforeEach(async () => {
+  T = uniqueAsOf();
+  await env.restartWorker();
+  await env.database.db.execute(sql`TRUNCATE passes, job_runs, users, packages RESTART IDENTITY CASCADE`);
+  const user = await seedUser(env.database.db);
+  const pkg = await seedPackage(env.database.db);
+  await seedManyPasses(env.database.db, { count: PASSES, userId: user, packageId: pkg, asOf: T, every: 1 });
+  await env.database.db.execute(
+    sql.raw(`
+    CREATE OR REPLACE FUNCTION refuse_one_pass() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN RAISE EXCEPTION 'test trigger: pass % refused', NEW.id; END $$;
+    DROP TRIGGER IF EXISTS refuse_one_pass ON passes;
+    CREATE TRIGGER refuse_one_pass BEFORE UPDATE ON passes FOR EACH ROW
+      WHEN (NEW.id = ${REFUSED_PASS} AND NEW.status = 'EXPIRED') EXECUTE FUNCTION refuse_one_pass();`),
+  );
+});
+
+const fixTheCause = () => env.database.db.execute(sql`DROP TRIGGER refuse_one_pass ON passes`);
+
+const cliEnv = () => ({
+  DATABASE_URL: env.database.url,
+  TEMPORAL_ADDRESS: temporalAddress(),
+  TEMPORAL_TASK_QUEUE: env.temporal.taskQueue,
+});
+
+async function temporalCli(...args: string[]): Promise<string> {
+  const { stdout } = await promisify(execFile)(inject('temporalCli'), [
+    ...args,
+    '--address',
+    temporalAddress(),
+    '--namespace',
+    'default',
+  ]);
+  return stdout;
+}
+
+function input(settings: JobInput['settings'] = {}): JobInput {
+  return {
+    asOf: T.toISOString(),
+    settings: { ...settings, steps: { expire: { chunkSize: CHUNK } } },
+  };
+}
+
+const workflowId = () => `pass-lifecycle-${T.toISOString().replace('.000Z', 'Z')}`;
+
+/** Runs the job until it fails (one attempt per step) and returns the failed run's ID. */
+async function failedRun(): Promise<string> {
+  const handle = await env.temporal.client.workflow.start('passLifecycle', {
+    taskQueue: env.temporal.taskQueue,
+    workflowId: workflowId(),
+    args: [input({ maxAttempts: 1 })],
+  });
+  await expect(handle.result()).rejects.toThrow(WorkflowFailedError);
+  return handle.firstExecutionRunId;
+}
+
+/** Starts the job with the default 10 attempts and returns once its expire step is retrying. */
+async function retryingRun(minAttempt: number): Promise<string> {
+  const handle = await env.temporal.client.workflow.start('passLifecycle', {
+    taskQueue: env.temporal.taskQueue,
+    workflowId: workflowId(),
+    args: [input()],
+  });
+  await until(async () => {
+    const [step] = await env.database.db
+      .select()
+      .from(stepRuns)
+      .where(and(eq(stepRuns.jobRunId, handle.firstExecutionRunId), eq(stepRuns.step, 'expire')));
+    return step !== undefined && step.attempt >= minAttempt && step.status === 'FAILED';
+  });
+  return handle.firstExecutionRunId;
+}
+
+async function until(check: () => Promise<boolean>): Promise<void> {
+  for (let i = 0; i < 1200; i++) {
+    if (await check()) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error('condition not reached');
+}
+
+async function modifiedAtOfExpired(): Promise<Array<{ id: number; modified_at: string }>> {
+  return env.database.db.execute<{ id: number; modified_at: string }>(
+    sql`SELECT id::int, modified_at::text FROM passes WHERE status = 'EXPIRED' ORDER BY id`,
+  );
+}
+
+/** What the failed run left: 5 chunks (60 passes) committed, the step and the run FAILED with the cause. */
+async function expectFailedPartWay(runId: string) {
+  const [run] = await env.database.db.select().from(jobRuns).where(eq(jobRuns.id, runId));
+  expect(run?.status).toBe('FAILED');
+  expect(run?.error?.startsWith(TRIGGER_MESSAGE)).toBe(true);
+  const steps = await env.database.db.select().from(stepRuns).where(eq(stepRuns.jobRunId, runId));
+  const expire = steps.find((s) => s.step === 'expire');
+  expect(expire).toMatchObject({ status: 'FAILED', checkpoint: '60', chunks: 5, writeCount: 60 });
+  expect(expire?.error?.startsWith(TRIGGER_MESSAGE)).toBe(true);
+  expect(steps.find((s) => s.step === 'activate')?.status).toBe('COMPLETED');
+  const expired = await modifiedAtOfExpired();
+  expect(expired.map((r) => r.id)).toEqual(Array.from({ length: 60 }, (_, i) => i + 1));
+  return expired;
+}
+
+/** The restarted run finished the step from the checkpoint: rows as a clean run leaves them, no chunk twice. */
+async function expectResumed(result: JobResult, before: Array<{ id: number; modified_at: string }>) {
+  const expire = result.steps.find((s) => s.step === 'expire');
+  expect(expire).toMatchObject({ read: PASSES, written: PASSES, chunks: CLEAN_CHUNKS });
+  const [record] = await env.database.db
+    .select()
+    .from(stepRuns)
+    .where(and(eq(stepRuns.jobRunId, result.jobRunId), eq(stepRuns.step, 'expire')));
+  expect(record).toMatchObject({ status: 'COMPLETED', readCount: PASSES, chunks: CLEAN_CHUNKS, error: null });
+  const [rows] = await env.database.db.execute<{ expired: number; at_t: number }>(sql`
+    SELECT count(*) FILTER (WHERE status = 'EXPIRED')::int AS expired,
+           count(*) FILTER (WHERE expired_at = ${T.toISOString()}::timestamptz)::int AS at_t
+    FROM passes`);
+  expect(rows).toEqual({ expired: PASSES, at_t: PASSES });
+  // The passes the failed run expired were not written again.
+  const after = await modifiedAtOfExpired();
+  expect(after.slice(0, before.length)).toEqual(before);
+  const [run] = await env.database.db.select().from(jobRuns).where(eq(jobRuns.id, result.jobRunId));
+  expect(run).toMatchObject({ status: 'COMPLETED', error: null, writeCount: PASSES });
+  return record!;
+}
+
+async function latestResult(): Promise<JobResult> {
+  return (await env.temporal.client.workflow.getHandle(workflowId()).result()) as JobResult;
+}
+
+async function resetTo(runId: string, ...how: string[]) {
+  await temporalCli(
+    'workflow',
+    'reset',
+    '--workflow-id',
+    workflowId(),
+    '--run-id',
+    runId,
+    '--reason',
+    'test restart',
+    ...how,
+  );
+}
+
+/** The WorkflowTaskCompleted event that scheduled the expire step (the Web UI's reset point before it). */
+async function taskBeforeExpire(runId: string): Promise<string> {
+  const history = await env.temporal.client.workflow.getHandle(workflowId(), runId).fetchHistory();
+  const scheduled = (history.events ?? []).filter((e) => e.activityTaskScheduledEventAttributes);
+  const expire = scheduled[1]?.activityTaskScheduledEventAttributes;
+  if (!expire?.workflowTaskCompletedEventId) throw new Error('no expire step in the history');
+  return String(expire.workflowTaskCompletedEventId);
+}
+
+describe('restarting a failed run continues where it stopped', () => {
+  it('records the failure truthfully: FAILED with the trigger message in runs show and the memo', async () => {
+    const runId = await failedRun();
+    await expectFailedPartWay(runId);
+    const show = await ptpass(['runs', 'show', runId], cliEnv());
+    expect(show.code).toBe(0);
+    expect(show.stdout).toContain(': FAILED');
+    expect(show.stdout).toContain(`error: ${TRIGGER_MESSAGE}`);
+    const description = await env.temporal.client.workflow.getHandle(workflowId(), runId).describe();
+    const memo = (await description.memo) as { ptpass?: { status?: string; error?: string } };
+    expect(memo.ptpass?.status).toBe('FAILED');
+    expect(memo.ptpass?.error?.startsWith(TRIGGER_MESSAGE)).toBe(true);
+  });
+
+  it('Web UI Reset to the first workflow task: a new run that skips done steps and resumes expire', async () => {
+    const runId = await failedRun();
+    const before = await expectFailedPartWay(runId);
+    const [activateBefore] = await env.database.db
+      .select()
+      .from(stepRuns)
+      .where(and(eq(stepRuns.jobRunId, runId), eq(stepRuns.step, 'activate')));
+    await fixTheCause();
+    await resetTo(runId, '--type', 'FirstWorkflowTask');
+    const result = await latestResult();
+    expect(result.jobRunId).not.toBe(runId);
+    await expectResumed(result, before);
+    // The completed step was adopted, not run again: its record is the failed run's.
+    const [activate] = await env.database.db
+      .select()
+      .from(stepRuns)
+      .where(and(eq(stepRuns.jobRunId, result.jobRunId), eq(stepRuns.step, 'activate')));
+    expect(activate).toMatchObject({ status: 'COMPLETED', chunks: activateBefore?.chunks });
+    expect(activate?.endedAt).toEqual(activateBefore?.endedAt);
+  });
+
+  it('Web UI Reset to the workflow task before the failed step, with the default 10 attempts', async () => {
+    const runId = await retryingRun(3);
+    const before = await expiredBy(60);
+    await fixTheCause();
+    const resetAt = new Date();
+    await resetTo(runId, '--event-id', await taskBeforeExpire(runId));
+    const result = await latestResult();
+    // The reset run reuses the run record (the reset point is after it was opened) and its step record.
+    expect(result.jobRunId).toBe(runId);
+    const record = await expectResumed(result, before);
+    // The first attempt of the new run did the work: older attempt numbers do not make it stand aside.
+    expect(record.attempt).toBe(1);
+    const [run] = await env.database.db.select().from(jobRuns).where(eq(jobRuns.id, runId));
+    expect(run!.endedAt!.getTime()).toBeGreaterThanOrEqual(resetAt.getTime() - 1000);
+  });
+
+  it('temporal activity reset while the step is retrying', async () => {
+    const runId = await retryingRun(3);
+    const before = await expiredBy(60);
+    await fixTheCause();
+    const description = await env.temporal.client.workflow.getHandle(workflowId(), runId).describe();
+    const pending = description.raw.pendingActivities ?? [];
+    expect(pending).toHaveLength(1);
+    await temporalCli(
+      'activity',
+      'reset',
+      '--workflow-id',
+      workflowId(),
+      '--activity-id',
+      String(pending[0]!.activityId),
+    );
+    const result = await latestResult();
+    expect(result.jobRunId).toBe(runId);
+    const record = await expectResumed(result, before);
+    expect(record.attempt).toBe(1);
+  });
+
+  it('ptpass job run relaunch of the same as-of', async () => {
+    const runId = await failedRun();
+    const before = await expectFailedPartWay(runId);
+    await fixTheCause();
+    const launched = await launchJob(env.launchDeps(), {
+      job: 'pass-lifecycle',
+      asOf: T,
+      wait: true,
+      settings: { steps: { expire: { chunkSize: CHUNK } } },
+    });
+    if (launched.outcome !== 'completed') throw new Error(`unexpected ${launched.outcome}`);
+    expect(launched.runId).not.toBe(runId);
+    await expectResumed(launched.result, before);
+  });
+
+  it('a partitioned step resumes each partition from its own checkpoint, on the same key ranges', async () => {
+    const settings = { maxAttempts: 1, steps: { expire: { chunkSize: CHUNK, partitions: 2 } } };
+    const handle = await env.temporal.client.workflow.start('passLifecycle', {
+      taskQueue: env.temporal.taskQueue,
+      workflowId: workflowId(),
+      args: [{ asOf: T.toISOString(), settings }],
+    });
+    await expect(handle.result()).rejects.toThrow(WorkflowFailedError);
+    const failedParts = await env.database.db
+      .select()
+      .from(stepRuns)
+      .where(and(eq(stepRuns.jobRunId, handle.firstExecutionRunId), eq(stepRuns.step, 'expire')));
+    expect(failedParts.map((p) => [p.partition, p.rangeAfter, p.rangeUpTo])).toEqual([
+      [0, null, '150'],
+      [1, '150', null],
+    ]);
+    expect(failedParts.find((p) => p.partition === 0)).toMatchObject({ status: 'FAILED', checkpoint: '60' });
+    const before = await modifiedAtOfExpired();
+
+    await fixTheCause();
+    const launched = await launchJob(env.launchDeps(), {
+      job: 'pass-lifecycle',
+      asOf: T,
+      wait: true,
+      settings,
+    });
+    if (launched.outcome !== 'completed') throw new Error(`unexpected ${launched.outcome}`);
+    const expire = launched.result.steps.find((s) => s.step === 'expire');
+    // Two partitions of 150 passes: 12 full pages and a last one of 6 each, every chunk once.
+    expect(expire).toMatchObject({ partitions: 2, read: PASSES, written: PASSES, chunks: 26 });
+    const after = await modifiedAtOfExpired();
+    expect(after).toHaveLength(PASSES);
+    const unchanged = new Map(after.map((r) => [r.id, r.modified_at]));
+    for (const row of before) expect(unchanged.get(row.id)).toBe(row.modified_at);
+  });
+
+  it('ptpass runs restart --wait', async () => {
+    const runId = await failedRun();
+    const before = await expectFailedPartWay(runId);
+    await fixTheCause();
+    const restarted = await ptpass(['runs', 'restart', runId, '--wait', '--json'], cliEnv());
+    expect(restarted.stderr).not.toContain('error');
+    expect(restarted.code).toBe(0);
+    const out = restarted.json<{ outcome: string; runId: string; result: JobResult }>();
+    expect(out.outcome).toBe('completed');
+    expect(out.runId).not.toBe(runId);
+    await expectResumed(out.result, before);
+    // A completed instance is not restarted: that is --rerun's job.
+    const again = await ptpass(['runs', 'restart', out.runId], cliEnv());
+    expect(again.code).toBe(3);
+    expect(again.stdout).toContain('--rerun');
+  });
+});
+
+/** Waits until the failing step has committed its 60 passes, and returns their modified_at. */
+async function expiredBy(count: number) {
+  await until(async () => (await modifiedAtOfExpired()).length === count);
+  return modifiedAtOfExpired();
+}
+
+describe('restarting a failed statistics range', () => {
+  it('continues at the failed day: days the failed run wrote are not rewritten', async () => {
+    await env.database.db.execute(
+      sql.raw(`
+      TRUNCATE statistics;
+      CREATE OR REPLACE FUNCTION refuse_day() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN RAISE EXCEPTION 'test trigger: day % refused', NEW.day; END $$;
+      DROP TRIGGER IF EXISTS refuse_day ON statistics;
+      CREATE TRIGGER refuse_day BEFORE INSERT OR UPDATE ON statistics FOR EACH ROW
+        WHEN (NEW.day = '2024-01-31') EXECUTE FUNCTION refuse_day();`),
+    );
+    const request = {
+      job: 'statistics',
+      asOf: T,
+      params: { from: '2024-01-01', to: '2024-02-09' },
+      settings: { maxAttempts: 1, steps: { compute: { chunkSize: 1 } } },
+      wait: true,
+    };
+    await expect(launchJob(env.launchDeps(), request)).rejects.toThrow(WorkflowFailedError);
+    const written = () =>
+      env.database.db.execute<{ day: string; modified_at: string }>(
+        sql`SELECT day::text, max(modified_at)::text AS modified_at FROM statistics GROUP BY day ORDER BY day`,
+      );
+    const before = await written();
+    expect(before.map((r) => r.day)).toHaveLength(30);
+    expect(before.at(-1)?.day).toBe('2024-01-30');
+
+    await env.database.db.execute(sql`DROP TRIGGER refuse_day ON statistics`);
+    const restarted = await launchJob(env.launchDeps(), request);
+    if (restarted.outcome !== 'completed') throw new Error(`unexpected ${restarted.outcome}`);
+    const after = await written();
+    expect(after).toHaveLength(40);
+    expect(after.slice(0, 30)).toEqual(before);
+    // One chunk per day over the whole instance: the failed run's 30 and the restart's 10 (and the empty end).
+    expect(restarted.result.steps[0]).toMatchObject({ read: 40, chunks: 41 });
+  });
+});
+
+describe('pausing and stopping a step', () => {
+  const slow = {
+    heartbeatTimeoutSeconds: 2,
+    steps: { expire: { chunkSize: CHUNK, pauseMs: 300 } },
+  };
+
+  async function slowRun(): Promise<string> {
+    await fixTheCause();
+    const handle = await env.temporal.client.workflow.start('passLifecycle', {
+      taskQueue: env.temporal.taskQueue,
+      workflowId: workflowId(),
+      args: [{ asOf: T.toISOString(), settings: slow }],
+    });
+    await until(async () => ((await expireRecord(handle.firstExecutionRunId))?.chunks ?? 0) >= 2);
+    return handle.firstExecutionRunId;
+  }
+
+  async function expireRecord(runId: string) {
+    const [row] = await env.database.db
+      .select()
+      .from(stepRuns)
+      .where(and(eq(stepRuns.jobRunId, runId), eq(stepRuns.step, 'expire')));
+    return row;
+  }
+
+  async function pendingActivity() {
+    const description = await env.temporal.client.workflow.getHandle(workflowId()).describe();
+    return description.raw.pendingActivities?.[0];
+  }
+
+  it('job run --wait reports progress from heartbeats, and the Web UI names each step activity', async () => {
+    const runId = await slowRun();
+    const lines: string[] = [];
+    const watching = new AbortController();
+    const watched = watchProgress(
+      env.temporal.client,
+      workflowId(),
+      (l) => lines.push(l),
+      watching.signal,
+      100,
+    );
+    await latestResult();
+    watching.abort();
+    await watched;
+    expect(lines.length).toBeGreaterThan(0);
+    for (const line of lines) expect(line).toMatch(/^ {2}expire: \d+ rows read, \d+ written, \d+ rows\/s$/);
+
+    const history = await env.temporal.client.workflow.getHandle(workflowId(), runId).fetchHistory();
+    const converter = env.temporal.client.options.loadedDataConverter.payloadConverter;
+    const summaries = (history.events ?? [])
+      .filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'runStep')
+      .map((e) => converter.fromPayload(e.userMetadata!.summary!));
+    expect(summaries).toEqual(['pass-lifecycle: activate', 'pass-lifecycle: expire']);
+  });
+
+  it('Web UI Pause stops the step after its chunk, no chunk commits while paused, Unpause completes it', async () => {
+    const runId = await slowRun();
+    const activityId = String((await pendingActivity())?.activityId);
+    await temporalCli('activity', 'pause', '--workflow-id', workflowId(), '--activity-id', activityId);
+    // PAUSED (not PAUSE_REQUESTED): the running attempt has stopped.
+    await until(async () => (await pendingActivity())?.state === 4);
+    const paused = await expireRecord(runId);
+    expect(paused?.chunks).toBeLessThan(CLEAN_CHUNKS);
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(await expireRecord(runId)).toMatchObject({
+      chunks: paused?.chunks,
+      checkpoint: paused?.checkpoint,
+    });
+
+    await temporalCli('activity', 'unpause', '--workflow-id', workflowId(), '--activity-id', activityId);
+    const result = await latestResult();
+    expect(result.steps.find((s) => s.step === 'expire')).toMatchObject({
+      read: PASSES,
+      written: PASSES,
+      chunks: CLEAN_CHUNKS,
+    });
+    expect(await expireRecord(runId)).toMatchObject({ status: 'COMPLETED', chunks: CLEAN_CHUNKS });
+  });
+
+  it('ptpass runs stop records the run STOPPED after a chunk; ptpass runs restart finishes it', async () => {
+    const runId = await slowRun();
+    const stop = await ptpass(['runs', 'stop', runId, '--json'], cliEnv());
+    expect(stop.code).toBe(0);
+    expect(stop.json<{ status: string }>().status).toBe('STOPPED');
+    const [run] = await env.database.db.select().from(jobRuns).where(eq(jobRuns.id, runId));
+    expect(run?.status).toBe('STOPPED');
+    const stopped = await expireRecord(runId);
+    expect(stopped).toMatchObject({ status: 'STOPPED' });
+    expect(stopped?.chunks).toBeLessThan(CLEAN_CHUNKS);
+    const [rows] = await env.database.db.execute<{ n: number }>(
+      sql`SELECT count(*)::int AS n FROM passes WHERE status = 'EXPIRED'`,
+    );
+    expect(rows?.n).toBe(Number(stopped?.checkpoint));
+
+    const restarted = await ptpass(['runs', 'restart', runId, '--wait', '--json'], cliEnv());
+    expect(restarted.code).toBe(0);
+    const out = restarted.json<{ outcome: string; result: JobResult }>();
+    expect(out.outcome).toBe('completed');
+    expect(out.result.steps.find((s) => s.step === 'expire')).toMatchObject({
+      read: PASSES,
+      written: PASSES,
+      chunks: CLEAN_CHUNKS,
+    });
+  });
+});
