@@ -78,7 +78,9 @@ export function parseGrantOptions(values: Record<string, unknown>, timeZone: str
         };
   const countText = optionalString(values, 'count');
   if (countText !== undefined && !/^-?\d+$/.test(countText.trim()))
-    throw new GrantInputError(`--count '${countText}' is not a whole number`);
+    throw new GrantInputError(
+      `--count must be a whole number from 1 to ${MAX_SESSION_COUNT} (got '${countText}')`,
+    );
   const request: GrantRequest = { packageId, target };
   const startedAt = parseTime(values, 'start', timeZone);
   const endedAt = parseTime(values, 'end', timeZone);
@@ -130,7 +132,7 @@ export function checkGrantShape(request: GrantRequest, now: Date): string | unde
     request.count !== undefined &&
     (!Number.isInteger(request.count) || request.count <= 0 || request.count > MAX_SESSION_COUNT)
   ) {
-    return `--count must be a whole number from 1 to ${MAX_SESSION_COUNT} (got ${request.count})`;
+    return `--count must be a whole number from 1 to ${MAX_SESSION_COUNT} (got '${request.count}')`;
   }
   if ('userIds' in request.target && request.target.userIds.length === 0) return '--users lists no users';
   const issueAt = normaliseAsOf(request.issueAt ?? now);
