@@ -6,6 +6,8 @@
 FROM node:20-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json tsconfig.json tsconfig.build.json client.ts worker.ts ./
+# The project's patch of the postgres driver (patch-package, run by the root postinstall).
+COPY patches ./patches
 COPY bin ./bin
 COPY src ./src
 COPY drizzle ./drizzle

@@ -4,13 +4,16 @@
  * Configuration comes from the environment (README "Configuration"). SIGTERM/SIGINT stop it after the
  * chunks in flight commit; it then exits 0.
  */
-import { loadConfig, resolveDatabaseUrl, resolveTemporalAddress } from './src/config.ts';
+import { type Config, loadConfig, resolveDatabaseUrl, resolveTemporalAddress } from './src/config.ts';
 import { createDb, migrateDatabase } from './src/db/client.ts';
 import { createLogger } from './src/logger.ts';
+import { explainUnavailable } from './src/unavailable.ts';
 import { prepareRuntime, runWorker, stopOnSignals } from './src/worker/run-worker.ts';
 
+let config: Config | undefined;
+
 async function main(): Promise<void> {
-  const config = loadConfig();
+  config = loadConfig();
   const logger = createLogger(config.logLevel, { service: 'ptpass-worker' });
   const stopSignal = stopOnSignals(logger);
   const { sdkMetricsPort } = await prepareRuntime(config, logger);
@@ -38,7 +41,12 @@ async function main(): Promise<void> {
 main().then(
   () => process.exit(0),
   (err: unknown) => {
-    process.stderr.write(`ptpass worker: ${err instanceof Error ? err.message : String(err)}\n`);
+    const where = config && {
+      databaseUrl: resolveDatabaseUrl(config).url,
+      temporalAddress: resolveTemporalAddress(config),
+    };
+    const message = explainUnavailable(err, where) ?? (err instanceof Error ? err.message : String(err));
+    process.stderr.write(`ptpass worker: ${message.split('\n')[0]}\n`);
     process.exit(1);
   },
 );

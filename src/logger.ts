@@ -1,10 +1,15 @@
+import pino, { type DestinationStream } from 'pino';
+import pretty from 'pino-pretty';
+
 /**
- * Structured JSON logs, one object per line on stderr: `{"time","level","msg",...fields}`.
- * Fields are IDs, times and counts — never names, phone numbers or message text.
+ * Logs through pino: JSON lines on stderr (`{"level","time","msg",...fields}`), or readable lines when
+ * stderr is a terminal (pino-pretty, in-process: no worker thread). Fields are IDs, times and counts —
+ * never names, phone numbers or message text; a field that slips through under a personal or secret name
+ * is redacted, and a password inside a connection URL is masked wherever a string field holds one.
+ * Errors under `error` or `err` keep their type, message, stack and `cause` chain.
  */
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
-const ORDER: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
 
 export interface Logger {
   debug(msg: string, fields?: object): void;
@@ -14,26 +19,78 @@ export interface Logger {
   child(fields: Record<string, unknown>): Logger;
 }
 
+/** Field names whose values never reach a log line, at the top level or one object down. */
+const REDACTED_KEYS = [
+  'password',
+  'adminPassword',
+  'ADMIN_PASSWORD',
+  'token',
+  'accessToken',
+  'authorization',
+  'secret',
+  'sessionSecret',
+  'databaseUrl',
+  'DATABASE_URL',
+  'name',
+  'memberName',
+  'phone',
+  'phoneNumber',
+  'text',
+  'body',
+];
+const REDACT_PATHS = REDACTED_KEYS.flatMap((key) => [key, `*.${key}`]);
+
+const URL_PASSWORD = /(\/\/[^:@/\s]+):[^@/\s]*@/g;
+
+function maskUrls(value: unknown): unknown {
+  return typeof value === 'string' ? value.replace(URL_PASSWORD, '$1:***@') : value;
+}
+
 export function createLogger(
   level: LogLevel = 'info',
   base: Record<string, unknown> = {},
-  write: (line: string) => void = (line) => process.stderr.write(`${line}\n`),
+  /** Where JSON lines go (one call per line, without the newline); stderr when absent. */
+  write?: (line: string) => void,
 ): Logger {
-  const emit = (at: LogLevel, msg: string, fields?: object) => {
-    if (ORDER[at] < ORDER[level]) return;
-    write(
-      JSON.stringify({ time: new Date().toISOString(), level: at, msg, ...base, ...fields }, errorReplacer),
-    );
-  };
-  return {
-    debug: (msg, fields) => emit('debug', msg, fields),
-    info: (msg, fields) => emit('info', msg, fields),
-    warn: (msg, fields) => emit('warn', msg, fields),
-    error: (msg, fields) => emit('error', msg, fields),
-    child: (fields) => createLogger(level, { ...base, ...fields }, write),
-  };
+  const destination: DestinationStream = write
+    ? { write: (line: string) => write(line.replace(/\n$/, '')) }
+    : process.stderr.isTTY
+      ? pretty({ destination: 2, sync: true, colorize: true, translateTime: 'SYS:HH:MM:ss.l' })
+      : pino.destination({ dest: 2, sync: true });
+  const root = pino(
+    {
+      level,
+      base: null,
+      messageKey: 'msg',
+      timestamp: pino.stdTimeFunctions.isoTime,
+      formatters: {
+        level: (label) => ({ level: label }),
+        log: (fields) => Object.fromEntries(Object.entries(fields).map(([k, v]) => [k, maskUrls(v)])),
+      },
+      serializers: { err: pino.stdSerializers.errWithCause, error: serializeError },
+      redact: { paths: REDACT_PATHS, censor: '[redacted]' },
+      hooks: {
+        logMethod(args, method) {
+          method.apply(this, args.map(maskUrls) as Parameters<typeof method>);
+        },
+      },
+    },
+    destination,
+  );
+  return wrap(Object.keys(base).length ? root.child(base) : root);
 }
 
-function errorReplacer(_key: string, value: unknown) {
-  return value instanceof Error ? { name: value.name, message: value.message } : value;
+/** An `error` field: pino's error serializer (type, message, stack, cause chain) for errors, as-is otherwise. */
+function serializeError(value: unknown): unknown {
+  return value instanceof Error ? pino.stdSerializers.errWithCause(value) : value;
+}
+
+function wrap(p: pino.Logger): Logger {
+  return {
+    debug: (msg, fields) => p.debug(fields ?? {}, msg),
+    info: (msg, fields) => p.info(fields ?? {}, msg),
+    warn: (msg, fields) => p.warn(fields ?? {}, msg),
+    error: (msg, fields) => p.error(fields ?? {}, msg),
+    child: (fields) => wrap(p.child(fields)),
+  };
 }

@@ -549,7 +549,7 @@ describe('admin web: bulk passes', () => {
       expect(await domainRowCounts(), label).toEqual(before);
     }
     expect(pageError(await (await browser.post('/bulk-passes', { csrf, ...valid, count: '0' })).text())).toBe(
-      '--count must be a whole number above 0 (got 0)',
+      "--count must be a whole number from 1 to 2147483647 (got '0')",
     );
     const unknown = await browser.post('/bulk-passes', { csrf, ...valid, package: '999999' });
     expect(pageError(await unknown.text())).toBe('package 999999 does not exist');

@@ -1,3 +1,4 @@
+import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { COMMANDS } from '../src/cli/commands/index.ts';
 import { jobRuns } from '../src/db/schema.ts';
@@ -83,7 +84,7 @@ describe('ptpass command line', () => {
     });
     expect(run.code).toBe(1);
     expect(run.stderr).toMatch(
-      /^ptpass runs list: cannot reach (the database at postgres:\/\/postgres@127.0.0.1:1\/none|Temporal)/,
+      /^ptpass runs list: (DATABASE_URL: cannot use the database at postgres:\/\/postgres@127.0.0.1:1\/none: connection refused|TEMPORAL_ADDRESS: cannot reach Temporal)/,
     );
   });
 
@@ -128,5 +129,70 @@ describe('ptpass command line', () => {
     expect(show.code).toBe(0);
     expect(show.stdout).toMatch(/pass-lifecycle as of .*: COMPLETED/);
     expect(show.stdout).toMatch(/activate\s+0\s+COMPLETED\s+1\s+1\s+0/);
+  });
+
+  it('job run takes run settings, records them on the run and runs show prints them', async () => {
+    const T = uniqueAsOf();
+    const run = await ptpass(
+      [
+        'job',
+        'run',
+        'pass-lifecycle',
+        '--as-of',
+        T.toISOString(),
+        '--chunk-size',
+        '7',
+        '--partitions',
+        '2',
+        '--heartbeat-timeout',
+        '30',
+        '--max-attempts',
+        '3',
+        '--wait',
+        '--json',
+      ],
+      env,
+    );
+    expect(run.code, run.stderr).toBe(0);
+    const { runId } = run.json<{ runId: string }>();
+    const expected = {
+      heartbeatTimeoutSeconds: 30,
+      maxAttempts: 3,
+      steps: { activate: { chunkSize: 7, partitions: 2 }, expire: { chunkSize: 7, partitions: 2 } },
+    };
+    const [row] = await database.db.select().from(jobRuns).where(eq(jobRuns.id, runId));
+    expect(row?.settings).toEqual(expected);
+    const show = await ptpass(['runs', 'show', runId, '--json'], env);
+    expect(show.json<{ settings: unknown }>().settings).toEqual(expected);
+    expect((await ptpass(['runs', 'show', runId], env)).stdout).toMatch(
+      /^ {2}settings \{.*"heartbeatTimeoutSeconds":30/m,
+    );
+  });
+
+  it('a completed instance asked for with other parameters is refused, naming the instance', async () => {
+    const T = uniqueAsOf();
+    const first = await ptpass(
+      ['job', 'run', 'pass-expiry-reminders', '--as-of', T.toISOString(), '--wait'],
+      env,
+    );
+    expect(first.code, first.stderr).toBe(0);
+    const runsBefore = await database.db.$count(jobRuns);
+    const other = await ptpass(
+      ['job', 'run', 'pass-expiry-reminders', '--as-of', T.toISOString(), '--param', 'leadDays=5'],
+      env,
+    );
+    expect(other.code).toBe(2);
+    expect(other.stderr.trim().split('\n')).toHaveLength(1);
+    expect(other.stderr).toMatch(
+      /already ran with params \{"leadDays":3,.*\} \(run [0-9a-f-]+\); to run params \{"leadDays":5,.*\}, give another --as-of or add --rerun$/m,
+    );
+    expect(await database.db.$count(jobRuns)).toBe(runsBefore);
+    // The same parameters, spelled out, are the same instance: its earlier result is reported.
+    const same = await ptpass(
+      ['job', 'run', 'pass-expiry-reminders', '--as-of', T.toISOString(), '--param', 'leadDays=3'],
+      env,
+    );
+    expect(same.code).toBe(0);
+    expect(same.stdout).toMatch(/already completed earlier/);
   });
 });

@@ -96,9 +96,18 @@ describe('ptpass grant', () => {
       [['--package', P, '--users', `${active},x`], /user 'x' is not an ID/],
       [['--package', P, '--users', ','], /--users lists no users/],
       [['--package', P, '--users', `${active},${lapsed}`], new RegExp(`user ${lapsed} is INACTIVE`)],
-      [['--package', P, '--group', group, '--count', '0'], /--count must be a whole number above 0/],
-      [['--package', P, '--group', group, '--count=-3'], /--count must be a whole number above 0/],
-      [['--package', P, '--group', group, '--count', '2.5'], /--count '2.5' is not a whole number/],
+      [
+        ['--package', P, '--group', group, '--count', '0'],
+        /--count must be a whole number from 1 to 2147483647/,
+      ],
+      [
+        ['--package', P, '--group', group, '--count=-3'],
+        /--count must be a whole number from 1 to 2147483647/,
+      ],
+      [
+        ['--package', P, '--group', group, '--count', '2.5'],
+        /--count must be a whole number from 1 to 2147483647 \(got '2.5'\)/,
+      ],
       [
         ['--package', String(unlimited), '--group', group, '--count', '5'],
         new RegExp(`package ${unlimited} has unlimited sessions; --count cannot be given`),

@@ -4,6 +4,7 @@ import type { JobResult } from '../jobs/definition.ts';
 import { findJob, type JobName } from '../jobs/index.ts';
 import type { Logger } from '../logger.ts';
 import { applyClosureSteps } from './apply-closure.ts';
+import { throughDatabaseOutages } from './database-outage.ts';
 import { deductSessionsSteps } from './deduct-sessions.ts';
 import { importBookingsSteps, importMembersSteps } from './imports.ts';
 import { issueBulkPassesSteps } from './issue-bulk-passes.ts';
@@ -186,7 +187,7 @@ export function createActivities(deps: ActivityDeps) {
     },
 
     runStep(input: StepInput) {
-      return runStep(runnerDeps, input);
+      return throughDatabaseOutages(runnerDeps, () => runStep(runnerDeps, input));
     },
   };
 }

@@ -16,7 +16,16 @@ export interface OptionSpec {
   placeholder?: string;
   description: string;
   multiple?: boolean;
+  /** A whole-number option: refused before the command runs unless it is within these bounds. */
+  integer?: { min: number; max: number };
+  /** Longest accepted value of a string option (default DEFAULT_MAX_LENGTH). */
+  maxLength?: number;
+  /** The only values a string option accepts (e.g. job names); anything else is refused with the list. */
+  choices?: readonly string[];
 }
+
+/** Longest string option value accepted unless the option says otherwise: notes and names, not documents. */
+export const DEFAULT_MAX_LENGTH = 4096;
 
 export interface CommandOutput {
   /** What `--json` prints. */
@@ -40,8 +49,13 @@ export interface Command {
   /** The words after `ptpass`, e.g. ['job', 'run']. */
   words: string[];
   summary: string;
-  /** Positional arguments, e.g. '<job>'. */
+  /**
+   * Positional arguments, e.g. '<job>' (required), '[<id>]' (optional), '[<id>...]' (any number). The runner
+   * refuses a missing required argument and any argument beyond these before the command runs.
+   */
   args?: string;
+  /** The command's run() names a missing required argument itself, with more help than the runner could. */
+  explainsMissingArgs?: boolean;
   options: Record<string, OptionSpec>;
   /** Extra paragraphs for --help. */
   details?: string;
@@ -87,20 +101,121 @@ export function parseCommandArgs(command: Command, argv: string[]) {
       ...(spec.multiple ? { multiple: true } : {}),
     };
   }
+  let parsed: ReturnType<typeof parseArgs>;
   try {
-    const parsed = parseArgs({ args: argv, options, allowPositionals: true, strict: true });
-    return {
-      values: parsed.values as Record<string, string | boolean | string[] | undefined>,
-      positionals: parsed.positionals,
-    };
+    parsed = parseArgs({
+      args: joinNegativeValues(argv, options),
+      options,
+      allowPositionals: true,
+      strict: true,
+    });
   } catch (err) {
     throw new UsageError(err instanceof Error ? cleanParseError(err.message) : String(err));
+  }
+  const values = parsed.values as Record<string, string | boolean | string[] | undefined>;
+  for (const [name, spec] of Object.entries(command.options)) checkOption(name, spec, values[name]);
+  checkPositionals(command, parsed.positionals);
+  return { values, positionals: parsed.positionals };
+}
+
+/**
+ * `--count -5` is a value, not an option: node:util would call it ambiguous in three lines. Join a
+ * negative-number token to the string option before it (`--count=-5`) so the option's own check names it.
+ */
+function joinNegativeValues(argv: string[], options: NonNullable<ParseArgsConfig['options']>): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const token = argv[i]!;
+    const next = argv[i + 1];
+    const name = token.startsWith('--')
+      ? token.slice(2)
+      : Object.keys(options).find((n) => token === `-${options[n]!.short}`);
+    if (name && !token.includes('=') && options[name]?.type === 'string' && next && /^-\d/.test(next)) {
+      out.push(`--${name}=${next}`);
+      i++;
+    } else out.push(token);
+  }
+  return out;
+}
+
+/** The arity declared by `args`: each `<x>` is required, `[<x>]` optional, `...` takes any number. */
+export function positionalArity(args: string | undefined): { min: number; max: number; names: string[] } {
+  const parts = args?.match(/\[[^\]]*\]|<[^>]*>(\.\.\.)?/g) ?? [];
+  const names = parts.map((p) => p.replace(/^\[|\]$/g, '').replace(/\.\.\.$/, ''));
+  return {
+    min: parts.filter((p) => !p.startsWith('[')).length,
+    max: parts.some((p) => p.includes('...')) ? Number.POSITIVE_INFINITY : parts.length,
+    names,
+  };
+}
+
+function checkPositionals(command: Command, positionals: string[]): void {
+  const { min, max, names } = positionalArity(command.args);
+  if (positionals.length > max) {
+    const extra = positionals[max]!;
+    throw new UsageError(
+      max === 0
+        ? `unexpected argument '${extra}' (this command takes none; options start with --)`
+        : `unexpected argument '${extra}' (this command takes ${names.join(' ')})`,
+    );
+  }
+  // A command that can say more than "<x> is required" (e.g. list the jobs) checks for a missing one itself.
+  if (positionals.length < min && !command.explainsMissingArgs)
+    throw new UsageError(`${names[positionals.length]} is required`);
+}
+
+function checkOption(name: string, spec: OptionSpec, value: string | boolean | string[] | undefined): void {
+  if (value === undefined || typeof value === 'boolean') return;
+  for (const one of Array.isArray(value) ? value : [value]) {
+    const maxLength = spec.maxLength ?? DEFAULT_MAX_LENGTH;
+    if (one.length > maxLength)
+      throw new UsageError(`--${name} is too long (${one.length} characters; at most ${maxLength})`);
+    if (spec.choices && !spec.choices.includes(one)) {
+      const close = closest(one, spec.choices);
+      throw new UsageError(
+        `--${name} '${one}' is not one of ${spec.choices.join(', ')}${close ? ` (did you mean '${close}'?)` : ''}`,
+      );
+    }
+    if (spec.integer) {
+      const { min, max } = spec.integer;
+      const n = Number(one.trim());
+      if (!/^-?\d+$/.test(one.trim()) || n < min || n > max)
+        throw new UsageError(`--${name} must be a whole number from ${min} to ${max} (got '${one}')`);
+    }
   }
 }
 
 function cleanParseError(message: string): string {
   // node:util says "Unknown option '--x'. To specify a positional argument starting with a '-', ..."
   return message.split('. To specify')[0]!.replace(/\.$/, '');
+}
+
+/** The candidate nearest to a mistyped word (edit distance at most a third of its length), if any. */
+export function closest(word: string, candidates: readonly string[]): string | undefined {
+  let best: { candidate: string; distance: number } | undefined;
+  for (const candidate of candidates) {
+    const distance = editDistance(word.toLowerCase(), candidate.toLowerCase());
+    if (!best || distance < best.distance) best = { candidate, distance };
+  }
+  return best && best.distance <= Math.max(1, Math.floor(best.candidate.length / 3))
+    ? best.candidate
+    : undefined;
+}
+
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) {
+      current[j] = Math.min(
+        previous[j]! + 1,
+        current[j - 1]! + 1,
+        previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1),
+      );
+    }
+    previous = current;
+  }
+  return previous[b.length]!;
 }
 
 /** A required string option, or a UsageError naming it. */

@@ -3,12 +3,20 @@ import {
   type Config,
   ConfigError,
   loadConfig,
-  redactUrl,
   resolveDatabaseUrl,
   resolveTemporalAddress,
 } from '../config.ts';
 import type { Db } from '../db/client.ts';
-import { type CliContext, type Command, commandUsage, parseCommandArgs, UsageError } from './command.ts';
+import { describeDatabaseError } from '../db/errors.ts';
+import { explainUnavailable, temporalCause } from '../unavailable.ts';
+import {
+  type CliContext,
+  type Command,
+  closest,
+  commandUsage,
+  parseCommandArgs,
+  UsageError,
+} from './command.ts';
 import { COMMANDS } from './commands/index.ts';
 
 /** Something outside ptpass is not reachable (database, Temporal): one line, exit 1. */
@@ -71,14 +79,7 @@ export async function runCli(argv: string[], io: CliIo = defaultIo): Promise<num
       );
       return argv.length === 0 ? 2 : 0;
     }
-    const known = COMMANDS.some((c) => c.words[0] === prefix[0]);
-    return fail(
-      2,
-      'ptpass',
-      known
-        ? `'${argv.join(' ')}' needs a subcommand; see ptpass ${prefix[0]} --help`
-        : `unknown command '${prefix[0] ?? argv[0]}'; see ptpass --help`,
-    );
+    return fail(2, 'ptpass', unknownCommand(argv));
   }
   const where = `ptpass ${command.words.join(' ')}`;
   if (rest.includes('--help') || rest.includes('-h')) {
@@ -112,7 +113,7 @@ export async function runCli(argv: string[], io: CliIo = defaultIo): Promise<num
           return new Client({ connection, namespace: config.namespace });
         } catch (err) {
           throw new UnavailableError(
-            `cannot reach Temporal at ${address} (${firstLine(err)}); is \`npm start\` running, or is TEMPORAL_ADDRESS right?`,
+            `TEMPORAL_ADDRESS: cannot reach Temporal at ${address} (${err instanceof Error ? temporalCause(err) : String(err)}); is \`npm start\` running?`,
           );
         }
       })();
@@ -133,8 +134,8 @@ export async function runCli(argv: string[], io: CliIo = defaultIo): Promise<num
         } catch (err) {
           throw new UnavailableError(
             database.embedded
-              ? `cannot reach the embedded database at 127.0.0.1:${config.dbPort} (${firstLine(err)}); start the stack with \`npm start\` or set DATABASE_URL`
-              : `cannot reach the database at ${redactUrl(database.url)} (${firstLine(err)})`,
+              ? `cannot reach the embedded database at 127.0.0.1:${config.dbPort} (${describeDatabaseError(err)}); start the stack with \`npm start\` or set DATABASE_URL`
+              : (explainUnavailable(err, { databaseUrl: database.url }) ?? firstLine(err)),
           );
         }
         return handle.db;
@@ -151,10 +152,34 @@ export async function runCli(argv: string[], io: CliIo = defaultIo): Promise<num
   } catch (err) {
     if (err instanceof UsageError) return fail(2, where, err.message);
     if (err instanceof UnavailableError) return fail(1, where, err.message);
-    return fail(1, where, firstLine(err));
+    const outside = explainUnavailable(err, {
+      databaseUrl: config.databaseUrl,
+      temporalAddress: resolveTemporalAddress(config),
+    });
+    return fail(1, where, outside ?? firstLine(err));
   } finally {
     for (const close of resources.reverse()) await close().catch(() => {});
   }
+}
+
+/** Why no command matched, with the nearest command when the words look like a typo (`job runn`). */
+function unknownCommand(argv: string[]): string {
+  const words = argv.filter((a) => !a.startsWith('-'));
+  const [first, second] = words;
+  const group = COMMANDS.filter((c) => c.words[0] === first);
+  if (group.length) {
+    const subcommands = group.map((c) => c.words.slice(1).join(' ')).filter(Boolean);
+    if (second === undefined)
+      return `'${first}' needs a subcommand (${subcommands.join(', ')}); see ptpass ${first} --help`;
+    const near = closest(second, subcommands);
+    return `unknown command '${first} ${second}'${near ? `; did you mean 'ptpass ${first} ${near}'?` : `; ptpass ${first} takes ${subcommands.join(', ')}`}`;
+  }
+  const near =
+    closest(
+      [first, second].filter(Boolean).join(' '),
+      COMMANDS.map((c) => c.words.join(' ')),
+    ) ?? closest(first ?? '', [...new Set(COMMANDS.map((c) => c.words[0]!))]);
+  return `unknown command '${first ?? argv[0]}'${near ? `; did you mean 'ptpass ${near}'?` : '; see ptpass --help'}`;
 }
 
 function firstLine(err: unknown): string {

@@ -36,10 +36,12 @@ function optionalString(values: Record<string, unknown>, name: string): string |
   return value;
 }
 
-const ID = /^[1-9]\d{0,17}$/;
+const ID = /^[1-9]\d{0,15}$/;
+/** Sessions per pass: bounded by the `integer` columns that hold it (bulk_passes.count, passes.remaining_count). */
+export const MAX_SESSION_COUNT = 2_147_483_647;
 
 function parseId(text: string, what: string): number {
-  if (!ID.test(text.trim()))
+  if (!ID.test(text.trim()) || !Number.isSafeInteger(Number(text.trim())))
     throw new GrantInputError(`${what} '${text}' is not an ID (a whole number above 0)`);
   return Number(text.trim());
 }
@@ -79,7 +81,9 @@ export function parseGrantOptions(values: Record<string, unknown>, timeZone: str
         };
   const countText = optionalString(values, 'count');
   if (countText !== undefined && !/^-?\d+$/.test(countText.trim()))
-    throw new GrantInputError(`--count '${countText}' is not a whole number`);
+    throw new GrantInputError(
+      `--count must be a whole number from 1 to ${MAX_SESSION_COUNT} (got '${countText}')`,
+    );
   const request: GrantRequest = { packageId, target };
   const startedAt = parseTime(values, 'start', timeZone);
   const endedAt = parseTime(values, 'end', timeZone);
@@ -127,8 +131,11 @@ export type GrantOutcome = { ok: true; grant: Grant } | { ok: false; problem: st
 
 /** Checks that need no database; the message names the option. */
 export function checkGrantShape(request: GrantRequest, now: Date): string | undefined {
-  if (request.count !== undefined && (!Number.isInteger(request.count) || request.count <= 0)) {
-    return `--count must be a whole number above 0 (got ${request.count})`;
+  if (
+    request.count !== undefined &&
+    (!Number.isInteger(request.count) || request.count <= 0 || request.count > MAX_SESSION_COUNT)
+  ) {
+    return `--count must be a whole number from 1 to ${MAX_SESSION_COUNT} (got '${request.count}')`;
   }
   if ('userIds' in request.target && request.target.userIds.length === 0) return '--users lists no users';
   const issueAt = normaliseAsOf(request.issueAt ?? now);

@@ -43,6 +43,11 @@ export class JobAlreadyRunningError extends LaunchError {
   override name = 'JobAlreadyRunningError';
 }
 
+/** The instance already ran with other parameters: launching it again would silently ignore the new ones. */
+export class ParamsConflictError extends LaunchError {
+  override name = 'ParamsConflictError';
+}
+
 export interface LaunchDeps {
   client: Client;
   db: Db;
@@ -87,16 +92,34 @@ export function prepareLaunch(request: LaunchRequest, now: Date) {
   const instanceId = key ? `${jobWorkflowId(job.name, asOf)}-${key}` : jobWorkflowId(job.name, asOf);
   // A dry run is never the instance itself: it must not block or satisfy the real run.
   const workflowId = request.dryRun ? `${instanceId}-dry-run-${now.getTime()}` : instanceId;
-  return { job, asOf, input, workflowId };
+  return { job, asOf, input, workflowId, params: parsed.params as Record<string, unknown> };
+}
+
+/** Key-order-independent JSON, so `{a, b}` and `{b, a}` are the same parameters. */
+function canonical(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
+  if (value && typeof value === 'object') {
+    const entries = Object.entries(value).sort(([a], [b]) => (a < b ? -1 : 1));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonical(v)}`).join(',')}}`;
+  }
+  return JSON.stringify(value);
 }
 
 export async function launchJob(deps: LaunchDeps, request: LaunchRequest): Promise<LaunchOutcome> {
   const now = deps.now?.() ?? new Date();
-  const { job, asOf, input, workflowId } = prepareLaunch(request, now);
+  const { job, asOf, input, workflowId, params } = prepareLaunch(request, now);
   const asOfIso = asOf.toISOString();
 
   if (!request.rerun && !request.dryRun) {
     const done = await findCompletedRun(deps.db, workflowId);
+    // One rule for every job: an instance (job + as-of) has one set of parameters. Asking for a completed
+    // instance with other parameters is refused, never answered with the earlier result.
+    if (done?.result && canonical(done.params) !== canonical(params)) {
+      throw new ParamsConflictError(
+        `${job.name} as of ${asOfIso} already ran with params ${JSON.stringify(done.params)} (run ${done.id}); ` +
+          `to run params ${JSON.stringify(params)}, give another --as-of or add --rerun`,
+      );
+    }
     if (done?.result) {
       return {
         outcome: 'already-completed',

@@ -30,6 +30,10 @@ export function createDb(options: DbOptions): { db: Db; sql: postgres.Sql; close
     // Large batch chunks must not be cut by a client-side timeout; PostgreSQL's own timeouts apply.
     idle_timeout: 30,
     connect_timeout: 10,
+    // After the server went away, reconnect within a second of it answering again. The driver's default
+    // grows with every refused attempt up to 20 s, which after a 30 s outage leaves the pool idle for long
+    // after the database is back.
+    backoff: (retries: number) => Math.min(0.05 * 2 ** retries, 1),
   });
   const db = drizzle(client, { schema });
   return { db, sql: client, close: () => client.end({ timeout: 5 }) };

@@ -353,6 +353,8 @@ export const jobRuns = pgTable(
     /** The job's logical time ("as of"). */
     asOf: ts('as_of').notNull(),
     params: jsonb('params').$type<Record<string, unknown>>().notNull().default({}),
+    /** The run settings it was launched with (chunk size, partitions, heartbeat timeout, attempts). */
+    settings: jsonb('settings').$type<Record<string, unknown>>().notNull().default({}),
     dryRun: boolean('dry_run').notNull().default(false),
     status: runStatus('status').notNull().default('RUNNING'),
     readCount: bigint('read_count', { mode: 'number' }).notNull().default(0),

@@ -86,6 +86,7 @@ export async function runJob(job: JobDefinition, rawInput: unknown): Promise<Job
     job: job.name,
     asOf,
     params: input.params as Record<string, unknown>,
+    settings: input.settings as Record<string, unknown>,
     dryRun: input.dryRun,
   });
 

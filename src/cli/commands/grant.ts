@@ -3,6 +3,7 @@ import {
   createGrant,
   type Grant,
   GrantInputError,
+  MAX_SESSION_COUNT,
   parseGrantOptions,
   startGrantIssue,
 } from '../../client/grant.ts';
@@ -29,14 +30,24 @@ export const grantCommand: Command = {
   options: {
     package: { type: 'string', placeholder: 'ID', description: 'The package to grant (required)' },
     group: { type: 'string', placeholder: 'ID', description: 'Grant to every ACTIVE member of this group' },
-    users: { type: 'string', placeholder: 'ID,ID,...', description: 'Grant to these users (all ACTIVE)' },
+    users: {
+      type: 'string',
+      placeholder: 'ID,ID,...',
+      description: 'Grant to these users (all ACTIVE)',
+      maxLength: 1_000_000,
+    },
     start: {
       type: 'string',
       placeholder: 'ISO',
       description: 'When the passes begin (default: the issue time)',
     },
     end: { type: 'string', placeholder: 'ISO', description: 'When the passes end (default: package period)' },
-    count: { type: 'string', placeholder: 'N', description: "Sessions per pass (default: the package's)" },
+    count: {
+      type: 'string',
+      placeholder: 'N',
+      description: "Sessions per pass (default: the package's)",
+      integer: { min: 1, max: MAX_SESSION_COUNT },
+    },
     at: { type: 'string', placeholder: 'ISO', description: 'When to issue (default: now)' },
     wait: { type: 'boolean', description: 'Wait for the issuance and print what was issued' },
   },

@@ -1,6 +1,6 @@
 import type { LaunchOutcome } from '../../client/launch-job.ts';
 import { workflowUrl } from '../../config.ts';
-import { JOB_NAMES, JOBS, type JobDefinition, type JobResult } from '../../jobs/index.ts';
+import { JOB_NAMES, JOBS, type JobDefinition, type JobResult, type RunSettings } from '../../jobs/index.ts';
 import { parseInstant } from '../../time.ts';
 import {
   type Command,
@@ -24,6 +24,7 @@ for (const job of Object.values(JOBS) as JobDefinition[]) {
 export const jobRunCommand: Command = {
   words: ['job', 'run'],
   args: '<job>',
+  explainsMissingArgs: true,
   summary: 'Start a job instance (or report it), optionally waiting for its summary.',
   details: [
     `Jobs: ${JOB_NAMES.join(', ')}.`,
@@ -42,6 +43,30 @@ export const jobRunCommand: Command = {
     'dry-run': { type: 'boolean', description: 'Count what would change; write nothing' },
     rerun: { type: 'boolean', description: 'Run a completed instance again (safe: chunks are idempotent)' },
     wait: { type: 'boolean', description: 'Wait for the job and print its summary' },
+    'chunk-size': {
+      type: 'string',
+      placeholder: 'N',
+      description: 'Rows per chunk (one transaction) in every step',
+      integer: { min: 1, max: 100_000 },
+    },
+    partitions: {
+      type: 'string',
+      placeholder: 'N',
+      description: 'Key-range partitions run in parallel per step',
+      integer: { min: 1, max: 64 },
+    },
+    'heartbeat-timeout': {
+      type: 'string',
+      placeholder: 'SECONDS',
+      description: 'Retry a step elsewhere after this long without a heartbeat (default 60)',
+      integer: { min: 1, max: 3600 },
+    },
+    'max-attempts': {
+      type: 'string',
+      placeholder: 'N',
+      description: 'Attempts per step before the job fails (default 10)',
+      integer: { min: 1, max: 100 },
+    },
     param: {
       type: 'string',
       multiple: true,
@@ -62,14 +87,14 @@ export const jobRunCommand: Command = {
     }
     const params = { ...parseParams(values.param), ...jobFlagParams(name, values) };
     // Loaded here: launching needs the Temporal client, which other commands should not pay for.
-    const { JobAlreadyRunningError, LaunchError, launchJob, prepareLaunch } = await import(
-      '../../client/launch-job.ts'
-    );
+    const { JobAlreadyRunningError, LaunchError, launchJob, ParamsConflictError, prepareLaunch } =
+      await import('../../client/launch-job.ts');
     const { watchProgress } = await import('../../client/progress.ts');
     const request = {
       job: name,
       asOf,
       params,
+      settings: runSettings(JOBS[name as keyof typeof JOBS] as JobDefinition, values),
       dryRun: values['dry-run'] === true,
       rerun: values.rerun === true,
       wait: values.wait === true,
@@ -94,6 +119,7 @@ export const jobRunCommand: Command = {
     } catch (err) {
       if (err instanceof JobAlreadyRunningError)
         return { json: { outcome: 'already-running', error: err.message }, text: err.message, exitCode: 3 };
+      if (err instanceof ParamsConflictError) throw new UsageError(err.message);
       throw err;
     } finally {
       watching.abort();
@@ -102,6 +128,22 @@ export const jobRunCommand: Command = {
     return describeOutcome(name, outcome, workflowUrl(ctx.config, outcome.workflowId, outcome.runId));
   },
 };
+
+/** --chunk-size, --partitions (every step), --heartbeat-timeout and --max-attempts as run settings. */
+function runSettings(job: JobDefinition, values: Record<string, unknown>): RunSettings {
+  const number = (flag: string) => (typeof values[flag] === 'string' ? Number(values[flag]) : undefined);
+  const settings: RunSettings = {};
+  const heartbeat = number('heartbeat-timeout');
+  const attempts = number('max-attempts');
+  if (heartbeat !== undefined) settings.heartbeatTimeoutSeconds = heartbeat;
+  if (attempts !== undefined) settings.maxAttempts = attempts;
+  const step = {
+    ...(number('chunk-size') !== undefined ? { chunkSize: number('chunk-size') } : {}),
+    ...(number('partitions') !== undefined ? { partitions: number('partitions') } : {}),
+  };
+  if (Object.keys(step).length) settings.steps = Object.fromEntries(job.steps.map((s) => [s.name, step]));
+  return settings;
+}
 
 /** The job-declared flags given on the command line, as params; a flag of another job is refused. */
 function jobFlagParams(job: string, values: Record<string, unknown>): Record<string, string> {

@@ -1,4 +1,6 @@
+import { NOTIFICATION_EVENTS } from '../../activities/notifications/templates.ts';
 import {
+  findNotificationIds,
   listNotifications,
   type NotificationStatus,
   requeueFailedNotifications,
@@ -6,6 +8,7 @@ import {
 import { type Command, optionalString, positiveInt, table, UsageError } from '../command.ts';
 
 const STATUSES: NotificationStatus[] = ['PENDING', 'SENT', 'FAILED'];
+const EVENTS = Object.values(NOTIFICATION_EVENTS);
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export const notificationsListCommand: Command = {
@@ -13,7 +16,12 @@ export const notificationsListCommand: Command = {
   summary: 'The notification outbox, newest first: status, attempts and the last error of each reminder.',
   options: {
     status: { type: 'string', placeholder: 'STATUS', description: 'PENDING, SENT or FAILED' },
-    event: { type: 'string', placeholder: 'EVENT', description: 'class-reminder or pass-expiry' },
+    event: {
+      type: 'string',
+      placeholder: 'EVENT',
+      description: 'class-reminder or pass-expiry',
+      choices: EVENTS,
+    },
     limit: { type: 'string', placeholder: 'N', description: 'How many (default 50)' },
   },
   async run({ values }, ctx) {
@@ -54,7 +62,12 @@ export const notificationsRetryCommand: Command = {
   ].join('\n'),
   options: {
     'all-failed': { type: 'boolean', description: 'Every FAILED notification' },
-    event: { type: 'string', placeholder: 'EVENT', description: 'With --all-failed: only this event' },
+    event: {
+      type: 'string',
+      placeholder: 'EVENT',
+      description: 'With --all-failed: only this event',
+      choices: EVENTS,
+    },
   },
   async run({ values, positionals }, ctx) {
     const all = values['all-failed'] === true;
@@ -65,6 +78,11 @@ export const notificationsRetryCommand: Command = {
     const bad = positionals.find((id) => !UUID_RE.test(id));
     if (bad) throw new UsageError(`'${bad}' is not a notification ID (a UUID)`);
     const db = await ctx.db();
+    if (!all) {
+      const known = new Set(await findNotificationIds(db, positionals));
+      const unknown = positionals.find((id) => !known.has(id.toLowerCase()));
+      if (unknown) throw new UsageError(`no notification ${unknown} (see \`ptpass notifications list\`)`);
+    }
     const requeued = await requeueFailedNotifications(db, all ? { event } : { ids: positionals });
     return {
       json: { requeued },

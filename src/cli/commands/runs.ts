@@ -2,6 +2,7 @@ import { reconcileRuns } from '../../client/reconcile-runs.ts';
 import type { restartRun } from '../../client/restart-run.ts';
 import { workflowUrl } from '../../config.ts';
 import { getJobRun, listJobRuns } from '../../db/queries/runs.ts';
+import { JOB_NAMES } from '../../jobs/index.ts';
 import { type Command, optionalString, positiveInt, table, UsageError } from '../command.ts';
 import { summaryTable } from './job.ts';
 
@@ -11,7 +12,7 @@ export const runsListCommand: Command = {
   words: ['runs', 'list'],
   summary: 'Recent job runs with their counts, newest first.',
   options: {
-    job: { type: 'string', placeholder: 'NAME', description: 'Only runs of this job' },
+    job: { type: 'string', placeholder: 'NAME', description: 'Only runs of this job', choices: JOB_NAMES },
     limit: { type: 'string', placeholder: 'N', description: 'How many runs (default 20)' },
   },
   async run({ values }, ctx) {
@@ -146,7 +147,7 @@ export const runsShowCommand: Command = {
     const db = await ctx.db();
     await reconcileRuns({ client: () => ctx.temporal(), db });
     const found = await getJobRun(db, runId);
-    if (!found) return { json: { error: `no run ${runId}` }, text: `no run ${runId}`, exitCode: 1 };
+    if (!found) throw new UsageError(`no run ${runId} (see \`ptpass runs list\`)`);
     const { run, steps, skips } = found;
     const url = workflowUrl(ctx.config, run.workflowId, run.id);
     const json = {
@@ -163,6 +164,7 @@ export const runsShowCommand: Command = {
       endedAt: run.endedAt?.toISOString() ?? null,
       error: run.error,
       params: run.params,
+      settings: run.settings,
       steps: steps.map((s) => ({
         step: s.step,
         partition: s.partition,
@@ -182,6 +184,8 @@ export const runsShowCommand: Command = {
       `${run.job} as of ${json.asOf}${run.dryRun ? ' (dry run)' : ''}: ${run.status}`,
       `  run ${run.id}  workflow ${run.workflowId}`,
       `  started ${json.startedAt}${json.endedAt ? `, ended ${json.endedAt}` : ''}`,
+      ...(Object.keys(run.params).length ? [`  params ${JSON.stringify(run.params)}`] : []),
+      ...(Object.keys(run.settings).length ? [`  settings ${JSON.stringify(run.settings)}`] : []),
       table(
         ['step', 'part', 'status', 'read', 'written', 'skipped', 'chunks', 'attempt', 'checkpoint'],
         json.steps.map((s) => [

@@ -243,6 +243,18 @@ export async function listNotifications(
  * then. Only FAILED rows change, so a repeated command is harmless. The delivery-time checks still apply:
  * a class that has started is not reminded.
  */
+/** Which of these notification IDs exist (lower-case). */
+export async function findNotificationIds(db: DbOrTx, ids: string[]): Promise<string[]> {
+  if (ids.length === 0) return [];
+  const rows = await db.execute<{ id: string }>(sql`
+    SELECT id::text AS id FROM notifications
+    WHERE id IN (${sql.join(
+      ids.map((id) => sql`${id}::uuid`),
+      sql`, `,
+    )})`);
+  return rows.map((r) => r.id);
+}
+
 export async function requeueFailedNotifications(
   db: DbOrTx,
   target: { ids: string[] } | { event?: string },

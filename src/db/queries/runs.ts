@@ -10,6 +10,8 @@ export interface NewJobRun {
   job: string;
   asOf: string;
   params: Record<string, unknown>;
+  /** Absent from workflows started before runs recorded their settings. */
+  settings?: Record<string, unknown>;
   dryRun: boolean;
 }
 
@@ -28,6 +30,7 @@ export async function insertJobRun(db: Db, run: NewJobRun): Promise<void> {
         job: run.job,
         asOf: new Date(run.asOf),
         params: run.params,
+        settings: run.settings ?? {},
         dryRun: run.dryRun,
       })
       .onConflictDoNothing({ target: jobRuns.id })

@@ -1,0 +1,1 @@
+ALTER TABLE "job_runs" ADD COLUMN "settings" jsonb DEFAULT '{}'::jsonb NOT NULL;
