@@ -95,7 +95,7 @@ describe('schedules', () => {
     expect(JSON.stringify(described)).toContain(zone);
     // A readable calendar in the Web UI: a structured calendar with its words, no cron string.
     expect(described.schedule.spec.structuredCalendar).toEqual([
-      expect.objectContaining({ comment: 'daily at 00:05' }),
+      expect.objectContaining({ comment: 'every 5 minutes' }),
     ]);
     expect(described.schedule.spec.cronString ?? []).toEqual([]);
     const listed = await temporalCli('schedule', 'list');

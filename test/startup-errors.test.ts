@@ -97,15 +97,16 @@ describe('Temporal unreachable', () => {
     );
   });
 
-  it('ptpass runs list prints one line naming TEMPORAL_ADDRESS', async () => {
-    const run = await ptpass(['runs', 'list'], {
+  // `schedules list` always asks Temporal (`runs list` only when a run says RUNNING).
+  it('ptpass schedules list prints one line naming TEMPORAL_ADDRESS', async () => {
+    const run = await ptpass(['schedules', 'list'], {
       DATABASE_URL: server.url('postgres'),
       TEMPORAL_ADDRESS: `127.0.0.1:${closedPort}`,
     });
     expect(run.code).toBe(1);
     expect(run.stderr.trim().split('\n')).toHaveLength(1);
     expect(run.stderr).toMatch(
-      /^ptpass runs list: TEMPORAL_ADDRESS: cannot reach Temporal at 127\.0\.0\.1:\d+ /,
+      /^ptpass schedules list: TEMPORAL_ADDRESS: cannot reach Temporal at 127\.0\.0\.1:\d+ /,
     );
   });
 });

@@ -211,6 +211,12 @@ export interface WriteResult<T> {
   writes: Array<{ resource: string; id: number | string }>;
 }
 
+/** A resource ID in a path or body: a positive bigint that JavaScript holds exactly. */
+export const Id = z.coerce.number().int().min(1).max(Number.MAX_SAFE_INTEGER);
+
+/** A JSON request or response body of this schema, as a route declares it. */
+export const json = <T extends z.ZodType>(schema: T) => ({ content: { 'application/json': { schema } } });
+
 export const IdempotencyHeader = z.object({
   'idempotency-key': z.string().min(1).max(200).optional().openapi({
     description: 'A repeat with the same key and body returns the first response and writes nothing',

@@ -5,11 +5,13 @@ import {
   type ApiEnv,
   apiWrite,
   badRequest,
+  Id,
   IdempotencyHeader,
   InstantInput,
   InstantOutput,
   isoInZone,
   isoOrNull,
+  json,
   notFound,
   parseTimes,
   problems,
@@ -17,9 +19,6 @@ import {
 } from '../core.ts';
 
 /** Booking a class with a pass, cancelling (late cancels cost the session) and attendance. */
-
-const Id = z.coerce.number().int().min(1).max(Number.MAX_SAFE_INTEGER);
-const json = <T extends z.ZodType>(schema: T) => ({ content: { 'application/json': { schema } } });
 
 const BookingSchema = z
   .object({

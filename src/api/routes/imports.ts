@@ -11,10 +11,12 @@ import {
   ApiProblem,
   apiWrite,
   badRequest,
+  Id,
   IdempotencyHeader,
   InstantOutput,
   isoInZone,
   isoOrNull,
+  json,
   notFound,
   problems,
 } from '../core.ts';
@@ -27,8 +29,6 @@ import {
 /** An upload is read whole (its hash is the idempotency key's request); the JSON routes keep their small limit. */
 export const MAX_UPLOAD_BYTES = 64 * 1024 * 1024;
 
-const Id = z.coerce.number().int().min(1).max(Number.MAX_SAFE_INTEGER);
-const json = <T extends z.ZodType>(schema: T) => ({ content: { 'application/json': { schema } } });
 const Kind = z.enum(IMPORT_KINDS).openapi({ param: { name: 'kind', in: 'path' }, example: 'members' });
 
 const ImportStarted = z

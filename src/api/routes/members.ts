@@ -8,9 +8,11 @@ import {
   apiWrite,
   badRequest,
   decodeCursor,
+  Id,
   IdempotencyHeader,
   InstantOutput,
   isoInZone,
+  json,
   notFound,
   PageQuery,
   pageFrom,
@@ -20,7 +22,6 @@ import {
 
 /** Members (the `users` table) and groups of members. */
 
-const Id = z.coerce.number().int().min(1).max(Number.MAX_SAFE_INTEGER);
 const MemberStatus = z.enum(['ACTIVE', 'INACTIVE']);
 
 export const MemberSchema = z
@@ -64,7 +65,6 @@ export function memberJson(row: UserRow, timeZone: string) {
 }
 
 const MemberParam = z.object({ id: Id.openapi({ param: { name: 'id', in: 'path' }, example: 1 }) });
-const json = <T extends z.ZodType>(schema: T) => ({ content: { 'application/json': { schema } } });
 
 const GroupSchema = z
   .object({ id: z.number().int(), name: z.string(), memberIds: z.array(z.number().int()) })

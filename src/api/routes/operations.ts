@@ -11,11 +11,13 @@ import {
   apiWrite,
   badRequest,
   decodeCursor,
+  Id,
   IdempotencyHeader,
   InstantInput,
   InstantOutput,
   isoInZone,
   isoOrNull,
+  json,
   notFound,
   PageQuery,
   pageFrom,
@@ -25,9 +27,6 @@ import {
 } from '../core.ts';
 
 /** Bulk passes (grants), job runs, and launching a job instance. */
-
-const Id = z.coerce.number().int().min(1).max(Number.MAX_SAFE_INTEGER);
-const json = <T extends z.ZodType>(schema: T) => ({ content: { 'application/json': { schema } } });
 
 const BulkPassSchema = z
   .object({

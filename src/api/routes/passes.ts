@@ -8,11 +8,13 @@ import {
   apiWrite,
   badRequest,
   decodeCursor,
+  Id,
   IdempotencyHeader,
   InstantInput,
   InstantOutput,
   isoInZone,
   isoOrNull,
+  json,
   notFound,
   PageQuery,
   pageFrom,
@@ -24,8 +26,6 @@ import {
 
 /** Packages, and passes of a package issued to one member (the rules of a grant). */
 
-const Id = z.coerce.number().int().min(1).max(Number.MAX_SAFE_INTEGER);
-const json = <T extends z.ZodType>(schema: T) => ({ content: { 'application/json': { schema } } });
 const positiveOrUnlimited = (what: string) =>
   z
     .number()
