@@ -103,7 +103,7 @@ it('the Dockerfile installs from the committed lock, builds and assembles a runn
   }
   expect(failed?.status).toBe(1);
   expect(failed?.stderr).toMatch(
-    /^ptpass runs list: cannot reach the database at postgres:\/\/nobody@127\.0\.0\.1:1\/none/,
+    /^ptpass runs list: DATABASE_URL: cannot use the database at postgres:\/\/nobody@127\.0\.0\.1:1\/none: connection refused/,
   );
   // The worker bundles the workflows from their sources with production dependencies only.
   const bundle = join(image, 'workflows.js');

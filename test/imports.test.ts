@@ -330,7 +330,7 @@ describe('bad import input', () => {
   it('exits 2 with one line naming the problem, and writes nothing', async () => {
     const good = await file('ok.csv', 'external_id,name\nx1,Kim\n');
     const cases: Array<[string[], RegExp]> = [
-      [['import', 'members'], /^ptpass import members: which file\?/],
+      [['import', 'members'], /^ptpass import members: <FILE\.csv> is required/],
       [['import', 'members', good, 'extra'], /unexpected argument 'extra'/],
       [['import', 'members', join(dir, 'missing.csv')], /cannot read .*missing\.csv \(ENOENT\)/],
       [['import', 'members', dir], /cannot read .* \(EISDIR\)/],
@@ -357,7 +357,7 @@ describe('bad import input', () => {
         /q\.csv: .*Quote Not Closed.*line 3/,
       ],
       [['import', 'members', good, '--frobnicate'], /Unknown option '--frobnicate'/],
-      [['import', 'rejects'], /which import\?/],
+      [['import', 'rejects'], /<import-id> is required/],
       [['import', 'rejects', 'abc'], /'abc' is not an import id/],
       [['import', 'rejects', '999'], /no import 999/],
     ];

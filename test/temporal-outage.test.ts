@@ -9,6 +9,7 @@ import { launchJob } from '../src/client/launch-job.ts';
 import { getJobRun } from '../src/db/queries/runs.ts';
 import { stepRuns } from '../src/db/schema.ts';
 import type { JobResult } from '../src/jobs/index.ts';
+import { SEARCH_ATTRIBUTE_CLI_TYPES } from '../src/workflows/search-attributes.ts';
 import { freePort } from './helpers/cli.ts';
 import { createTestDatabase, type TestDatabase } from './helpers/db.ts';
 import { seedManyPasses, seedPackage, seedUser, uniqueAsOf } from './helpers/seed.ts';
@@ -40,6 +41,11 @@ async function startServer(port: number): Promise<void> {
       join(dir, 'temporal.db'),
       '--log-level',
       'error',
+      // The search attributes every ptpass run sets (the worker refuses a namespace without them).
+      ...Object.entries(SEARCH_ATTRIBUTE_CLI_TYPES).flatMap(([name, type]) => [
+        '--search-attribute',
+        `${name}=${type}`,
+      ]),
     ],
     { stdio: 'ignore' },
   );
