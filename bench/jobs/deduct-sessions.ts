@@ -1,4 +1,4 @@
-import type { BenchJob } from '../jobs.ts';
+import type { BenchJob, Sql } from '../jobs.ts';
 import { referenceSessions } from '../support.ts';
 
 /**
@@ -17,6 +17,66 @@ const HOUR = 3_600_000;
 
 /** A booking due as of T (alias `b`): the job's rule under the `deduct` no-show policy. */
 const DUE = `b.used_pass = false AND b.status <> 'CANCELLED' AND b.ended_at <= $1`;
+
+/**
+ * The limit's statement over the due bookings with key in (after, upTo]. With `lockPasses` (ranges running
+ * at once on several sessions), it first locks its bookings' passes in id order, skipping the ones another
+ * range's session holds, and handles only the bookings of the passes it locked: the rest (a few passes at
+ * the range edges, and bookings without a pass) stay due for the unpartitioned statement after.
+ */
+async function deductRange(
+  sql: Sql,
+  asOf: Date,
+  { after, upTo }: { after: string | null; upTo: string | null },
+  lockPasses: boolean,
+): Promise<number> {
+  const passLocks = lockPasses
+    ? `, pass_locks AS MATERIALIZED (
+      SELECT p.* FROM passes p WHERE p.id IN (SELECT pass_id FROM due) ORDER BY p.id FOR UPDATE OF p SKIP LOCKED
+    )`
+    : '';
+  const rows = await sql.unsafe<{ written: number }[]>(
+    `
+    WITH due AS (
+      SELECT b.id, b.pass_id, b.started_at FROM bookings b WHERE ${DUE} AND b.id > $2 AND b.id <= $3
+    )${passLocks}, classified AS (
+      SELECT d.id, d.pass_id, p.remaining_count,
+        CASE
+          WHEN p.id IS NULL THEN 'pass-missing'
+          WHEN p.ended_at <= d.started_at OR (p.status = 'EXPIRED' AND p.expired_at <= d.started_at)
+            THEN 'pass-expired'
+        END AS problem
+      FROM due d ${lockPasses ? 'JOIN pass_locks' : 'LEFT JOIN passes'} p ON p.id = d.pass_id
+    ), decided AS (
+      SELECT id, pass_id,
+        CASE
+          WHEN problem IS NOT NULL THEN problem
+          WHEN remaining_count IS NULL THEN 'unlimited'
+          WHEN count(*) FILTER (WHERE problem IS NULL) OVER (PARTITION BY pass_id ORDER BY id) <= remaining_count
+            THEN 'deduct'
+          ELSE 'no-sessions-left'
+        END AS outcome
+      FROM classified
+    ), per_pass AS (
+      SELECT pass_id, count(*)::int AS n FROM decided WHERE outcome = 'deduct' GROUP BY pass_id
+    ), passes_changed AS (
+      UPDATE passes p SET
+        remaining_count = p.remaining_count - d.n,
+        status = CASE WHEN p.remaining_count - d.n = 0 THEN 'EXPIRED'::pass_status ELSE p.status END,
+        expired_at = CASE WHEN p.remaining_count - d.n = 0 AND p.status <> 'EXPIRED' THEN $1 ELSE p.expired_at END,
+        modified_at = now()
+      FROM per_pass d WHERE p.id = d.pass_id
+      RETURNING p.id
+    ), bookings_changed AS (
+      UPDATE bookings b SET status = 'COMPLETED', used_pass = true, modified_at = now()
+      FROM decided d WHERE b.id = d.id AND d.outcome IN ('deduct', 'unlimited')
+      RETURNING b.id
+    )
+    SELECT (SELECT count(*) FROM bookings_changed)::int AS written`,
+    [asOf.toISOString(), after ?? '0', upTo ?? String(Number.MAX_SAFE_INTEGER)],
+  );
+  return rows[0]!.written;
+}
 
 export const deductSessionsBench: BenchJob = {
   job: 'deduct-sessions',
@@ -82,47 +142,20 @@ export const deductSessionsBench: BenchJob = {
    * the bookings — the same outcome per booking as the job's chunks, with no chunking.
    */
   async limit(sql, asOf, { upTo }) {
-    const rows = await sql.unsafe<{ written: number }[]>(
-      `
-      WITH due AS (
-        SELECT b.id, b.pass_id, b.started_at FROM bookings b WHERE ${DUE} AND b.id <= $2
-      ), classified AS (
-        SELECT d.id, d.pass_id, p.remaining_count,
-          CASE
-            WHEN p.id IS NULL THEN 'pass-missing'
-            WHEN p.ended_at <= d.started_at OR (p.status = 'EXPIRED' AND p.expired_at <= d.started_at)
-              THEN 'pass-expired'
-          END AS problem
-        FROM due d LEFT JOIN passes p ON p.id = d.pass_id
-      ), decided AS (
-        SELECT id, pass_id,
-          CASE
-            WHEN problem IS NOT NULL THEN problem
-            WHEN remaining_count IS NULL THEN 'unlimited'
-            WHEN count(*) FILTER (WHERE problem IS NULL) OVER (PARTITION BY pass_id ORDER BY id) <= remaining_count
-              THEN 'deduct'
-            ELSE 'no-sessions-left'
-          END AS outcome
-        FROM classified
-      ), per_pass AS (
-        SELECT pass_id, count(*)::int AS n FROM decided WHERE outcome = 'deduct' GROUP BY pass_id
-      ), passes_changed AS (
-        UPDATE passes p SET
-          remaining_count = p.remaining_count - d.n,
-          status = CASE WHEN p.remaining_count - d.n = 0 THEN 'EXPIRED'::pass_status ELSE p.status END,
-          expired_at = CASE WHEN p.remaining_count - d.n = 0 AND p.status <> 'EXPIRED' THEN $1 ELSE p.expired_at END,
-          modified_at = now()
-        FROM per_pass d WHERE p.id = d.pass_id
-        RETURNING p.id
-      ), bookings_changed AS (
-        UPDATE bookings b SET status = 'COMPLETED', used_pass = true, modified_at = now()
-        FROM decided d WHERE b.id = d.id AND d.outcome IN ('deduct', 'unlimited')
-        RETURNING b.id
-      )
-      SELECT (SELECT count(*) FROM bookings_changed)::int AS written`,
-      [asOf.toISOString(), upTo ?? Number.MAX_SAFE_INTEGER],
-    );
-    return rows[0]!.written;
+    return deductRange(sql, asOf, { after: null, upTo: upTo === undefined ? null : String(upTo) }, false);
+  },
+  limitParallel: {
+    // ptpass partitions the deduct step over booking IDs (bookingKeyRange in src/db/queries/deductions.ts).
+    async keyRange(sql) {
+      const [row] = await sql<{ min: string | null; max: string | null }[]>`
+        SELECT min(id)::text AS min, max(id)::text AS max FROM bookings`;
+      return row?.min && row.max ? { min: row.min, max: row.max } : null;
+    },
+    // A pass near a range edge has bookings in two ranges. Waiting for its lock would hold one session
+    // until the other's whole statement commits (ptpass's chunks wait only for a chunk), so a range skips
+    // the passes another session locked, and the limit's statement finishes what is left, unpartitioned.
+    range: (sql, asOf, range) => deductRange(sql, asOf, range, true),
+    finish: (sql, asOf) => deductRange(sql, asOf, { after: null, upTo: null }, false),
   },
   /**
    * The reference project's read-modify-write: a cursor over the due bookings; per booking, read its pass,
