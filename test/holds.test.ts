@@ -238,7 +238,7 @@ describe('holds', () => {
     const deps = env.launchDeps();
     await launchJob(deps, {
       job: 'statistics',
-      asOf: at(40),
+      asOf: at(6), // after day 5 ends; T is a random past day, so T + 6 days is still in the past
       params: { from: addDays(today, 1), to: addDays(today, 5) },
       wait: true,
     });
