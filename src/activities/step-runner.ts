@@ -152,7 +152,9 @@ export async function runStep(deps: StepRunnerDeps, input: StepInput): Promise<S
   const asOf = new Date(input.asOf);
   let checkpoint = claimed.checkpoint ?? input.after;
   let totals = totalsOf(claimed);
-  let newSkipTotal = claimed.skipCount > 0 ? await countNewSkips(deps.db, claimed.id) : 0;
+  // A step without a reachable skip limit (imports: every bad row is skipped) never counts new skips.
+  const skipLimited = input.skipLimit < Number.MAX_SAFE_INTEGER;
+  let newSkipTotal = skipLimited && claimed.skipCount > 0 ? await countNewSkips(deps.db, claimed.id) : 0;
   const attemptStart = Date.now();
   let readThisAttempt = 0;
   const progress = (): StepProgress => {
@@ -201,7 +203,7 @@ export async function runStep(deps: StepRunnerDeps, input: StepInput): Promise<S
         const result = input.dryRun ? await dryRunChunk(tx, handler, ctx) : await handler.chunk(tx, ctx);
         const skipped = result.skipped ?? [];
         await recordSkips(tx, claimed.id, skipped);
-        const newSkips = skipped.length ? await countNewSkips(tx, claimed.id) : undefined;
+        const newSkips = skipLimited && skipped.length ? await countNewSkips(tx, claimed.id) : undefined;
         const next = result.lastKey ?? checkpoint;
         await saveCheckpoint(tx, claimed.id, {
           checkpoint: next,

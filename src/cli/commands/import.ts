@@ -31,9 +31,8 @@ function importCommand(kind: ImportKind): Command {
       wait: { type: 'boolean', description: 'Wait for the import job and print its counts' },
     },
     async run({ values, positionals }, ctx) {
-      const [path, ...extra] = positionals;
-      if (!path) throw new UsageError(`which file? (ptpass import ${kind} FILE.csv)`);
-      if (extra.length) throw new UsageError(`unexpected argument '${extra[0]}'`);
+      // The command framework has checked there is exactly one positional argument (`args`).
+      const path = positionals[0]!;
       const { createReadStream } = await import('node:fs');
       const { basename } = await import('node:path');
       const { ImportFileError, openImportFile } = await import('../../client/import-file.ts');
@@ -103,9 +102,8 @@ export const importRejectsCommand: Command = {
     out: { type: 'string', placeholder: 'FILE', description: 'Write the CSV to FILE instead of stdout' },
   },
   async run({ values, positionals }, ctx) {
-    const [id, ...extra] = positionals;
-    if (!id) throw new UsageError('which import? (ptpass import rejects <import-id>)');
-    if (extra.length) throw new UsageError(`unexpected argument '${extra[0]}'`);
+    // The command framework has checked there is exactly one positional argument (`args`).
+    const id = positionals[0]!;
     if (!/^[1-9]\d{0,14}$/.test(id)) throw new UsageError(`'${id}' is not an import id (a whole number)`);
     const out = optionalString(values, 'out');
     const { importRejectsCsv, UnknownImportError } = await import('../../client/imports.ts');
