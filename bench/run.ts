@@ -64,11 +64,11 @@ const workerCount = Number(values.workers);
 if (
   !(scale > 0) ||
   !(partitions >= 1) ||
-  !(referenceCap >= 5) ||
+  !(referenceCap === 0 || referenceCap >= 5) ||
   !(Number.isInteger(workerCount) && workerCount >= 1)
 ) {
   console.error(
-    'bench: --scale must be > 0, --partitions >= 1, --reference-cap >= 5, --workers a whole number >= 1',
+    'bench: --scale must be > 0, --partitions >= 1, --reference-cap 0 (skip) or >= 5, --workers a whole number >= 1',
   );
   process.exit(2);
 }
@@ -136,6 +136,27 @@ async function warmUp(client: Client, taskQueue: string, db: ReturnType<typeof c
   console.log(
     `bench: worker ${pid} took no warm-up workflow task in 12 runs; its first measured run pays it`,
   );
+}
+
+/**
+ * The reference arm over a sample of `--reference-cap` items, extrapolated to all `items`, and whether its
+ * rows equal the limit arm's over the same items (keys <= the sample's last).
+ */
+async function referenceArm(sql: ReturnType<typeof adminSql>, job: BenchJob, asOf: Date, items: number) {
+  await restore(sql, job);
+  const run = await timed(() => job.reference(benchUrl, asOf, referenceCap));
+  const print = await job.fingerprint(sql, run.value.lastKey);
+  const note = job.afterArm ? await job.afterArm(sql, 'reference', run.seconds) : undefined;
+  await restore(sql, job);
+  await job.limit(sql, asOf, { url: benchUrl, upTo: run.value.lastKey });
+  const limitSamplePrint = await job.fingerprint(sql, run.value.lastKey);
+  return {
+    seconds: (run.seconds * items) / Math.max(1, run.value.processed),
+    sampleSeconds: run.seconds,
+    processed: run.value.processed,
+    same: print === limitSamplePrint,
+    note,
+  };
 }
 
 async function main() {
@@ -286,19 +307,11 @@ async function main() {
         }
       }
 
-      // reference (sample)
-      await restore(sql, job);
-      const reference = await timed(() => job.reference(benchUrl, asOf, referenceCap));
-      const referenceSeconds = (reference.seconds * items) / Math.max(1, reference.value.processed);
-      const referencePrint = await job.fingerprint(sql, reference.value.lastKey);
-      if (job.afterArm) notes.push(await job.afterArm(sql, 'reference', reference.seconds));
-      // Compare the reference's sample against the limit arm over the same items (keys <= the sample's last).
-      await restore(sql, job);
-      await job.limit(sql, asOf, { url: benchUrl, upTo: reference.value.lastKey });
-      const limitSamplePrint = await job.fingerprint(sql, reference.value.lastKey);
+      // reference (sample); --reference-cap 0 skips it (the growth runs).
+      const reference = referenceCap > 0 ? await referenceArm(sql, job, asOf, items) : undefined;
+      if (reference?.note) notes.push(reference.note);
 
-      const same =
-        limitPrint === ptpassPrint && referencePrint === limitSamplePrint && (limitParallel?.same ?? true);
+      const same = limitPrint === ptpassPrint && (reference?.same ?? true) && (limitParallel?.same ?? true);
       const rss = worker.peakRssMb();
       const row = {
         job: job.job,
@@ -306,13 +319,13 @@ async function main() {
         items,
         limitSeconds: limit.seconds,
         ptpassSeconds: ptpass.seconds,
-        referenceSeconds,
-        referenceSample: reference.value.processed,
-        referenceSampleSeconds: reference.seconds,
+        referenceSeconds: reference?.seconds,
+        referenceSample: reference?.processed,
+        referenceSampleSeconds: reference?.sampleSeconds,
         ptpassOverLimit: ptpass.seconds / limit.seconds,
         limitParallelSeconds: limitParallel?.seconds,
         ptpassOverLimitParallel: limitParallel ? ptpass.seconds / limitParallel.seconds : undefined,
-        referenceOverPtpass: referenceSeconds / ptpass.seconds,
+        referenceOverPtpass: reference ? reference.seconds / ptpass.seconds : undefined,
         ptpassPartitions,
         workerPeakRssMb: rss,
         historyEvents: ptpass.events,
@@ -335,8 +348,7 @@ async function main() {
         console.log('  ARMS DISAGREE: the rows differ, no ratios printed', {
           limitPrint,
           ptpassPrint,
-          referencePrint,
-          limitSamplePrint,
+          referenceSame: reference?.same,
           limitParallelSame: limitParallel?.same,
         });
         for (const note of notes) console.log(`  ${note}`);
@@ -371,15 +383,19 @@ async function main() {
               fmt.rate(items, ptpass.seconds),
               `${ptpassPartitions} partition(s), Temporal, worker process`,
             ],
-            [
-              'reference',
-              items,
-              fmt.s(referenceSeconds),
-              fmt.rate(items, referenceSeconds),
-              reference.value.processed >= items
-                ? `all ${items} ${unit}, measured`
-                : `extrapolated from ${reference.value.processed} ${unit} in ${fmt.s(reference.seconds)} s`,
-            ],
+            ...(reference
+              ? [
+                  [
+                    'reference',
+                    items,
+                    fmt.s(reference.seconds),
+                    fmt.rate(items, reference.seconds),
+                    reference.processed >= items
+                      ? `all ${items} ${unit}, measured`
+                      : `extrapolated from ${reference.processed} ${unit} in ${fmt.s(reference.sampleSeconds)} s`,
+                  ],
+                ]
+              : []),
           ],
         ),
       );
@@ -388,7 +404,8 @@ async function main() {
           (limitParallel
             ? ` · ptpass ÷ limit-parallel ${fmt.ratio(ptpass.seconds, limitParallel.seconds)}`
             : '') +
-          ` · reference ÷ ptpass ${fmt.ratio(referenceSeconds, ptpass.seconds)} · worker peak RSS ${rss} MB · history events ${ptpass.events}`,
+          (reference ? ` · reference ÷ ptpass ${fmt.ratio(reference.seconds, ptpass.seconds)}` : '') +
+          ` · worker peak RSS ${rss} MB · history events ${ptpass.events}`,
       );
       if (scaledOut) {
         const ran = Object.values(scaledOut.stepsByWorker).join(' + ');
@@ -431,6 +448,7 @@ async function growth(): Promise<void> {
   mkdirSync(join(ROOT, 'bench-results'), { recursive: true });
   const rows: Array<Array<string | number>> = [];
   const perRow: Record<string, number[]> = {};
+  const limitPerRow: Record<string, number[]> = {};
   for (const job of GROWTH_JOBS) {
     for (const factor of GROWTH_FACTORS) {
       const size = scale * factor;
@@ -442,7 +460,7 @@ async function growth(): Promise<void> {
         '--workers',
         '1',
         '--reference-cap',
-        '5',
+        '0',
         '--sections',
         'jobs',
       );
@@ -455,6 +473,7 @@ async function growth(): Promise<void> {
       const [r] = JSON.parse(readFileSync(out, 'utf8')).results as Array<{
         items: number;
         ptpassSeconds: number;
+        limitParallelSeconds?: number;
         workerPeakRssMb: number;
         historyEvents: number;
         sameRows: boolean;
@@ -462,12 +481,16 @@ async function growth(): Promise<void> {
       if (!r) throw new Error(`growth: no result for ${job} at scale ${size}`);
       const secondsPerMillion = (r.ptpassSeconds / r.items) * 1e6;
       perRow[job] = [...(perRow[job] ?? []), secondsPerMillion];
+      const limitPerMillion = r.limitParallelSeconds ? (r.limitParallelSeconds / r.items) * 1e6 : undefined;
+      if (limitPerMillion) limitPerRow[job] = [...(limitPerRow[job] ?? []), limitPerMillion];
       rows.push([
         job,
         `${factor}×`,
         r.items,
         fmt.s(r.ptpassSeconds),
         fmt.s(secondsPerMillion),
+        limitPerMillion ? fmt.s(limitPerMillion) : '-',
+        r.limitParallelSeconds ? fmt.ratio(r.ptpassSeconds, r.limitParallelSeconds) : '-',
         r.workerPeakRssMb,
         r.historyEvents,
         r.sameRows ? 'yes' : 'NO',
@@ -482,6 +505,8 @@ async function growth(): Promise<void> {
         'rows',
         'ptpass s',
         's per million rows',
+        'limit-parallel s per million',
+        'ptpass ÷ limit-parallel',
         'worker peak RSS MB',
         'history events',
         'rows = limit',
@@ -489,10 +514,16 @@ async function growth(): Promise<void> {
       rows,
     )}`,
   );
-  for (const [job, costs] of Object.entries(perRow)) {
+  const spread = (costs: number[]) => {
     const mid = costs[1]!;
-    const spread = costs.map((c) => `${c >= mid ? '+' : ''}${(((c - mid) / mid) * 100).toFixed(0)} %`);
-    console.log(`  ${job}: per-row cost against 1×: ${spread.join(', ')} (target within ±15 %)`);
+    return costs.map((c) => `${c >= mid ? '+' : ''}${(((c - mid) / mid) * 100).toFixed(0)} %`).join(', ');
+  };
+  for (const [job, costs] of Object.entries(perRow)) {
+    const limit = limitPerRow[job];
+    console.log(
+      `  ${job}: per-row cost against 1×: ${spread(costs)} (target within ±15 %)` +
+        (limit?.length === costs.length ? `; limit-parallel's: ${spread(limit)}` : ''),
+    );
   }
 }
 
