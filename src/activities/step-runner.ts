@@ -46,6 +46,11 @@ export interface StepHandler<P = Record<string, unknown>> {
   chunk(tx: Tx, ctx: ChunkContext<P>): Promise<ChunkResult>;
   /** Key bounds for partitioned runs; absent when the step cannot be partitioned. */
   keyRange?(db: Db): Promise<{ min: string; max: string } | null>;
+  /**
+   * How many rows the step will read as of T (the planner's estimate, or a cheap count): what a run's
+   * partition count is chosen from. Absent: the key range's span stands in for it.
+   */
+  estimateRows?(db: Db, ctx: { asOf: Date; params: P }): Promise<number>;
   /** Runs once after the last chunk (for example to mark a parent row done); must be idempotent. */
   finish?(db: Db, ctx: Omit<ChunkContext<P>, 'after' | 'limit'>, totals: StepTotals): Promise<void>;
 }

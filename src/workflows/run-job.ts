@@ -136,7 +136,7 @@ export async function runJob(job: JobDefinition, rawInput: unknown): Promise<Job
         skipLimit: settings.skipLimit,
         pauseMs: settings.pauseMs,
       };
-      // Partitions: the run's setting, else the step's key range and the worker's slots decide (planStep).
+      // Partitions: the run's setting, else the step's estimated rows and the worker's slots decide (planStep).
       // A restarted run keeps the partitions of the run it continues (planStep finds them).
       const requested = input.settings.steps?.[settings.name]?.partitions;
       // (Runs started before planStep chose partitions replay as they ran: one range unless asked.)
@@ -148,6 +148,8 @@ export async function runJob(job: JobDefinition, rawInput: unknown): Promise<Job
               job: job.name,
               step: settings.name,
               partitions: requested ?? 0,
+              asOf,
+              params: input.params as Record<string, unknown>,
             });
       const runPart = (range: (typeof ranges)[number]) => () =>
         stepActivity(
