@@ -88,9 +88,9 @@ function deliverStep(notifier: Notifier, events: readonly string[]): StepHandler
       const activity = Context.current();
       let lastBeat = Date.now();
       const read = due.length;
-      // Streamed: each row is rendered when a lane takes it, sent, and recorded with the next batch in this
+      // Streamed: each row is rendered when a lane takes it, sent, and recorded by the next write in this
       // chunk's transaction, so a page never holds all its messages at once.
-      const recorder = recordInBatches(tx, RECORD_BATCH);
+      const recorder = recordAsTheyArrive(tx, RECORD_MIN_BATCH);
       await forEachBounded(due, notifier.concurrency, async (row) => {
         const prepared = prepare(row, ctx.asOf, notifier);
         const base = { id: row.id, channel: notifier.channel.name };
@@ -123,29 +123,37 @@ function deliverStep(notifier: Notifier, events: readonly string[]): StepHandler
   };
 }
 
-/** Deliveries recorded per statement while a page is being sent. */
-const RECORD_BATCH = 100;
+/** The fewest deliveries a statement records while the page is still being sent (the rest at the end). */
+const RECORD_MIN_BATCH = 50;
 
 /**
- * Collects delivery outcomes and writes them in batches, one statement at a time, in the chunk's
- * transaction. A failed write stops further adds (the chunk fails and rolls back; its rows stay PENDING).
+ * Collects delivery outcomes and writes them in the chunk's transaction, one statement at a time: each
+ * statement takes every outcome that arrived while the previous one ran (at least `minBatch` of them until
+ * `close`). The writes keep pace with the sends, so what is left when the last send returns is one small
+ * statement. Fixed batches of 100 queued up behind the first (its round trips wait for an event loop that
+ * 128 sends keep busy: 65–100 ms) and left ~30 ms of writes after each page's last send. A failed write
+ * stops further adds (the chunk fails and rolls back; its rows stay PENDING).
  */
-function recordInBatches(tx: Parameters<StepHandler['chunk']>[0], size: number) {
+function recordAsTheyArrive(tx: Parameters<StepHandler['chunk']>[0], minBatch: number) {
   let batch: DeliveryRecord[] = [];
-  let writing: Promise<void> = Promise.resolve();
+  let writing: Promise<void> | undefined;
   let failure: { error: unknown } | undefined;
   let sent = 0;
   const skipped: Array<{ key: string; reason: string }> = [];
-  const flush = () => {
+  const write = async (records: DeliveryRecord[]) => {
+    try {
+      sent += (await recordDeliveries(tx, records)).sent;
+    } catch (error) {
+      failure ??= { error };
+    }
+  };
+  const pump = () => {
+    if (writing !== undefined || failure || batch.length < minBatch) return;
     const records = batch;
     batch = [];
-    writing = writing.then(async () => {
-      if (failure) return;
-      try {
-        sent += (await recordDeliveries(tx, records)).sent;
-      } catch (error) {
-        failure = { error };
-      }
+    writing = write(records).then(() => {
+      writing = undefined;
+      pump();
     });
   };
   return {
@@ -153,11 +161,15 @@ function recordInBatches(tx: Parameters<StepHandler['chunk']>[0], size: number) 
       if (failure) throw failure.error;
       if (record.status === 'FAILED') skipped.push({ key: record.id, reason: record.error ?? 'failed' });
       batch.push(record);
-      if (batch.length >= size) flush();
+      pump();
     },
     async close(): Promise<{ sent: number; skipped: Array<{ key: string; reason: string }> }> {
-      if (batch.length) flush();
-      await writing;
+      while (writing !== undefined) await writing;
+      if (batch.length && !failure) {
+        const records = batch;
+        batch = [];
+        await write(records);
+      }
       if (failure) throw failure.error;
       return { sent, skipped };
     },
