@@ -5,7 +5,9 @@ import { afterKey, type ChunkCounts, type ChunkWindow, chunkCounts, upToKey } fr
 /**
  * Pass lifecycle rules, one set-based statement per chunk. Each statement reads a keyset page
  * (`id > after ORDER BY id LIMIT n`, never OFFSET), and its UPDATE re-checks the rule in its own WHERE
- * clause, so a pass changed by someone else after the page was read is left alone.
+ * clause, so a pass changed by someone else after the page was read is left alone (the UPDATE waits for
+ * that change's lock and re-evaluates the rule on the new row; the page itself takes no lock, which cost a
+ * third of a chunk: README "Performance").
  */
 
 /** A timestamptz parameter for raw SQL (the postgres.js driver of Drizzle passes dates as text). */
@@ -33,7 +35,6 @@ export function activatePassesChunk(db: DbOrTx, w: ChunkWindow): Promise<ChunkCo
         AND id > ${afterKey(w)} AND id <= ${upToKey(w)}
       ORDER BY id
       LIMIT ${w.limit}
-      FOR UPDATE
     ), changed AS (
       UPDATE passes p SET status = 'PROGRESSED', modified_at = now()
       FROM page
@@ -54,24 +55,26 @@ export function expirePassesChunk(db: DbOrTx, w: ChunkWindow): Promise<ChunkCoun
   return chunkCounts(
     db,
     sql`
-    WITH due AS (
+    WITH page AS (
       -- Two arms, one per rule, so each can read only its due rows from its partial index
       -- (passes_progressed_end_idx, passes_progressed_used_up_idx): an OR over both columns misleads
-      -- the planner into walking every PROGRESSED pass.
-      (SELECT id FROM passes
-       WHERE status = 'PROGRESSED' AND ended_at <= ${instant(w.asOf)} AND ${progressedEnd} <= ${instant(w.asOf)}
-         AND id > ${afterKey(w)} AND id <= ${upToKey(w)}
-       ORDER BY id LIMIT ${w.limit})
-      UNION
-      (SELECT id FROM passes
-       WHERE status = 'PROGRESSED' AND remaining_count = 0
-         AND id > ${afterKey(w)} AND id <= ${upToKey(w)}
-       ORDER BY id LIMIT ${w.limit})
-    ), page AS (
-      SELECT p.id FROM passes p
-      WHERE p.id IN (SELECT id FROM due ORDER BY id LIMIT ${w.limit})
-      ORDER BY p.id
-      FOR UPDATE
+      -- the planner into walking every PROGRESSED pass. The arms are disjoint (the second takes only the
+      -- passes the first does not), so both stream in id order into one merge, with no sort or
+      -- de-duplication of the page.
+      SELECT id FROM (
+        (SELECT id FROM passes
+         WHERE status = 'PROGRESSED' AND ended_at <= ${instant(w.asOf)} AND ${progressedEnd} <= ${instant(w.asOf)}
+           AND id > ${afterKey(w)} AND id <= ${upToKey(w)}
+         ORDER BY id LIMIT ${w.limit})
+        UNION ALL
+        (SELECT id FROM passes
+         WHERE status = 'PROGRESSED' AND remaining_count = 0
+           AND (ended_at IS NULL OR ended_at > ${instant(w.asOf)})
+           AND id > ${afterKey(w)} AND id <= ${upToKey(w)}
+         ORDER BY id LIMIT ${w.limit})
+      ) due
+      ORDER BY id
+      LIMIT ${w.limit}
     ), changed AS (
       UPDATE passes p SET status = 'EXPIRED', expired_at = ${instant(w.asOf)}, modified_at = now()
       FROM page
