@@ -90,7 +90,7 @@ function deliverStep(notifier: Notifier, events: readonly string[]): StepHandler
       const read = due.length;
       // Streamed: each row is rendered when a lane takes it, sent, and recorded by the next write in this
       // chunk's transaction, so a page never holds all its messages at once.
-      const recorder = recordAsTheyArrive(tx, RECORD_MIN_BATCH);
+      const recorder = recordInBatches(tx, RECORD_BATCH);
       await forEachBounded(due, notifier.concurrency, async (row) => {
         const prepared = prepare(row, ctx.asOf, notifier);
         const base = { id: row.id, channel: notifier.channel.name };
@@ -123,53 +123,47 @@ function deliverStep(notifier: Notifier, events: readonly string[]): StepHandler
   };
 }
 
-/** The fewest deliveries a statement records while the page is still being sent (the rest at the end). */
-const RECORD_MIN_BATCH = 50;
+/** Deliveries recorded per statement while a page is being sent. */
+const RECORD_BATCH = 100;
 
 /**
- * Collects delivery outcomes and writes them in the chunk's transaction, one statement at a time: each
- * statement takes every outcome that arrived while the previous one ran (at least `minBatch` of them until
- * `close`). The writes keep pace with the sends, so what is left when the last send returns is one small
- * statement. Fixed batches of 100 queued up behind the first (its round trips wait for an event loop that
- * 128 sends keep busy: 65–100 ms) and left ~30 ms of writes after each page's last send. A failed write
- * stops further adds (the chunk fails and rolls back; its rows stay PENDING).
+ * Collects delivery outcomes and writes them in batches in the chunk's transaction, without waiting for
+ * the previous batch: the statements go down the transaction's connection one after another (postgres.js
+ * pipelines them) and PostgreSQL runs them in order, so what is left when the last send returns is the
+ * last batch. Waiting for each statement before sending the next queued them up: with 128 sends keeping
+ * the event loop busy a round trip took 65–100 ms, and ~30 ms of writes were left after each page's last
+ * send. A failed write fails the chunk (it rolls back; its rows stay PENDING) and stops further adds.
  */
-function recordAsTheyArrive(tx: Parameters<StepHandler['chunk']>[0], minBatch: number) {
+function recordInBatches(tx: Parameters<StepHandler['chunk']>[0], size: number) {
   let batch: DeliveryRecord[] = [];
-  let writing: Promise<void> | undefined;
+  const writes: Array<Promise<void>> = [];
   let failure: { error: unknown } | undefined;
   let sent = 0;
   const skipped: Array<{ key: string; reason: string }> = [];
-  const write = async (records: DeliveryRecord[]) => {
-    try {
-      sent += (await recordDeliveries(tx, records)).sent;
-    } catch (error) {
-      failure ??= { error };
-    }
-  };
-  const pump = () => {
-    if (writing !== undefined || failure || batch.length < minBatch) return;
+  const flush = () => {
     const records = batch;
     batch = [];
-    writing = write(records).then(() => {
-      writing = undefined;
-      pump();
-    });
+    writes.push(
+      recordDeliveries(tx, records).then(
+        (counts) => {
+          sent += counts.sent;
+        },
+        (error: unknown) => {
+          failure ??= { error };
+        },
+      ),
+    );
   };
   return {
     add(record: DeliveryRecord) {
       if (failure) throw failure.error;
       if (record.status === 'FAILED') skipped.push({ key: record.id, reason: record.error ?? 'failed' });
       batch.push(record);
-      pump();
+      if (batch.length >= size) flush();
     },
     async close(): Promise<{ sent: number; skipped: Array<{ key: string; reason: string }> }> {
-      while (writing !== undefined) await writing;
-      if (batch.length && !failure) {
-        const records = batch;
-        batch = [];
-        await write(records);
-      }
+      if (batch.length && !failure) flush();
+      await Promise.all(writes);
       if (failure) throw failure.error;
       return { sent, skipped };
     },
