@@ -34,7 +34,9 @@ export async function startWorkerProcess(env: Record<string, string>): Promise<B
     execFileSync('npm', ['run', '--silent', 'build'], { cwd: ROOT, stdio: 'inherit' });
     built = true;
   }
-  const child: ChildProcess = spawn(process.execPath, ['dist/worker.js'], {
+  // BENCH_WORKER_NODE_OPTIONS: flags for the worker's node only (e.g. `--cpu-prof --cpu-prof-dir=/tmp/p`).
+  const nodeFlags = process.env.BENCH_WORKER_NODE_OPTIONS?.split(/\s+/).filter(Boolean) ?? [];
+  const child: ChildProcess = spawn(process.execPath, [...nodeFlags, 'dist/worker.js'], {
     cwd: ROOT,
     env: { ...process.env, LOG_LEVEL: 'warn', METRICS_PORT: '0', BUSINESS_TIMEZONE: BENCH_TIME_ZONE, ...env },
     stdio: ['ignore', 'ignore', 'pipe'],

@@ -39,19 +39,36 @@ export function createWebhookChannel(options: { url: string; secret: string }): 
   const secure = url.protocol === 'https:';
   const agent = secure ? new HttpsAgent({ keepAlive: true }) : new HttpAgent({ keepAlive: true });
   const send = secure ? httpsRequest : httpRequest;
+  // Parsed once: passing the URL made node:http convert it again for every request.
+  const target = {
+    protocol: url.protocol,
+    hostname: url.hostname.replace(/^\[|\]$/g, ''),
+    port: url.port || undefined,
+    path: `${url.pathname}${url.search}`,
+    ...(url.username
+      ? { auth: `${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}` }
+      : {}),
+  };
   return {
     name: 'webhook',
     attempt(notification, signal) {
       const body = webhookBody(notification);
       return new Promise<AttemptResult>((resolve) => {
+        // One abort listener that destroys the request, rather than node:http's `signal` option, which
+        // also watches the request stream's end (~10 µs of each delivery in the worker's CPU profile).
+        let onAbort: (() => void) | undefined;
+        const settle = (result: AttemptResult) => {
+          if (onAbort) signal.removeEventListener('abort', onAbort);
+          resolve(result);
+        };
         const failed = (err: unknown) =>
-          resolve({ ok: false, retryable: true, reason: describeNetworkError(err, signal) });
+          settle({ ok: false, retryable: true, reason: describeNetworkError(err, signal) });
+        if (signal.aborted) return failed(signal.reason);
         const req = send(
-          url,
           {
+            ...target,
             method: 'POST',
             agent,
-            signal,
             headers: {
               'Content-Type': 'application/json; charset=utf-8',
               'Content-Length': Buffer.byteLength(body),
@@ -66,9 +83,11 @@ export function createWebhookChannel(options: { url: string; secret: string }): 
               if (detail.length < 200) detail += chunk;
             });
             res.on('error', failed);
-            res.on('end', () => resolve(classify(res.statusCode ?? 0, res.headers, detail)));
+            res.on('end', () => settle(classify(res.statusCode ?? 0, res.headers, detail)));
           },
         );
+        onAbort = () => req.destroy(signal.reason instanceof Error ? signal.reason : new Error('aborted'));
+        signal.addEventListener('abort', onAbort, { once: true });
         req.on('error', failed);
         req.end(body);
       });
