@@ -1,6 +1,7 @@
 import { eq, sql } from 'drizzle-orm';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { choosePartitions, ROWS_PER_PARTITION } from '../src/activities/index.ts';
+import { splitKeyRange } from '../src/activities/step-runner.ts';
 import { launchJob } from '../src/client/launch-job.ts';
 import { passes } from '../src/db/schema.ts';
 import { useJobTestEnvironment } from './helpers/job-test.ts';
@@ -18,6 +19,30 @@ describe('choosePartitions', () => {
     expect(choosePartitions(ROWS_PER_PARTITION * 100, 256)).toBe(8);
     // A step that declares more partitions keeps them.
     expect(choosePartitions(10, 16, 3)).toBe(3);
+    // A step may say how many rows a partition is worth (deliveries: 2,000).
+    expect(choosePartitions(5000, 16, 1, 2000)).toBe(2);
+  });
+
+  it('splits UUID keys as the 128-bit numbers PostgreSQL orders them by', () => {
+    const all = { min: '00000000-0000-0000-0000-000000000000', max: 'ffffffff-ffff-ffff-ffff-ffffffffffff' };
+    expect(splitKeyRange(all, 4)).toEqual([
+      { partition: 0, after: null, upTo: '3fffffff-ffff-ffff-ffff-ffffffffffff' },
+      {
+        partition: 1,
+        after: '3fffffff-ffff-ffff-ffff-ffffffffffff',
+        upTo: '7fffffff-ffff-ffff-ffff-ffffffffffff',
+      },
+      {
+        partition: 2,
+        after: '7fffffff-ffff-ffff-ffff-ffffffffffff',
+        upTo: 'bfffffff-ffff-ffff-ffff-ffffffffffff',
+      },
+      { partition: 3, after: 'bfffffff-ffff-ffff-ffff-ffffffffffff', upTo: null },
+    ]);
+    expect(splitKeyRange({ min: '1', max: '100' }, 2)).toEqual([
+      { partition: 0, after: null, upTo: '50' },
+      { partition: 1, after: '50', upTo: null },
+    ]);
   });
 });
 

@@ -1,6 +1,6 @@
 import type { Db } from '../db/client.ts';
 import { findStepRanges, finishJobRun, insertJobRun, type NewJobRun } from '../db/queries/runs.ts';
-import type { JobResult } from '../jobs/definition.ts';
+import { type JobResult, ROWS_PER_PARTITION } from '../jobs/definition.ts';
 import { findJob, type JobName } from '../jobs/index.ts';
 import type { Logger } from '../logger.ts';
 import { applyClosureSteps } from './apply-closure.ts';
@@ -24,18 +24,22 @@ import {
   splitKeyRange,
 } from './step-runner.ts';
 
-/** Rows a step reads below which one more partition costs more in set-up than it saves. */
-export const ROWS_PER_PARTITION = 100_000;
+export { ROWS_PER_PARTITION };
 
 /**
- * The partition count a run picks when its settings do not say: one per ROWS_PER_PARTITION rows the step
- * will read (its handler's `estimateRows`; else the span of its key range, an upper bound), at least the
- * step's declared default, and at most a quarter of the worker's activity slots (so other runs and
- * deliveries keep slots), capped at 8 (about what one PostgreSQL server's cores absorb). With 16 slots: up
- * to 4 partitions.
+ * The partition count a run picks when its settings do not say: one per `rowsPerPartition` rows the step
+ * will read (ROWS_PER_PARTITION unless the step says; the rows are its handler's `estimateRows`, else the
+ * span of its key range, an upper bound), at least the step's declared default, and at most a quarter of
+ * the worker's activity slots (so other runs and deliveries keep slots), capped at 8 (about what one
+ * PostgreSQL server's cores absorb). With 16 slots: up to 4 partitions.
  */
-export function choosePartitions(rows: number, slots: number, declared = 1): number {
-  const byRows = Math.floor(rows / ROWS_PER_PARTITION);
+export function choosePartitions(
+  rows: number,
+  slots: number,
+  declared = 1,
+  rowsPerPartition = ROWS_PER_PARTITION,
+): number {
+  const byRows = Math.floor(rows / rowsPerPartition);
   const bySlots = Math.max(1, Math.min(8, Math.floor(slots / 4)));
   return Math.max(declared, Math.min(byRows, bySlots), 1);
 }
@@ -190,7 +194,7 @@ export function createActivities(deps: ActivityDeps) {
       const range = handler.keyRange ? await handler.keyRange(deps.db) : null;
       if (!range) return splitKeyRange(null, 1);
       if (input.partitions) return splitKeyRange(range, input.partitions);
-      const declared = findJob(input.job)?.steps.find((s) => s.name === input.step)?.partitions ?? 1;
+      const stepDef = findJob(input.job)?.steps.find((s) => s.name === input.step);
       const rows =
         handler.estimateRows && input.asOf
           ? await handler.estimateRows(deps.db, {
@@ -198,7 +202,11 @@ export function createActivities(deps: ActivityDeps) {
               params: { ...deps.paramDefaults?.[input.job], ...input.params },
             })
           : Number(BigInt(range.max) - BigInt(range.min) + 1n);
-      return splitKeyRange(range, choosePartitions(rows, deps.activitySlots ?? 16, declared));
+      const count = Math.min(
+        choosePartitions(rows, deps.activitySlots ?? 16, stepDef?.partitions, stepDef?.rowsPerPartition),
+        handler.maxPartitions ?? Number.POSITIVE_INFINITY,
+      );
+      return splitKeyRange(range, count);
     },
 
     runStep(input: StepInput) {

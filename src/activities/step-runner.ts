@@ -29,6 +29,9 @@ export interface ChunkContext<P = Record<string, unknown>> {
   limit: number;
   /** Set in a dry run (the chunk is rolled back): a step with effects outside the database skips them. */
   dryRun?: boolean;
+  /** This partition and how many of the step run at once (a step sharing a budget, such as delivery lanes). */
+  partition?: number;
+  partitions?: number;
 }
 
 export interface ChunkResult {
@@ -51,6 +54,8 @@ export interface StepHandler<P = Record<string, unknown>> {
    * partition count is chosen from. Absent: the key range's span stands in for it.
    */
   estimateRows?(db: Db, ctx: { asOf: Date; params: P }): Promise<number>;
+  /** The most partitions a run of this step may pick itself (a budget its partitions share). */
+  maxPartitions?: number;
   /** Runs once after the last chunk (for example to mark a parent row done); must be idempotent. */
   finish?(db: Db, ctx: Omit<ChunkContext<P>, 'after' | 'limit'>, totals: StepTotals): Promise<void>;
 }
@@ -197,6 +202,8 @@ export async function runStep(deps: StepRunnerDeps, input: StepInput): Promise<S
         upTo: input.upTo,
         limit: input.chunkSize,
         dryRun: input.dryRun,
+        partition: input.partition,
+        partitions: input.partitions ?? 1,
       };
       const chunk = await deps.db.transaction(async (tx) => {
         await commitWithoutWaitingForFlush(tx);
@@ -348,14 +355,20 @@ async function dryRunChunk(
   return result;
 }
 
-/** Splits a step's key range into `partitions` contiguous ranges (after, upTo]. */
+/**
+ * Splits a step's key range into `partitions` contiguous ranges (after, upTo]. Keys are bigint IDs as
+ * decimal text, or UUIDs (split as the 128-bit numbers PostgreSQL orders them by).
+ */
 export function splitKeyRange(
   range: { min: string; max: string } | null,
   partitions: number,
 ): Array<{ partition: number; after: string | null; upTo: string | null }> {
   if (!range || partitions <= 1) return [{ partition: 0, after: null, upTo: null }];
-  const min = BigInt(range.min);
-  const max = BigInt(range.max);
+  const uuid = UUID.test(range.min) && UUID.test(range.max);
+  const toNumber = (key: string) => (uuid ? BigInt(`0x${key.replaceAll('-', '')}`) : BigInt(key));
+  const toKey = (n: bigint) => (uuid ? formatUuid(n) : n.toString());
+  const min = toNumber(range.min);
+  const max = toNumber(range.max);
   const span = max - min + 1n;
   const parts = BigInt(partitions);
   const result: Array<{ partition: number; after: string | null; upTo: string | null }> = [];
@@ -365,12 +378,19 @@ export function splitKeyRange(
     if (upTo !== null && after !== null && upTo <= after) continue;
     result.push({
       partition: Number(i),
-      after: after === null ? null : after.toString(),
-      upTo: upTo === null ? null : upTo.toString(),
+      after: after === null ? null : toKey(after),
+      upTo: upTo === null ? null : toKey(upTo),
     });
     after = upTo;
   }
   return result;
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+function formatUuid(n: bigint): string {
+  const hex = n.toString(16).padStart(32, '0');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 }
 
 function totalsOf(row: StepRunRow): StepTotals {

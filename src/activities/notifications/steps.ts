@@ -1,5 +1,6 @@
 import { Context } from '@temporalio/activity';
 import {
+  countDueNotifications,
   type DeliveryRecord,
   type DueNotification,
   enqueueClassRemindersChunk,
@@ -72,12 +73,28 @@ export function passExpiryReminderSteps(notifier: Notifier): Record<string, Step
   };
 }
 
+/** Every notification ID: outbox IDs are random (v4) UUIDs, so equal slices of the space get equal shares. */
+const ALL_NOTIFICATION_IDS = {
+  min: '00000000-0000-0000-0000-000000000000',
+  max: 'ffffffff-ffff-ffff-ffff-ffffffffffff',
+};
+
+/**
+ * Delivery of the due notifications of `events`. A run with many splits into partitions over slices of
+ * the ID space (the job's `rowsPerPartition`), each with its share of the worker's `NOTIFY_CONCURRENCY`
+ * lanes: while one partition locks its next page or commits the last, the others are sending.
+ */
 function deliverStep(notifier: Notifier, events: readonly string[]): StepHandler<unknown> {
   return {
+    keyRange: async () => ALL_NOTIFICATION_IDS,
+    // Every partition needs a lane of its own.
+    maxPartitions: notifier.concurrency,
+    estimateRows: (db, ctx) => countDueNotifications(db, { asOf: ctx.asOf, events }),
     async chunk(tx, ctx) {
       const due = await lockDueNotifications(tx, {
         asOf: ctx.asOf,
         after: ctx.after,
+        upTo: ctx.upTo,
         limit: ctx.limit,
         events,
       });
@@ -91,7 +108,11 @@ function deliverStep(notifier: Notifier, events: readonly string[]): StepHandler
       // Streamed: each row is rendered when a lane takes it, sent, and recorded by the next write in this
       // chunk's transaction, so a page never holds all its messages at once.
       const recorder = recordInBatches(tx, RECORD_BATCH);
-      await forEachBounded(due, notifier.concurrency, async (row) => {
+      // This partition's share of the lanes: together never more than NOTIFY_CONCURRENCY in flight.
+      const partitions = ctx.partitions ?? 1;
+      const share = Math.floor(notifier.concurrency / partitions);
+      const lanes = Math.max(1, share + ((ctx.partition ?? 0) < notifier.concurrency % partitions ? 1 : 0));
+      await forEachBounded(due, lanes, async (row) => {
         const prepared = prepare(row, ctx.asOf, notifier);
         const base = { id: row.id, channel: notifier.channel.name };
         if (!prepared.ok) {

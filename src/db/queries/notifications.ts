@@ -114,6 +114,21 @@ export interface DueNotification {
   passEndsAt: number | null;
 }
 
+/** How many notifications of the given events are PENDING and due by T: what a delivery run splits by. */
+export async function countDueNotifications(
+  db: DbOrTx,
+  w: { asOf: Date; events: readonly string[] },
+): Promise<number> {
+  const rows = await db.execute<{ n: number }>(sql`
+    SELECT count(*)::int AS n FROM notifications
+    WHERE status = 'PENDING' AND due_at <= ${instant(w.asOf)}
+      AND event IN (${sql.join(
+        w.events.map((e) => sql`${e}`),
+        sql`, `,
+      )})`);
+  return Number(rows[0]?.n ?? 0);
+}
+
 /**
  * Locks a keyset page (by notification ID) of PENDING notifications of the given events due by T. Rows
  * locked by an overlapping run are skipped: that run is sending them. Times come back as epoch milliseconds.
@@ -125,7 +140,7 @@ export interface DueNotification {
  */
 export async function lockDueNotifications(
   db: DbOrTx,
-  w: { asOf: Date; after: string | null; limit: number; events: readonly string[] },
+  w: { asOf: Date; after: string | null; upTo?: string | null; limit: number; events: readonly string[] },
 ): Promise<DueNotification[]> {
   const rows = await db.execute<{
     id: string;
@@ -149,6 +164,7 @@ export async function lockDueNotifications(
           sql`, `,
         )})
         AND n.id > ${w.after ?? '00000000-0000-0000-0000-000000000000'}::uuid
+        AND n.id <= ${w.upTo ?? 'ffffffff-ffff-ffff-ffff-ffffffffffff'}::uuid
       ORDER BY n.id
       LIMIT ${w.limit}
       FOR UPDATE SKIP LOCKED
