@@ -328,27 +328,7 @@ export async function importBookingPage(
   w: ImportPage & { timeZone: string },
 ): Promise<ImportPageResult> {
   const rows = await db.execute<OutcomeRow>(sql`
-    WITH parsed AS MATERIALIZED (
-      SELECT p.*,
-             -- One index lookup per row (a hash join reads every member for each chunk).
-             (SELECT u.id FROM users u WHERE u.external_id = p.member_external_id) AS user_id,
-             ${instant('p.starts_at', w.timeZone)} AS started_at,
-             ${instant('p.ends_at', w.timeZone)} AS ended_at,
-             ${instant('p.cancelled_at', w.timeZone)} AS cancelled,
-             ${upperWord(`coalesce(p.status, 'READY')`)} AS status_word,
-             ${lowerWord('p.attended')} AS attended_word,
-             ${lowerWord('p.used_pass')} AS used_pass_word
-      FROM (
-        SELECT r.line, r.field_count, i.column_count, r.external_id, r.member_external_id, r.pass_id,
-               r.starts_at, r.ends_at, r.status, r.attended, r.used_pass, r.cancelled_at,
-               ${firstLine('import_booking_rows')} AS first_line
-        FROM import_booking_rows r
-        JOIN imports i ON i.id = r.import_id
-        WHERE r.import_id = ${w.importId} AND r.line > ${w.after ?? '0'}::int
-        ORDER BY r.line
-        LIMIT ${w.limit}
-      ) p
-    ), checked AS MATERIALIZED (
+    WITH checked AS MATERIALIZED (
       SELECT p.line, p.external_id, p.member_external_id, p.user_id, p.pass_id, p.started_at, p.ended_at,
              p.cancelled, p.status_word, p.attended_word, p.used_pass_word,
         CASE ${commonReasons}
@@ -370,7 +350,29 @@ export async function importBookingPage(
           WHEN p.used_pass_word NOT IN (${sql.raw(FLAG_WORDS)})
             THEN format('used_pass ''%s'' is not true or false', p.used_pass)
         END AS reason
-      FROM parsed p
+      -- OFFSET 0 keeps the parsed values a subquery of their own: each is computed once, not again in the rules.
+      FROM (
+      SELECT p.*,
+             -- One index lookup per row (a hash join reads every member for each chunk).
+             (SELECT u.id FROM users u WHERE u.external_id = p.member_external_id) AS user_id,
+             ${instant('p.starts_at', w.timeZone)} AS started_at,
+             ${instant('p.ends_at', w.timeZone)} AS ended_at,
+             ${instant('p.cancelled_at', w.timeZone)} AS cancelled,
+             ${upperWord(`coalesce(p.status, 'READY')`)} AS status_word,
+             ${lowerWord('p.attended')} AS attended_word,
+             ${lowerWord('p.used_pass')} AS used_pass_word
+      FROM (
+        SELECT r.line, r.field_count, i.column_count, r.external_id, r.member_external_id, r.pass_id,
+               r.starts_at, r.ends_at, r.status, r.attended, r.used_pass, r.cancelled_at,
+               ${firstLine('import_booking_rows')} AS first_line
+        FROM import_booking_rows r
+        JOIN imports i ON i.id = r.import_id
+        WHERE r.import_id = ${w.importId} AND r.line > ${w.after ?? '0'}::int
+        ORDER BY r.line
+        LIMIT ${w.limit}
+      ) p
+      OFFSET 0
+      ) p
     ), resolved AS (
       -- Each lookup runs only for the rows that need it.
       SELECT i.*,
