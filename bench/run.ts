@@ -36,6 +36,7 @@ import {
   startWorkerProcess,
   stepsByWorker,
   timed,
+  timeline,
 } from './support.ts';
 
 const { values } = parseArgs({
@@ -48,6 +49,7 @@ const { values } = parseArgs({
     sections: { type: 'string', default: 'jobs,cli' },
     workers: { type: 'string', default: '2' },
     growth: { type: 'boolean', default: false },
+    timeline: { type: 'boolean', default: false },
     out: { type: 'string' },
     'admin-url': {
       type: 'string',
@@ -62,11 +64,11 @@ const workerCount = Number(values.workers);
 if (
   !(scale > 0) ||
   !(partitions >= 1) ||
-  !(referenceCap >= 5) ||
+  !(referenceCap === 0 || referenceCap >= 5) ||
   !(Number.isInteger(workerCount) && workerCount >= 1)
 ) {
   console.error(
-    'bench: --scale must be > 0, --partitions >= 1, --reference-cap >= 5, --workers a whole number >= 1',
+    'bench: --scale must be > 0, --partitions >= 1, --reference-cap 0 (skip) or >= 5, --workers a whole number >= 1',
   );
   process.exit(2);
 }
@@ -109,7 +111,52 @@ async function restore(sql: ReturnType<typeof adminSql>, job: BenchJob) {
       );
   }
   await sql.unsafe('VACUUM ANALYZE');
+  // Every arm starts with the restore's dirty pages on disk: otherwise the checkpointer writes them out
+  // during whichever arm comes next, and that arm pays for the restore.
+  await sql.unsafe('CHECKPOINT');
   await job.beforeArm?.();
+}
+
+/**
+ * Has the worker process `pid` run one workflow before anything is measured, as a long-running production
+ * worker has: a fresh worker's first workflow task costs ~0.2 s more (its workflow code warming up), which
+ * is start-up cost, not a run's. A dry run of `prune-run-records` reads a few rows and writes nothing; with
+ * several workers on the queue it is repeated until `pid` has taken one of its workflow tasks.
+ */
+async function warmUp(client: Client, taskQueue: string, db: ReturnType<typeof createDb>['db'], pid: number) {
+  for (let i = 0; i < 12; i++) {
+    const run = await launchJob(
+      { client, db, taskQueue },
+      { job: 'prune-run-records', asOf: new Date(Date.UTC(2000, 0, 1) + i * 1000), dryRun: true, wait: true },
+    );
+    const history = await client.workflow.getHandle(run.workflowId, run.runId).fetchHistory();
+    const identities = (history.events ?? []).map((e) => e.workflowTaskStartedEventAttributes?.identity);
+    if (identities.some((id) => id?.startsWith(`${pid}@`))) return;
+  }
+  console.log(
+    `bench: worker ${pid} took no warm-up workflow task in 12 runs; its first measured run pays it`,
+  );
+}
+
+/**
+ * The reference arm over a sample of `--reference-cap` items, extrapolated to all `items`, and whether its
+ * rows equal the limit arm's over the same items (keys <= the sample's last).
+ */
+async function referenceArm(sql: ReturnType<typeof adminSql>, job: BenchJob, asOf: Date, items: number) {
+  await restore(sql, job);
+  const run = await timed(() => job.reference(benchUrl, asOf, referenceCap));
+  const print = await job.fingerprint(sql, run.value.lastKey);
+  const note = job.afterArm ? await job.afterArm(sql, 'reference', run.seconds) : undefined;
+  await restore(sql, job);
+  await job.limit(sql, asOf, { url: benchUrl, upTo: run.value.lastKey });
+  const limitSamplePrint = await job.fingerprint(sql, run.value.lastKey);
+  return {
+    seconds: (run.seconds * items) / Math.max(1, run.value.processed),
+    sampleSeconds: run.seconds,
+    processed: run.value.processed,
+    same: print === limitSamplePrint,
+    note,
+  };
 }
 
 async function main() {
@@ -148,6 +195,7 @@ async function main() {
     throw err;
   });
   const results: Record<string, unknown>[] = [];
+  await warmUp(client, taskQueue, db, worker.pid);
   console.log(
     `bench: scale ${scale}, partitions ${partitions}, reference sample ${referenceCap} items, worker pid ${worker.pid}${services.map((s) => `, ${s.note}`).join('')}\n`,
   );
@@ -198,6 +246,7 @@ async function main() {
       const params = job.params?.(asOf);
       const runPtpass = async (settings: ReturnType<BenchJob['settings']>, at: Date) => {
         await restore(sql, job);
+        const launchedAt = Date.now();
         const run = await timed(() =>
           launchJob(
             { client, db, taskQueue },
@@ -205,7 +254,13 @@ async function main() {
           ),
         );
         if (run.value.outcome !== 'completed') throw new Error(`ptpass arm: ${run.value.outcome}`);
+        const sawResultAt = Date.now();
         const history = await client.workflow.getHandle(run.value.workflowId, run.value.runId).fetchHistory();
+        if (values.timeline) {
+          console.log(
+            `  timeline (ms from launch): ${timeline(history.events ?? [], launchedAt, sawResultAt)}`,
+          );
+        }
         return {
           seconds: run.seconds,
           result: run.value.result,
@@ -240,7 +295,11 @@ async function main() {
       if (ptpassPartitions > 1 && workerCount > 1) {
         const extra: BenchWorker[] = [];
         try {
-          for (let i = 1; i < workerCount; i++) extra.push(await startWorkerProcess(workerEnv));
+          for (let i = 1; i < workerCount; i++) {
+            const added = await startWorkerProcess(workerEnv);
+            extra.push(added);
+            await warmUp(client, taskQueue, db, added.pid);
+          }
           const run = await runPtpass(settings, asOf);
           scaledOut = { ...run, same: (await job.fingerprint(sql)) === ptpassPrint };
         } finally {
@@ -248,19 +307,11 @@ async function main() {
         }
       }
 
-      // reference (sample)
-      await restore(sql, job);
-      const reference = await timed(() => job.reference(benchUrl, asOf, referenceCap));
-      const referenceSeconds = (reference.seconds * items) / Math.max(1, reference.value.processed);
-      const referencePrint = await job.fingerprint(sql, reference.value.lastKey);
-      if (job.afterArm) notes.push(await job.afterArm(sql, 'reference', reference.seconds));
-      // Compare the reference's sample against the limit arm over the same items (keys <= the sample's last).
-      await restore(sql, job);
-      await job.limit(sql, asOf, { url: benchUrl, upTo: reference.value.lastKey });
-      const limitSamplePrint = await job.fingerprint(sql, reference.value.lastKey);
+      // reference (sample); --reference-cap 0 skips it (the growth runs).
+      const reference = referenceCap > 0 ? await referenceArm(sql, job, asOf, items) : undefined;
+      if (reference?.note) notes.push(reference.note);
 
-      const same =
-        limitPrint === ptpassPrint && referencePrint === limitSamplePrint && (limitParallel?.same ?? true);
+      const same = limitPrint === ptpassPrint && (reference?.same ?? true) && (limitParallel?.same ?? true);
       const rss = worker.peakRssMb();
       const row = {
         job: job.job,
@@ -268,13 +319,13 @@ async function main() {
         items,
         limitSeconds: limit.seconds,
         ptpassSeconds: ptpass.seconds,
-        referenceSeconds,
-        referenceSample: reference.value.processed,
-        referenceSampleSeconds: reference.seconds,
+        referenceSeconds: reference?.seconds,
+        referenceSample: reference?.processed,
+        referenceSampleSeconds: reference?.sampleSeconds,
         ptpassOverLimit: ptpass.seconds / limit.seconds,
         limitParallelSeconds: limitParallel?.seconds,
         ptpassOverLimitParallel: limitParallel ? ptpass.seconds / limitParallel.seconds : undefined,
-        referenceOverPtpass: referenceSeconds / ptpass.seconds,
+        referenceOverPtpass: reference ? reference.seconds / ptpass.seconds : undefined,
         ptpassPartitions,
         workerPeakRssMb: rss,
         historyEvents: ptpass.events,
@@ -297,8 +348,7 @@ async function main() {
         console.log('  ARMS DISAGREE: the rows differ, no ratios printed', {
           limitPrint,
           ptpassPrint,
-          referencePrint,
-          limitSamplePrint,
+          referenceSame: reference?.same,
           limitParallelSame: limitParallel?.same,
         });
         for (const note of notes) console.log(`  ${note}`);
@@ -333,15 +383,19 @@ async function main() {
               fmt.rate(items, ptpass.seconds),
               `${ptpassPartitions} partition(s), Temporal, worker process`,
             ],
-            [
-              'reference',
-              items,
-              fmt.s(referenceSeconds),
-              fmt.rate(items, referenceSeconds),
-              reference.value.processed >= items
-                ? `all ${items} ${unit}, measured`
-                : `extrapolated from ${reference.value.processed} ${unit} in ${fmt.s(reference.seconds)} s`,
-            ],
+            ...(reference
+              ? [
+                  [
+                    'reference',
+                    items,
+                    fmt.s(reference.seconds),
+                    fmt.rate(items, reference.seconds),
+                    reference.processed >= items
+                      ? `all ${items} ${unit}, measured`
+                      : `extrapolated from ${reference.processed} ${unit} in ${fmt.s(reference.sampleSeconds)} s`,
+                  ],
+                ]
+              : []),
           ],
         ),
       );
@@ -350,7 +404,8 @@ async function main() {
           (limitParallel
             ? ` · ptpass ÷ limit-parallel ${fmt.ratio(ptpass.seconds, limitParallel.seconds)}`
             : '') +
-          ` · reference ÷ ptpass ${fmt.ratio(referenceSeconds, ptpass.seconds)} · worker peak RSS ${rss} MB · history events ${ptpass.events}`,
+          (reference ? ` · reference ÷ ptpass ${fmt.ratio(reference.seconds, ptpass.seconds)}` : '') +
+          ` · worker peak RSS ${rss} MB · history events ${ptpass.events}`,
       );
       if (scaledOut) {
         const ran = Object.values(scaledOut.stepsByWorker).join(' + ');
@@ -393,6 +448,7 @@ async function growth(): Promise<void> {
   mkdirSync(join(ROOT, 'bench-results'), { recursive: true });
   const rows: Array<Array<string | number>> = [];
   const perRow: Record<string, number[]> = {};
+  const limitPerRow: Record<string, number[]> = {};
   for (const job of GROWTH_JOBS) {
     for (const factor of GROWTH_FACTORS) {
       const size = scale * factor;
@@ -404,7 +460,7 @@ async function growth(): Promise<void> {
         '--workers',
         '1',
         '--reference-cap',
-        '5',
+        '0',
         '--sections',
         'jobs',
       );
@@ -417,6 +473,7 @@ async function growth(): Promise<void> {
       const [r] = JSON.parse(readFileSync(out, 'utf8')).results as Array<{
         items: number;
         ptpassSeconds: number;
+        limitParallelSeconds?: number;
         workerPeakRssMb: number;
         historyEvents: number;
         sameRows: boolean;
@@ -424,12 +481,16 @@ async function growth(): Promise<void> {
       if (!r) throw new Error(`growth: no result for ${job} at scale ${size}`);
       const secondsPerMillion = (r.ptpassSeconds / r.items) * 1e6;
       perRow[job] = [...(perRow[job] ?? []), secondsPerMillion];
+      const limitPerMillion = r.limitParallelSeconds ? (r.limitParallelSeconds / r.items) * 1e6 : undefined;
+      if (limitPerMillion) limitPerRow[job] = [...(limitPerRow[job] ?? []), limitPerMillion];
       rows.push([
         job,
         `${factor}×`,
         r.items,
         fmt.s(r.ptpassSeconds),
         fmt.s(secondsPerMillion),
+        limitPerMillion ? fmt.s(limitPerMillion) : '-',
+        r.limitParallelSeconds ? fmt.ratio(r.ptpassSeconds, r.limitParallelSeconds) : '-',
         r.workerPeakRssMb,
         r.historyEvents,
         r.sameRows ? 'yes' : 'NO',
@@ -444,6 +505,8 @@ async function growth(): Promise<void> {
         'rows',
         'ptpass s',
         's per million rows',
+        'limit-parallel s per million',
+        'ptpass ÷ limit-parallel',
         'worker peak RSS MB',
         'history events',
         'rows = limit',
@@ -451,10 +514,16 @@ async function growth(): Promise<void> {
       rows,
     )}`,
   );
-  for (const [job, costs] of Object.entries(perRow)) {
+  const spread = (costs: number[]) => {
     const mid = costs[1]!;
-    const spread = costs.map((c) => `${c >= mid ? '+' : ''}${(((c - mid) / mid) * 100).toFixed(0)} %`);
-    console.log(`  ${job}: per-row cost against 1×: ${spread.join(', ')} (target within ±15 %)`);
+    return costs.map((c) => `${c >= mid ? '+' : ''}${(((c - mid) / mid) * 100).toFixed(0)} %`).join(', ');
+  };
+  for (const [job, costs] of Object.entries(perRow)) {
+    const limit = limitPerRow[job];
+    console.log(
+      `  ${job}: per-row cost against 1×: ${spread(costs)} (target within ±15 %)` +
+        (limit?.length === costs.length ? `; limit-parallel's: ${spread(limit)}` : ''),
+    );
   }
 }
 

@@ -173,3 +173,53 @@ export function stepsByWorker(
   }
   return counts;
 }
+
+type TimelineEvent = {
+  eventId?: unknown;
+  eventTime?: { seconds?: unknown; nanos?: number | null } | null;
+  workflowExecutionStartedEventAttributes?: unknown;
+  activityTaskScheduledEventAttributes?: {
+    activityType?: { name?: string | null } | null;
+    userMetadata?: unknown;
+  } | null;
+  activityTaskStartedEventAttributes?: { scheduledEventId?: unknown } | null;
+  activityTaskCompletedEventAttributes?: { scheduledEventId?: unknown } | null;
+  workflowTaskScheduledEventAttributes?: unknown;
+  workflowTaskStartedEventAttributes?: unknown;
+  workflowTaskCompletedEventAttributes?: unknown;
+};
+
+/**
+ * Where a run's wall time went, from its history: from the launch to the workflow's start, then each
+ * activity's and workflow task's wait for a worker (scheduled → started) and its run (started → completed), in milliseconds
+ * from the launch, and the time from the workflow's last event to the moment the launcher saw the result.
+ */
+export function timeline(events: TimelineEvent[], launchedAt: number, sawResultAt: number): string {
+  const ms = (e: TimelineEvent) =>
+    Number(e.eventTime?.seconds ?? 0) * 1000 + Math.round((e.eventTime?.nanos ?? 0) / 1e6) - launchedAt;
+  const scheduled = new Map<string, { name: string; at: number; started?: number }>();
+  const parts: string[] = [];
+  let task: { at: number; started?: number } | undefined;
+  for (const e of events) {
+    if (e.workflowExecutionStartedEventAttributes) parts.push(`workflow started ${ms(e)}`);
+    if (e.workflowTaskScheduledEventAttributes) task = { at: ms(e) };
+    if (e.workflowTaskStartedEventAttributes && task) task.started = ms(e);
+    if (e.workflowTaskCompletedEventAttributes && task)
+      parts.push(`(task ${task.at}+${(task.started ?? task.at) - task.at}→${ms(e)})`);
+    const sched = e.activityTaskScheduledEventAttributes;
+    if (sched) scheduled.set(String(e.eventId), { name: sched.activityType?.name ?? '?', at: ms(e) });
+    const started = e.activityTaskStartedEventAttributes;
+    if (started) {
+      const s = scheduled.get(String(started.scheduledEventId));
+      if (s) s.started = ms(e);
+    }
+    const done = e.activityTaskCompletedEventAttributes;
+    if (done) {
+      const s = scheduled.get(String(done.scheduledEventId));
+      if (s) parts.push(`${s.name} ${s.at}+${(s.started ?? s.at) - s.at}→${ms(e)}`);
+    }
+  }
+  const last = events.at(-1);
+  if (last) parts.push(`closed ${ms(last)}, result seen ${sawResultAt - launchedAt}`);
+  return parts.join(' · ');
+}

@@ -174,8 +174,10 @@ async function resetTo(runId: string, ...how: string[]) {
 /** The WorkflowTaskCompleted event that scheduled the expire step (the Web UI's reset point before it). */
 async function taskBeforeExpire(runId: string): Promise<string> {
   const history = await env.temporal.client.workflow.getHandle(workflowId(), runId).fetchHistory();
-  const scheduled = (history.events ?? []).filter((e) => e.activityTaskScheduledEventAttributes);
-  const expire = scheduled[1]?.activityTaskScheduledEventAttributes;
+  const steps = (history.events ?? []).filter(
+    (e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'runStep',
+  );
+  const expire = steps[1]?.activityTaskScheduledEventAttributes;
   if (!expire?.workflowTaskCompletedEventId) throw new Error('no expire step in the history');
   return String(expire.workflowTaskCompletedEventId);
 }

@@ -1,4 +1,9 @@
-import { bookingKeyRange, countKeptNoShowsChunk, deductSessionsChunk } from '../db/queries/deductions.ts';
+import {
+  bookingKeyRange,
+  countKeptNoShowsChunk,
+  deductSessionsChunk,
+  estimateDeductions,
+} from '../db/queries/deductions.ts';
 import { DEFAULT_NO_SHOW_POLICY, deductSessionsParams, type NoShowPolicy } from '../jobs/deduct-sessions.ts';
 import type { StepHandler } from './step-runner.ts';
 
@@ -12,6 +17,7 @@ export const deductSessionsSteps: Record<string, StepHandler> = {
   deduct: {
     chunk: (tx, ctx) => deductSessionsChunk(tx, { ...ctx, noShow: noShowPolicy(ctx.params) }),
     keyRange: (db) => bookingKeyRange(db),
+    estimateRows: (db, ctx) => estimateDeductions(db, { asOf: ctx.asOf, noShow: noShowPolicy(ctx.params) }),
   },
   'no-shows': {
     chunk: async (tx, ctx) =>

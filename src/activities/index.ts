@@ -24,18 +24,18 @@ import {
   splitKeyRange,
 } from './step-runner.ts';
 
-/** Keys in a step's range below which one more partition costs more in set-up than it saves. */
-export const ROWS_PER_PARTITION = 250_000;
+/** Rows a step reads below which one more partition costs more in set-up than it saves. */
+export const ROWS_PER_PARTITION = 100_000;
 
 /**
- * The partition count a run picks when its settings do not say: one per ROWS_PER_PARTITION keys in the
- * step's range (an upper bound of its due rows: IDs of rows due or not), at least the step's declared
- * default, and at most a quarter of the worker's activity slots (so other runs and deliveries keep slots),
- * capped at 8 (about what one PostgreSQL server's cores absorb). With 16 slots: up to 4 partitions.
+ * The partition count a run picks when its settings do not say: one per ROWS_PER_PARTITION rows the step
+ * will read (its handler's `estimateRows`; else the span of its key range, an upper bound), at least the
+ * step's declared default, and at most a quarter of the worker's activity slots (so other runs and
+ * deliveries keep slots), capped at 8 (about what one PostgreSQL server's cores absorb). With 16 slots: up
+ * to 4 partitions.
  */
-export function choosePartitions(range: { min: string; max: string }, slots: number, declared = 1): number {
-  const keys = Number(BigInt(range.max) - BigInt(range.min) + 1n);
-  const byRows = Math.floor(keys / ROWS_PER_PARTITION);
+export function choosePartitions(rows: number, slots: number, declared = 1): number {
+  const byRows = Math.floor(rows / ROWS_PER_PARTITION);
   const bySlots = Math.max(1, Math.min(8, Math.floor(slots / 4)));
   return Math.max(declared, Math.min(byRows, bySlots), 1);
 }
@@ -174,16 +174,31 @@ export function createActivities(deps: ActivityDeps) {
     },
 
     /** Key ranges of a step's partitions: `partitions` as the run asked, or 0 for `choosePartitions`. */
-    async planStep(input: { jobRunId?: string; job: string; step: string; partitions: number }) {
+    async planStep(input: {
+      jobRunId?: string;
+      job: string;
+      step: string;
+      partitions: number;
+      /** The run's logical time and parameters, for the step's row estimate (absent in older runs). */
+      asOf?: string;
+      params?: Record<string, unknown>;
+    }) {
       const handler = findHandler(runnerDeps, input.job, input.step);
       // A restart keeps the partitions of the run it continues, so each resumes from its own checkpoint.
       const earlier = input.jobRunId ? await findStepRanges(deps.db, input.jobRunId, input.step) : [];
       if (earlier.length > 0) return earlier;
       const range = handler.keyRange ? await handler.keyRange(deps.db) : null;
       if (!range) return splitKeyRange(null, 1);
+      if (input.partitions) return splitKeyRange(range, input.partitions);
       const declared = findJob(input.job)?.steps.find((s) => s.name === input.step)?.partitions ?? 1;
-      const count = input.partitions || choosePartitions(range, deps.activitySlots ?? 16, declared);
-      return splitKeyRange(range, count);
+      const rows =
+        handler.estimateRows && input.asOf
+          ? await handler.estimateRows(deps.db, {
+              asOf: new Date(input.asOf),
+              params: { ...deps.paramDefaults?.[input.job], ...input.params },
+            })
+          : Number(BigInt(range.max) - BigInt(range.min) + 1n);
+      return splitKeyRange(range, choosePartitions(rows, deps.activitySlots ?? 16, declared));
     },
 
     runStep(input: StepInput) {

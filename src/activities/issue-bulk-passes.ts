@@ -1,4 +1,9 @@
-import { completeBulkPassesChunk, issueBulkPassesChunk, issueKeyRange } from '../db/queries/bulk-passes.ts';
+import {
+  completeBulkPassesChunk,
+  countIssues,
+  issueBulkPassesChunk,
+  issueKeyRange,
+} from '../db/queries/bulk-passes.ts';
 import type { StepHandler } from './step-runner.ts';
 
 interface IssueBulkPassesParams {
@@ -27,6 +32,7 @@ export const issueBulkPassesSteps = (
       }),
     // Partitions split the members by user ID; each walks its members of every due bulk pass.
     keyRange: (db) => issueKeyRange(db),
+    estimateRows: (db, ctx) => countIssues(db, { asOf: ctx.asOf, bulkPassId: ctx.params.bulkPassId }),
   },
   complete: {
     chunk: (tx, ctx) =>

@@ -1,4 +1,10 @@
-import { activatePassesChunk, expirePassesChunk, passKeyRange } from '../db/queries/passes.ts';
+import {
+  activatePassesChunk,
+  estimateActivations,
+  estimateExpiries,
+  expirePassesChunk,
+  passKeyRange,
+} from '../db/queries/passes.ts';
 import type { StepHandler } from './step-runner.ts';
 
 /** Steps of the `pass-lifecycle` job; the rules are the SQL in src/db/queries/passes.ts. */
@@ -6,9 +12,11 @@ export const passLifecycleSteps: Record<string, StepHandler> = {
   activate: {
     chunk: (tx, ctx) => activatePassesChunk(tx, ctx),
     keyRange: (db) => passKeyRange(db),
+    estimateRows: (db, ctx) => estimateActivations(db, ctx.asOf),
   },
   expire: {
     chunk: (tx, ctx) => expirePassesChunk(tx, ctx),
     keyRange: (db) => passKeyRange(db),
+    estimateRows: (db, ctx) => estimateExpiries(db, ctx.asOf),
   },
 };

@@ -6,6 +6,7 @@ import {
   isCancellation,
   patched,
   proxyActivities,
+  proxyLocalActivities,
   setHandler,
   upsertMemo,
   workflowInfo,
@@ -35,10 +36,19 @@ type Activities = ReturnType<typeof createActivities>;
 /** `ptpass runs stop`: the running steps stop after the chunk they are committing; the run ends STOPPED. */
 export const stopSignal = defineSignal(STOP_SIGNAL);
 
-const bookkeeping = proxyActivities<Activities>({
+const bookkeepingOptions = {
   startToCloseTimeout: '1 minute',
   retry: { initialInterval: '1 second', maximumInterval: '30 seconds' },
-});
+} as const;
+/**
+ * The run record's writes and the partition plan: a few milliseconds of SQL each, so they run as local
+ * activities, in the worker that runs the workflow task, with no round trip through the task queue (each
+ * took ~20 ms there, a tenth of a short run: README "Performance"). They are idempotent, as a local
+ * activity repeated after a worker crash must be.
+ */
+const bookkeepingLocal = proxyLocalActivities<Activities>(bookkeepingOptions);
+/** Runs begun before the change replay with their bookkeeping as the ordinary activities they were. */
+const bookkeepingQueued = proxyActivities<Activities>(bookkeepingOptions);
 
 export async function runJob(job: JobDefinition, rawInput: unknown): Promise<JobResult> {
   let input: ReturnType<typeof parseJobInput>;
@@ -79,6 +89,7 @@ export async function runJob(job: JobDefinition, rawInput: unknown): Promise<Job
       summary: `${job.name}: ${step}${partitions > 1 ? ` · partition ${partition + 1}/${partitions}` : ''}`,
     }).runStep;
 
+  const bookkeeping = patched('local-bookkeeping') ? bookkeepingLocal : bookkeepingQueued;
   markRun(job.name, 'RUNNING');
   const { jobRunId } = await bookkeeping.startJobRun({
     jobRunId: info.runId,
@@ -125,7 +136,7 @@ export async function runJob(job: JobDefinition, rawInput: unknown): Promise<Job
         skipLimit: settings.skipLimit,
         pauseMs: settings.pauseMs,
       };
-      // Partitions: the run's setting, else the step's key range and the worker's slots decide (planStep).
+      // Partitions: the run's setting, else the step's estimated rows and the worker's slots decide (planStep).
       // A restarted run keeps the partitions of the run it continues (planStep finds them).
       const requested = input.settings.steps?.[settings.name]?.partitions;
       // (Runs started before planStep chose partitions replay as they ran: one range unless asked.)
@@ -137,6 +148,8 @@ export async function runJob(job: JobDefinition, rawInput: unknown): Promise<Job
               job: job.name,
               step: settings.name,
               partitions: requested ?? 0,
+              asOf,
+              params: input.params as Record<string, unknown>,
             });
       const runPart = (range: (typeof ranges)[number]) => () =>
         stepActivity(

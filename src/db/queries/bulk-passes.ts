@@ -71,6 +71,22 @@ const only = (bulkPassId: number | undefined) =>
   bulkPassId === undefined ? sql`true` : sql`id = ${bulkPassId}::bigint`;
 
 /**
+ * How many (member, bulk pass) pairs the issue step reads as of T: counted, not estimated (an index-only
+ * scan of the due groups' members, milliseconds for 100,000), since a bulk pass is usually inserted just
+ * before its run, when no statistics know it yet.
+ */
+export async function countIssues(
+  db: DbOrTx,
+  w: { asOf: Date; bulkPassId?: number | undefined },
+): Promise<number> {
+  const rows = await db.execute<{ n: number }>(sql`
+    SELECT count(*)::int AS n
+    FROM (SELECT group_id FROM bulk_passes WHERE status = 'READY' AND ${due(w.asOf)} AND ${only(w.bulkPassId)}) due
+    JOIN user_group_members gm ON gm.group_id = due.group_id`);
+  return Number(rows[0]?.n ?? 0);
+}
+
+/**
  * One page of (due bulk pass, member) pairs after the checkpoint; each ACTIVE member without a pass of
  * that bulk pass gets one. Remaining sessions are the bulk pass's count, else the package's (null:
  * unlimited); the end is the bulk pass's, else the start plus the package period in business days: the same

@@ -1,7 +1,7 @@
 import { type SQL, sql } from 'drizzle-orm';
 import type { NoShowPolicy } from '../../jobs/deduct-sessions.ts';
 import type { DbOrTx } from '../client.ts';
-import { afterKey, type ChunkCounts, type ChunkWindow, upToKey } from './keyset.ts';
+import { afterKey, type ChunkCounts, type ChunkWindow, plannedRows, upToKey } from './keyset.ts';
 import { instant } from './passes.ts';
 
 /**
@@ -36,10 +36,15 @@ export interface DeductionCounts extends ChunkCounts {
 }
 
 /** A booking that still owes its session as of T (alias `b`). */
-function due(w: DeductionWindow): SQL {
+function due(w: Pick<DeductionWindow, 'asOf' | 'noShow'>): SQL {
   // A late cancel (inside LATE_CANCEL_HOURS) costs its session whatever the no-show policy.
   const attended = w.noShow === 'keep' ? sql` AND (b.attended OR b.late_cancel)` : sql``;
   return sql`b.used_pass = false AND (b.status <> 'CANCELLED' OR b.late_cancel) AND b.ended_at <= ${instant(w.asOf)}${attended}`;
+}
+
+/** The planner's estimate of the bookings `deduct` reads as of T. */
+export function estimateDeductions(db: DbOrTx, w: Pick<DeductionWindow, 'asOf' | 'noShow'>): Promise<number> {
+  return plannedRows(db, sql`SELECT b.id FROM bookings b WHERE ${due(w)}`);
 }
 
 export async function deductSessionsChunk(db: DbOrTx, w: DeductionWindow): Promise<DeductionCounts> {

@@ -39,3 +39,17 @@ export async function chunkCounts(db: DbOrTx, query: SQL): Promise<ChunkCounts> 
   const row = rows[0];
   return { read: Number(row?.read ?? 0), written: Number(row?.written ?? 0), lastKey: row?.last_key ?? null };
 }
+
+/**
+ * The planner's estimate of the rows `query` returns (`EXPLAIN`, no execution: a millisecond or two,
+ * whatever the table size), from the statistics autovacuum keeps. What a step's partition count is chosen
+ * from (`estimateRows` of a step handler).
+ */
+export async function plannedRows(db: DbOrTx, query: SQL): Promise<number> {
+  const rows = await db.execute<{ 'QUERY PLAN': unknown }>(sql`EXPLAIN (FORMAT JSON) ${query}`);
+  const raw = rows[0]?.['QUERY PLAN'];
+  const plan = (typeof raw === 'string' ? JSON.parse(raw) : raw) as Array<{
+    Plan?: { 'Plan Rows'?: number };
+  }>;
+  return Math.round(plan[0]?.Plan?.['Plan Rows'] ?? 0);
+}

@@ -1,11 +1,13 @@
 import { sql } from 'drizzle-orm';
 import type { DbOrTx } from '../client.ts';
-import { afterKey, type ChunkCounts, type ChunkWindow, chunkCounts, upToKey } from './keyset.ts';
+import { afterKey, type ChunkCounts, type ChunkWindow, chunkCounts, plannedRows, upToKey } from './keyset.ts';
 
 /**
  * Pass lifecycle rules, one set-based statement per chunk. Each statement reads a keyset page
  * (`id > after ORDER BY id LIMIT n`, never OFFSET), and its UPDATE re-checks the rule in its own WHERE
- * clause, so a pass changed by someone else after the page was read is left alone.
+ * clause, so a pass changed by someone else after the page was read is left alone (the UPDATE waits for
+ * that change's lock and re-evaluates the rule on the new row; the page itself takes no lock, which cost a
+ * third of a chunk: README "Performance").
  */
 
 /** A timestamptz parameter for raw SQL (the postgres.js driver of Drizzle passes dates as text). */
@@ -22,6 +24,32 @@ export const instant = (at: Date) => sql`${at.toISOString()}::timestamptz`;
 const readyStart = sql.raw(`(CASE WHEN status = 'READY' THEN started_at END)`);
 const progressedEnd = sql.raw(`(CASE WHEN status = 'PROGRESSED' THEN ended_at END)`);
 
+/** READY passes whose start has come by T. */
+const dueToActivate = (asOf: Date) =>
+  sql`status = 'READY' AND started_at <= ${instant(asOf)} AND ${readyStart} <= ${instant(asOf)}`;
+/** PROGRESSED passes that ended by T (the expiry rule's first arm). */
+const endedBy = (asOf: Date) =>
+  sql`status = 'PROGRESSED' AND ended_at <= ${instant(asOf)} AND ${progressedEnd} <= ${instant(asOf)}`;
+/** PROGRESSED passes with no sessions left that did not end by T (the second arm, disjoint from the first). */
+const usedUpNotEndedBy = (asOf: Date) =>
+  sql`status = 'PROGRESSED' AND remaining_count = 0 AND (ended_at IS NULL OR ended_at > ${instant(asOf)})`;
+
+/**
+ * The planner's estimate of the passes `activate` changes as of T. The expression alone, whose statistics
+ * know it: with the plain column conditions beside it the planner multiplies their selectivities as if
+ * independent and undercounts (measured: 152,000 estimated for 250,000 due; the expression alone: 304,000).
+ */
+export function estimateActivations(db: DbOrTx, asOf: Date): Promise<number> {
+  return plannedRows(db, sql`SELECT id FROM passes WHERE ${readyStart} <= ${instant(asOf)}`);
+}
+
+/** The planner's estimate of the passes `expire` changes as of T (the expression alone, as above). */
+export async function estimateExpiries(db: DbOrTx, asOf: Date): Promise<number> {
+  const ended = await plannedRows(db, sql`SELECT id FROM passes WHERE ${progressedEnd} <= ${instant(asOf)}`);
+  const usedUp = await plannedRows(db, sql`SELECT id FROM passes WHERE ${usedUpNotEndedBy(asOf)}`);
+  return ended + usedUp;
+}
+
 /** READY passes whose start is at or before T become PROGRESSED. */
 export function activatePassesChunk(db: DbOrTx, w: ChunkWindow): Promise<ChunkCounts> {
   return chunkCounts(
@@ -29,11 +57,9 @@ export function activatePassesChunk(db: DbOrTx, w: ChunkWindow): Promise<ChunkCo
     sql`
     WITH page AS (
       SELECT id FROM passes
-      WHERE status = 'READY' AND started_at <= ${instant(w.asOf)} AND ${readyStart} <= ${instant(w.asOf)}
-        AND id > ${afterKey(w)} AND id <= ${upToKey(w)}
+      WHERE ${dueToActivate(w.asOf)} AND id > ${afterKey(w)} AND id <= ${upToKey(w)}
       ORDER BY id
       LIMIT ${w.limit}
-      FOR UPDATE
     ), changed AS (
       UPDATE passes p SET status = 'PROGRESSED', modified_at = now()
       FROM page
@@ -54,24 +80,23 @@ export function expirePassesChunk(db: DbOrTx, w: ChunkWindow): Promise<ChunkCoun
   return chunkCounts(
     db,
     sql`
-    WITH due AS (
+    WITH page AS (
       -- Two arms, one per rule, so each can read only its due rows from its partial index
       -- (passes_progressed_end_idx, passes_progressed_used_up_idx): an OR over both columns misleads
-      -- the planner into walking every PROGRESSED pass.
-      (SELECT id FROM passes
-       WHERE status = 'PROGRESSED' AND ended_at <= ${instant(w.asOf)} AND ${progressedEnd} <= ${instant(w.asOf)}
-         AND id > ${afterKey(w)} AND id <= ${upToKey(w)}
-       ORDER BY id LIMIT ${w.limit})
-      UNION
-      (SELECT id FROM passes
-       WHERE status = 'PROGRESSED' AND remaining_count = 0
-         AND id > ${afterKey(w)} AND id <= ${upToKey(w)}
-       ORDER BY id LIMIT ${w.limit})
-    ), page AS (
-      SELECT p.id FROM passes p
-      WHERE p.id IN (SELECT id FROM due ORDER BY id LIMIT ${w.limit})
-      ORDER BY p.id
-      FOR UPDATE
+      -- the planner into walking every PROGRESSED pass. The arms are disjoint (the second takes only the
+      -- passes the first does not), so both stream in id order into one merge, with no sort or
+      -- de-duplication of the page.
+      SELECT id FROM (
+        (SELECT id FROM passes
+         WHERE ${endedBy(w.asOf)} AND id > ${afterKey(w)} AND id <= ${upToKey(w)}
+         ORDER BY id LIMIT ${w.limit})
+        UNION ALL
+        (SELECT id FROM passes
+         WHERE ${usedUpNotEndedBy(w.asOf)} AND id > ${afterKey(w)} AND id <= ${upToKey(w)}
+         ORDER BY id LIMIT ${w.limit})
+      ) due
+      ORDER BY id
+      LIMIT ${w.limit}
     ), changed AS (
       UPDATE passes p SET status = 'EXPIRED', expired_at = ${instant(w.asOf)}, modified_at = now()
       FROM page
