@@ -6,8 +6,9 @@ import { imports } from '../schema.ts';
 
 /**
  * Imports (README "Imports"): a file's records are staged as text rows by COPY, then the import job walks
- * them in line order (keyset on the line number) and upserts the valid ones set-based, one statement per
- * chunk. The validation rules are in src/activities/imports.ts; the write rules are the SQL here.
+ * them in line order (keyset on the line number): one statement per chunk checks every row, upserts the good
+ * ones and returns the bad ones with their reasons (`importMemberPage`, `importBookingPage`). Both the
+ * validation rules and the write rules are the SQL here. Staged values are already trimmed (src/client/import-file.ts).
  */
 
 const STAGED_TABLE = { members: 'import_member_rows', bookings: 'import_booking_rows' } as const;
@@ -120,108 +121,190 @@ export async function finishImport(
     .where(and(eq(imports.id, importId)));
 }
 
-interface PageWindow {
+/**
+ * One chunk of an import job: a keyset page of staged rows (`line > after`, in line order), validated and
+ * upserted by one statement. Each row gets the first reason it fails, in the order the rules are listed below;
+ * the good rows are upserted; the bad ones come back as skips `{ line, reason }` (the step runner records
+ * them in the chunk's transaction). Reasons name the field and never repeat a name or phone number.
+ */
+export interface ImportPage {
   importId: number;
   /** The checkpoint: the last line done; null from the start. */
   after: string | null;
   limit: number;
 }
 
-/** Fields every staged row has: its line, field count and the line of an earlier row with its external id. */
-type StagedBase = {
-  line: number;
-  field_count: number;
-  external_id: string | null;
-  /** An earlier line of the same file with the same external id: this row is a duplicate. */
-  first_line: number | null;
-};
-
-export type StagedMemberRow = StagedBase & {
-  name: string | null;
-  phone: string | null;
-  status: string | null;
-};
-
-export type StagedBookingRow = StagedBase & {
-  member_external_id: string | null;
-  pass_id: string | null;
-  starts_at: string | null;
-  ends_at: string | null;
-  status: string | null;
-  attended: string | null;
-  used_pass: string | null;
-  cancelled_at: string | null;
-  /** The member with `member_external_id`, when there is one. */
-  user_id: string | null;
-};
-
-export async function readMemberPage(db: DbOrTx, w: PageWindow): Promise<StagedMemberRow[]> {
-  return db.execute<StagedMemberRow>(sql`
-    SELECT r.line, r.field_count, r.external_id, r.name, r.phone, r.status,
-           (SELECT d.line FROM import_member_rows d
-             WHERE d.import_id = r.import_id AND d.external_id = r.external_id AND d.line < r.line
-             ORDER BY d.line LIMIT 1) AS first_line
-    FROM import_member_rows r
-    WHERE r.import_id = ${w.importId} AND r.line > ${w.after ?? '0'}::int
-    ORDER BY r.line
-    LIMIT ${w.limit}`);
-}
-
-export async function readBookingPage(db: DbOrTx, w: PageWindow): Promise<StagedBookingRow[]> {
-  return db.execute<StagedBookingRow>(sql`
-    SELECT r.line, r.field_count, r.external_id, r.member_external_id, r.pass_id, r.starts_at, r.ends_at,
-           r.status, r.attended, r.used_pass, r.cancelled_at, u.id::text AS user_id,
-           (SELECT d.line FROM import_booking_rows d
-             WHERE d.import_id = r.import_id AND d.external_id = r.external_id AND d.line < r.line
-             ORDER BY d.line LIMIT 1) AS first_line
-    FROM import_booking_rows r
-    LEFT JOIN users u ON u.external_id = r.member_external_id
-    WHERE r.import_id = ${w.importId} AND r.line > ${w.after ?? '0'}::int
-    ORDER BY r.line
-    LIMIT ${w.limit}`);
-}
-
-export interface MemberUpsert {
-  external_id: string;
-  name: string;
-  phone: string | null;
-  status: 'ACTIVE' | 'INACTIVE';
+export interface ImportPageResult {
+  /** Staged rows in the page. */
+  read: number;
+  /** The page's last line; null when the page was empty. */
+  lastLine: string | null;
+  /** Rows inserted or changed (an unchanged row is not touched). */
+  written: number;
+  skipped: Array<{ line: number; reason: string }>;
 }
 
 /**
- * Inserts new members and updates changed ones by external id; a member whose fields are all the same is
- * not touched (its `modified_at` stays). Returns how many rows were written.
+ * The length JavaScript gives a string (UTF-16 code units: a character outside the Basic Multilingual Plane
+ * counts twice) is over `n`. Only strings of more than `n` bytes are counted.
  */
-export async function upsertMembers(db: DbOrTx, rows: MemberUpsert[]): Promise<number> {
-  if (rows.length === 0) return 0;
-  const [result] = await db.execute<{ n: number }>(sql`
-    WITH input AS (
-      SELECT * FROM jsonb_to_recordset(${JSON.stringify(rows)}::jsonb)
-        AS x(external_id text, name text, phone text, status user_status)
+const longerThan = (column: string, n: number) =>
+  `(octet_length(${column}) > ${n} AND char_length(${column}) + regexp_count(${column}, '[\\U00010000-\\U0010FFFF]') > ${n})`;
+
+/**
+ * A word in upper case as JavaScript's `toUpperCase` makes it, as far as the result can be ASCII: in a word
+ * with non-ASCII characters those whose upper case is ASCII letters are spelled out first; then ASCII is
+ * upper-cased (`COLLATE "C"`, whatever the database's locale). So `actıve` is ACTIVE, as it always was.
+ */
+const upperWord = (expr: string) =>
+  sql.raw(`upper(CASE WHEN octet_length(${expr}) = char_length(${expr}) THEN ${expr}
+    ELSE translate(replace(replace(replace(replace(replace(replace(replace(replace(${expr}, 'ß', 'ss'), 'ﬀ', 'ff'),
+         'ﬁ', 'fi'), 'ﬂ', 'fl'), 'ﬃ', 'ffi'), 'ﬄ', 'ffl'), 'ﬅ', 'st'), 'ﬆ', 'st'), 'ıſ', 'is') END COLLATE "C")`);
+
+/** A flag word in lower case; no non-ASCII character lowers into one of the flag words but the Kelvin sign (k). */
+const lowerWord = (expr: string) => sql.raw(`lower(${expr} COLLATE "C")`);
+
+/** The rules every kind of row shares: the field count, the external id (present, short, first in the file). */
+const commonReasons = sql.raw(`
+      WHEN p.field_count <> p.column_count
+        THEN format('has %s fields; the header has %s', p.field_count, p.column_count)
+      WHEN coalesce(p.external_id, '') = '' THEN 'external_id is empty'
+      WHEN ${longerThan('p.external_id', 100)} THEN 'external_id is longer than 100 characters'
+      WHEN p.first_line IS NOT NULL
+        THEN format('external_id %s is also on line %s, which is the one imported', p.external_id, p.first_line)`);
+
+/** An earlier line of the same file with the same external id: the row is a duplicate. */
+const firstLine = (table: string) =>
+  sql.raw(`(SELECT d.line FROM ${table} d
+             WHERE d.import_id = r.import_id AND d.external_id = r.external_id AND d.line < r.line
+             ORDER BY d.line LIMIT 1)`);
+
+/** The chunk's outcome from its `checked` (every row of the page), `written` and `skipped` CTEs. */
+const pageOutcome = sql.raw(`
+    SELECT (SELECT count(*) FROM checked)::int AS read,
+           (SELECT max(line) FROM checked)::text AS last_line,
+           (SELECT count(*) FROM written)::int AS written,
+           (SELECT coalesce(json_agg(json_build_array(line, reason) ORDER BY line), '[]') FROM skipped) AS skipped`);
+
+type OutcomeRow = {
+  read: number;
+  last_line: string | null;
+  written: number;
+  skipped: Array<[number, string]>;
+};
+
+function outcome(rows: OutcomeRow[]): ImportPageResult {
+  const row = rows[0]!;
+  return {
+    read: Number(row.read),
+    lastLine: row.last_line,
+    written: Number(row.written),
+    skipped: row.skipped.map(([line, reason]) => ({ line: Number(line), reason })),
+  };
+}
+
+/**
+ * A phone number, as the regular expression `^\\+?[0-9][0-9 ().-]{2,30}$` says (an optional `+`, a digit,
+ * then 2 to 30 digits, spaces and `( ) - .`), without one: PostgreSQL's regular expressions cost ~2 µs a row.
+ */
+const isPhone = (column: string) => {
+  const digits = `CASE WHEN left(${column}, 1) = '+' THEN substr(${column}, 2) ELSE ${column} END`;
+  return sql.raw(`(char_length(${digits}) BETWEEN 3 AND 31 AND ascii(${digits}) BETWEEN 48 AND 57
+    AND translate(${digits}, '0123456789 ().-', '') = '')`);
+};
+
+/**
+ * Members: the common rules; a name (at most 200 characters); a phone of digits, spaces and `+ ( ) - .`
+ * when given; a status ACTIVE or INACTIVE in any case (default ACTIVE). Then the good rows are upserted by
+ * external id: a new member is inserted, a changed one updated, an unchanged one not touched (its
+ * `modified_at` stays).
+ */
+export async function importMemberPage(db: DbOrTx, w: ImportPage): Promise<ImportPageResult> {
+  const rows = await db.execute<OutcomeRow>(sql`
+    WITH checked AS MATERIALIZED (
+      SELECT p.line, p.external_id, p.name, p.phone, p.status_word,
+        CASE ${commonReasons}
+          WHEN coalesce(p.name, '') = '' THEN 'name is empty'
+          WHEN ${sql.raw(longerThan('p.name', 200))} THEN 'name is longer than 200 characters'
+          WHEN NOT ${isPhone('p.phone')} THEN 'phone is not a phone number (digits, spaces, + ( ) - .)'
+          WHEN p.status_word NOT IN ('ACTIVE', 'INACTIVE')
+            THEN format('status ''%s'' is not ACTIVE or INACTIVE', p.status)
+        END AS reason
+      FROM (
+        SELECT r.line, r.field_count, i.column_count, r.external_id, r.name, r.phone, r.status,
+               ${firstLine('import_member_rows')} AS first_line,
+               ${upperWord(`coalesce(r.status, 'ACTIVE')`)} AS status_word
+        FROM import_member_rows r
+        JOIN imports i ON i.id = r.import_id
+        WHERE r.import_id = ${w.importId} AND r.line > ${w.after ?? '0'}::int
+        ORDER BY r.line
+        LIMIT ${w.limit}
+      ) p
     ), written AS (
       INSERT INTO users AS u (external_id, name, phone, status)
-      SELECT external_id, name, phone, status FROM input
+      SELECT external_id, name, phone, status_word::user_status FROM checked WHERE reason IS NULL ORDER BY line
       ON CONFLICT (external_id) DO UPDATE
         SET name = excluded.name, phone = excluded.phone, status = excluded.status, modified_at = now()
         WHERE (u.name, u.phone, u.status) IS DISTINCT FROM (excluded.name, excluded.phone, excluded.status)
       RETURNING 1
+    ), skipped AS (
+      SELECT line, reason FROM checked WHERE reason IS NOT NULL
     )
-    SELECT count(*)::int AS n FROM written`);
-  return Number(result?.n ?? 0);
+    ${pageOutcome}`);
+  return outcome(rows);
 }
 
-export interface BookingUpsert {
-  line: number;
-  external_id: string;
-  user_id: string;
-  pass_id: string | null;
-  started_at: string;
-  ended_at: string;
-  status: 'READY' | 'PROGRESSED' | 'COMPLETED' | 'CANCELLED';
-  attended: boolean;
-  used_pass: boolean;
-  cancelled_at: string | null;
+/**
+ * A staged time as `parseInstant` (src/time.ts) reads it; NULL when it is not a time: `YYYY-MM-DD[T ]HH:MM
+ * [:SS[.fraction]][Z|±HH[:]MM]` with a real calendar day in year 100 or later, hour 0–23, minute and second
+ * 0–59, an offset of at most ±23:59 (what `INSTANT_PATTERN` checks, but for the days of a month). With `Z` or
+ * an offset it is that instant, to the millisecond (the fraction's first three digits); without one it is the
+ * wall-clock time, to the second, in the business time zone, found as `zonedTimeToInstant` finds it: the
+ * zone's offset at the time read as UTC, then the offset at that first guess.
+ *
+ * Once the text is known good, PostgreSQL's `timestamp` input reads the time without its offset, to the
+ * millisecond (~0.6 µs a field, measured; `timestamptz` input refuses offsets over 15 hours), and the offset is
+ * subtracted. Cutting out every part and assembling the instant cost ~11 µs a field; `regexp_match` with
+ * captures ~180 µs.
+ */
+const INSTANT_PATTERN =
+  '^(0[1-9]|[1-9][0-9])[0-9]{2}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])[T ]([01][0-9]|2[0-3]):[0-5][0-9]' +
+  '(:[0-5][0-9](\\.[0-9]{1,9})?)?(Z|[+-]([01][0-9]|2[0-3]):?[0-5][0-9])?$';
+
+function instant(t: string, timeZone: string) {
+  // Where an offset's sign is after the minutes (no other + or - follows them; at 16 + sign in the text);
+  // 0: none. The time before the offset or Z ends at 15 + sign, and is cut after milliseconds (23 characters).
+  const sign = `greatest(strpos(substr(${t}, 17), '+'), strpos(substr(${t}, 17), '-'))`;
+  // Without an offset the fraction is dropped: the first 19 characters are the time to the second.
+  const naive = `left(${t}, 19)::timestamp`;
+  const asUtc = `(${naive} AT TIME ZONE 'UTC')`;
+  const guess = sql`(${sql.raw(asUtc)} - ((${sql.raw(asUtc)} AT TIME ZONE ${timeZone}) - ${sql.raw(naive)}))`;
+  return sql`CASE
+      WHEN NOT ${sql.raw(t)} ~ ${INSTANT_PATTERN} THEN NULL
+      WHEN ${sql.raw(`substr(${t}, 9, 2)::int > 28 AND substr(${t}, 9, 2)::int
+             > extract(day FROM make_date(substr(${t}, 1, 4)::int, substr(${t}, 6, 2)::int, 1) + interval '1 month' - interval '1 day')`)}
+        THEN NULL
+      WHEN ${sql.raw(`right(${t}, 1) = 'Z'`)}
+        THEN ${sql.raw(`left(${t}, least(char_length(${t}) - 1, 23))::timestamp AT TIME ZONE 'UTC'`)}
+      WHEN ${sql.raw(`${sign} = 0`)}
+        THEN ${sql.raw(asUtc)} - ((${guess} AT TIME ZONE ${timeZone}) - (${guess} AT TIME ZONE 'UTC'))
+      ELSE ${sql.raw(`(left(${t}, least(15 + ${sign}, 23))::timestamp AT TIME ZONE 'UTC')
+        - (CASE substr(${t}, 16 + ${sign}, 1) WHEN '-' THEN -1 ELSE 1 END)
+          * (substr(${t}, 17 + ${sign}, 2)::int * interval '1 hour' + right(${t}, 2)::int * interval '1 minute')`)}
+    END`;
 }
+
+/** An instant as JavaScript's `toISOString` writes it: `2026-05-01T01:00:00.000Z`. */
+const isoString = (expr: string) =>
+  sql.raw(`to_char(${expr} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`);
+
+const BOOKING_STATUSES = ['READY', 'PROGRESSED', 'COMPLETED', 'CANCELLED'];
+const TRUE_WORDS = `'true', 'yes', 'y', '1'`;
+const FLAG_WORDS = `${TRUE_WORDS}, 'false', 'no', 'n', '0'`;
+const timeReason = (field: string) =>
+  sql.raw(
+    `format('${field} ''%s'' is not a time such as 2026-11-22 10:00 or 2026-11-22T10:00:00+09:00', p.${field})`,
+  );
 
 /** A pass `p` is valid at the class time `i.started_at`: started, not ended, not expired before it. */
 const validAtClass = (p: string) =>
@@ -229,48 +312,92 @@ const validAtClass = (p: string) =>
     AND (${p}.expired_at IS NULL OR ${p}.expired_at > i.started_at)`);
 
 /**
- * Upserts bookings by external id. The pass: the row's `pass_id` when given (it must be the member's and
- * valid at the class time); otherwise the pass an existing booking of the same member already has; otherwise
- * the member's pass valid at the class time that ends soonest (open-ended last, then the oldest). A booking
- * whose session was already taken (`used_pass`) or that ptpass recorded as a late cancel keeps its pass,
- * status, cancellation and charge; `used_pass` never goes back to false, so a re-import can never charge a
- * session twice. Unchanged bookings are not touched.
- * Returns the lines that found no pass (with the pass asked for), and how many rows were written.
+ * Bookings: the common rules; a member external id of a member in ptpass; a `pass_id` that is a whole
+ * number when given; `starts_at` and `ends_at` given and times, `cancelled_at` a time when given (see
+ * `instant`); the end after the start; a status READY, PROGRESSED, COMPLETED or CANCELLED in any case (default
+ * READY), CANCELLED only with `cancelled_at`; `attended` and `used_pass` true/yes/y/1 or false/no/n/0 in any
+ * case (default false). Then the upsert by external id, with the pass: the row's `pass_id` when given (it must
+ * be the member's and valid at the class time); otherwise the pass an existing booking of the same member
+ * already has; otherwise the member's pass valid at the class time that ends soonest (open-ended last, then
+ * the oldest). A row that finds no pass is skipped. A booking whose session was already taken (`used_pass`)
+ * or that ptpass recorded as a late cancel keeps its pass, status, cancellation and charge; `used_pass` never
+ * goes back to false, so a re-import can never charge a session twice. Unchanged bookings are not touched.
  */
-export async function upsertBookings(
+export async function importBookingPage(
   db: DbOrTx,
-  rows: BookingUpsert[],
-): Promise<{ written: number; noPass: Array<{ line: number; passId: string | null }> }> {
-  if (rows.length === 0) return { written: 0, noPass: [] };
-  const result = await db.execute<{
-    line: number;
-    no_pass: boolean;
-    pass_id: string | null;
-    written: boolean;
-  }>(
-    sql`
-    WITH input AS (
-      SELECT * FROM jsonb_to_recordset(${JSON.stringify(rows)}::jsonb)
-        AS x(line int, external_id text, user_id bigint, pass_id bigint, started_at timestamptz,
-             ended_at timestamptz, status booking_status, attended boolean, used_pass boolean,
-             cancelled_at timestamptz)
+  w: ImportPage & { timeZone: string },
+): Promise<ImportPageResult> {
+  const rows = await db.execute<OutcomeRow>(sql`
+    WITH checked AS MATERIALIZED (
+      SELECT p.line, p.external_id, p.member_external_id, p.user_id, p.pass_id, p.started_at, p.ended_at,
+             p.cancelled, p.status_word, p.attended_word, p.used_pass_word,
+        CASE ${commonReasons}
+          WHEN coalesce(p.member_external_id, '') = '' THEN 'member_external_id is empty'
+          WHEN p.user_id IS NULL THEN format('no member has external_id %s', p.member_external_id)
+          WHEN p.pass_id !~ '^[1-9][0-9]{0,14}$'
+            THEN format('pass_id ''%s'' is not a pass id (a whole number)', p.pass_id)
+          WHEN p.starts_at IS NOT NULL AND p.started_at IS NULL THEN ${timeReason('starts_at')}
+          WHEN p.starts_at IS NULL THEN 'starts_at is empty'
+          WHEN p.ends_at IS NOT NULL AND p.ended_at IS NULL THEN ${timeReason('ends_at')}
+          WHEN p.ends_at IS NULL THEN 'ends_at is empty'
+          WHEN p.cancelled_at IS NOT NULL AND p.cancelled IS NULL THEN ${timeReason('cancelled_at')}
+          WHEN p.ended_at <= p.started_at THEN 'ends_at is not after starts_at'
+          WHEN p.status_word NOT IN (${sql.raw(BOOKING_STATUSES.map((s) => `'${s}'`).join(', '))})
+            THEN format('status ''%s'' is not one of ${sql.raw(BOOKING_STATUSES.join(', '))}', p.status)
+          WHEN p.status_word = 'CANCELLED' AND p.cancelled_at IS NULL THEN 'status CANCELLED needs cancelled_at'
+          WHEN p.attended_word NOT IN (${sql.raw(FLAG_WORDS)})
+            THEN format('attended ''%s'' is not true or false', p.attended)
+          WHEN p.used_pass_word NOT IN (${sql.raw(FLAG_WORDS)})
+            THEN format('used_pass ''%s'' is not true or false', p.used_pass)
+        END AS reason
+      -- OFFSET 0 keeps the parsed values a subquery of their own: each is computed once, not again in the rules.
+      FROM (
+      SELECT p.*,
+             -- One index lookup per row (a hash join reads every member for each chunk).
+             (SELECT u.id FROM users u WHERE u.external_id = p.member_external_id) AS user_id,
+             ${instant('p.starts_at', w.timeZone)} AS started_at,
+             ${instant('p.ends_at', w.timeZone)} AS ended_at,
+             ${instant('p.cancelled_at', w.timeZone)} AS cancelled,
+             ${upperWord(`coalesce(p.status, 'READY')`)} AS status_word,
+             ${lowerWord('p.attended')} AS attended_word,
+             ${lowerWord('p.used_pass')} AS used_pass_word
+      FROM (
+        SELECT r.line, r.field_count, i.column_count, r.external_id, r.member_external_id, r.pass_id,
+               r.starts_at, r.ends_at, r.status, r.attended, r.used_pass, r.cancelled_at,
+               ${firstLine('import_booking_rows')} AS first_line
+        FROM import_booking_rows r
+        JOIN imports i ON i.id = r.import_id
+        WHERE r.import_id = ${w.importId} AND r.line > ${w.after ?? '0'}::int
+        ORDER BY r.line
+        LIMIT ${w.limit}
+      ) p
+      OFFSET 0
+      ) p
     ), resolved AS (
+      -- Each lookup runs only for the rows that need it.
       SELECT i.*,
-             CASE WHEN i.pass_id IS NOT NULL THEN given.id ELSE coalesce(kept.pass_id, chosen.id) END AS resolved
-      FROM input i
-      LEFT JOIN passes given ON given.id = i.pass_id AND given.user_id = i.user_id AND ${validAtClass('given')}
-      LEFT JOIN bookings kept ON kept.external_id = i.external_id AND kept.user_id = i.user_id
-      LEFT JOIN LATERAL (
-        SELECT p.id FROM passes p
-        WHERE i.pass_id IS NULL AND kept.pass_id IS NULL AND p.user_id = i.user_id AND ${validAtClass('p')}
-        ORDER BY p.ended_at NULLS LAST, p.id
-        LIMIT 1
-      ) chosen ON true
+             CASE WHEN i.pass_id IS NOT NULL
+               THEN (SELECT given.id FROM passes given
+                     WHERE given.id = i.pass_id::bigint AND given.user_id = i.user_id AND ${validAtClass('given')})
+               ELSE coalesce(
+                 (SELECT kept.pass_id FROM bookings kept
+                  WHERE kept.external_id = i.external_id AND kept.user_id = i.user_id),
+                 (SELECT p.id FROM passes p
+                  WHERE p.user_id = i.user_id AND ${validAtClass('p')}
+                  ORDER BY p.ended_at NULLS LAST, p.id
+                  LIMIT 1))
+             END AS resolved
+      FROM checked i
+      WHERE i.reason IS NULL
     ), written AS (
       INSERT INTO bookings AS b
         (external_id, user_id, pass_id, status, attended, used_pass, started_at, ended_at, cancelled_at)
-      SELECT external_id, user_id, resolved, status, attended, used_pass, started_at, ended_at, cancelled_at
+      SELECT external_id, user_id, resolved, status_word::booking_status,
+             coalesce(attended_word IN (${sql.raw(TRUE_WORDS)}), false),
+             coalesce(used_pass_word IN (${sql.raw(TRUE_WORDS)}), false),
+             started_at, ended_at, cancelled
       FROM resolved WHERE resolved IS NOT NULL
+      ORDER BY line
       ON CONFLICT (external_id) DO UPDATE
         SET user_id = excluded.user_id,
             pass_id = CASE WHEN b.used_pass OR b.late_cancel THEN b.pass_id ELSE excluded.pass_id END,
@@ -287,15 +414,19 @@ export async function upsertBookings(
                CASE WHEN b.used_pass OR b.late_cancel THEN b.status ELSE excluded.status END,
                b.used_pass OR excluded.used_pass, excluded.attended, excluded.started_at, excluded.ended_at,
                CASE WHEN b.used_pass OR b.late_cancel THEN b.cancelled_at ELSE excluded.cancelled_at END)
-      RETURNING b.external_id
+      RETURNING 1
+    ), skipped AS (
+      SELECT line, reason FROM checked WHERE reason IS NOT NULL
+      UNION ALL
+      SELECT line,
+             CASE WHEN pass_id IS NULL
+               THEN format('member %s has no pass valid at %s; give a pass_id', member_external_id, ${isoString('started_at')})
+               ELSE format('pass %s is not a pass of member %s valid at %s', pass_id, member_external_id, ${isoString('started_at')})
+             END
+      FROM resolved WHERE resolved IS NULL
     )
-    SELECT r.line, r.resolved IS NULL AS no_pass, r.pass_id::text AS pass_id, w.external_id IS NOT NULL AS written
-    FROM resolved r LEFT JOIN written w ON w.external_id = r.external_id`,
-  );
-  return {
-    written: result.filter((r) => r.written).length,
-    noPass: result.filter((r) => r.no_pass).map((r) => ({ line: Number(r.line), passId: r.pass_id })),
-  };
+    ${pageOutcome}`);
+  return outcome(rows);
 }
 
 export interface ImportReject {
