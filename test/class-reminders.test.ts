@@ -4,7 +4,7 @@ import { createLogNotifier } from '../src/activities/notifications/notifier.ts';
 import { LaunchError, launchJob } from '../src/client/launch-job.ts';
 import { enqueueClassRemindersChunk } from '../src/db/queries/notifications.ts';
 import { getJobRun } from '../src/db/queries/runs.ts';
-import { notifications } from '../src/db/schema.ts';
+import { notifications, users } from '../src/db/schema.ts';
 import type { JobResult } from '../src/jobs/index.ts';
 import { createLogger } from '../src/logger.ts';
 import { useJobTestEnvironment } from './helpers/job-test.ts';
@@ -109,6 +109,20 @@ describe('class-reminders', () => {
     expect(logged).toHaveLength(2);
     expect(logged.join('\n')).not.toContain('김민지');
     expect(logged.join('\n')).toContain(sent[0]!.id);
+  });
+
+  it('records the message exactly whatever the member name holds (quotes, backslashes, dollar quotes)', async () => {
+    // Outcomes go to the database as one escaped text literal (recordDeliveries): a name made of what
+    // would break a hand-built literal must come back byte for byte, and nothing else may change.
+    const name = `O'Brien \\' \\\\x $$ "q"; DROP TABLE users; -- 김'`;
+    const user = await seedUser(env.database.db, name);
+    await seedBooking(env.database.db, { userId: user, startedAt: minutes(4) });
+    const result = await run();
+    expect(stepCounts(result)[1]).toEqual({ step: 'deliver', read: 1, written: 1, skipped: 0 });
+    const [sent] = await rows();
+    expect(sent?.status).toBe('SENT');
+    expect(sent?.message).toContain(`${name}님`);
+    expect(await env.database.db.$count(users)).toBe(1);
   });
 
   it('running twice for the same T sends nothing the second time', async () => {
