@@ -50,6 +50,7 @@ const { values } = parseArgs({
     workers: { type: 'string', default: '2' },
     growth: { type: 'boolean', default: false },
     timeline: { type: 'boolean', default: false },
+    repeat: { type: 'string', default: '1' },
     out: { type: 'string' },
     'admin-url': {
       type: 'string',
@@ -61,14 +62,16 @@ const scale = Number(values.scale);
 const partitions = Number(values.partitions);
 const referenceCap = Number(values['reference-cap']);
 const workerCount = Number(values.workers);
+const repeat = Number(values.repeat);
 if (
   !(scale > 0) ||
   !(partitions >= 1) ||
   !(referenceCap === 0 || referenceCap >= 5) ||
-  !(Number.isInteger(workerCount) && workerCount >= 1)
+  !(Number.isInteger(workerCount) && workerCount >= 1) ||
+  !(Number.isInteger(repeat) && repeat >= 1)
 ) {
   console.error(
-    'bench: --scale must be > 0, --partitions >= 1, --reference-cap 0 (skip) or >= 5, --workers a whole number >= 1',
+    'bench: --scale must be > 0, --partitions >= 1, --reference-cap 0 (skip) or >= 5, --workers and --repeat whole numbers >= 1',
   );
   process.exit(2);
 }
@@ -159,6 +162,12 @@ async function referenceArm(sql: ReturnType<typeof adminSql>, job: BenchJob, asO
   };
 }
 
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
 async function main() {
   const admin = adminSql(adminUrl);
   await admin.unsafe(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
@@ -213,16 +222,18 @@ async function main() {
       }
 
       // limit
-      await restore(sql, job);
-      const limit = await timed(() => job.limit(sql, asOf, { url: benchUrl }));
-      const limitPrint = await job.fingerprint(sql);
       const notes: string[] = [];
-      if (job.afterArm) notes.push(await job.afterArm(sql, 'limit', limit.seconds));
+      const runLimit = async () => {
+        await restore(sql, job);
+        const run = await timed(() => job.limit(sql, asOf, { url: benchUrl }));
+        if (job.afterArm) notes.push(await job.afterArm(sql, 'limit', run.seconds));
+        return run;
+      };
+      const limitRuns = [await runLimit()];
+      const limitPrint = await job.fingerprint(sql);
 
       // limit-parallel: the limit's statements over ptpass's key ranges, one session per partition.
-      let limitParallel: { seconds: number; same: boolean; ranges: number } | undefined;
-      if (job.limitParallel && partitions > 1) {
-        const lp = job.limitParallel;
+      const runLimitParallel = async (lp: NonNullable<BenchJob['limitParallel']>) => {
         await restore(sql, job);
         const ranges = splitKeyRange(await lp.keyRange(sql), partitions);
         const sessions = ranges.map(() => adminSql(benchUrl));
@@ -232,7 +243,7 @@ async function main() {
             await Promise.all(ranges.map((range, i) => lp.range(sessions[i]!, asOf, range)));
             await lp.finish?.(sql, asOf);
           });
-          limitParallel = {
+          return {
             seconds: run.seconds,
             same: (await job.fingerprint(sql)) === limitPrint,
             ranges: ranges.length,
@@ -240,7 +251,7 @@ async function main() {
         } finally {
           await Promise.all(sessions.map((s) => s.end()));
         }
-      }
+      };
 
       // ptpass
       const params = job.params?.(asOf);
@@ -286,7 +297,30 @@ async function main() {
         1,
         ...Object.values(settings.steps ?? {}).map((s) => s.partitions ?? 1),
       );
-      const ptpass = await runPtpass(settings, asOf);
+      // --repeat: limit-parallel and ptpass take turns, and each reports its median (all runs printed).
+      const lpRuns: Array<Awaited<ReturnType<typeof runLimitParallel>>> = [];
+      const ptpassRuns: Array<Awaited<ReturnType<typeof runPtpass>>> = [];
+      for (let i = 0; i < repeat; i++) {
+        if (i > 0) limitRuns.push(await runLimit());
+        if (job.limitParallel && partitions > 1) lpRuns.push(await runLimitParallel(job.limitParallel));
+        ptpassRuns.push(await runPtpass(settings, asOf));
+      }
+      const limitParallel = lpRuns.length
+        ? {
+            ...lpRuns.at(-1)!,
+            seconds: median(lpRuns.map((r) => r.seconds)),
+            same: lpRuns.every((r) => r.same),
+          }
+        : undefined;
+      const ptpass = { ...ptpassRuns.at(-1)!, seconds: median(ptpassRuns.map((r) => r.seconds)) };
+      const limit = { seconds: median(limitRuns.map((r) => r.seconds)) };
+      if (repeat > 1) {
+        const list = (runs: Array<{ seconds: number }>) => runs.map((r) => fmt.s(r.seconds)).join(' / ');
+        notes.push(
+          `${repeat} runs of each arm in turn, medians used: limit ${list(limitRuns)}; ` +
+            `${lpRuns.length ? `limit-parallel ${list(lpRuns)}; ` : ''}ptpass ${list(ptpassRuns)}`,
+        );
+      }
       const ptpassPrint = await job.fingerprint(sql);
       if (job.afterArm) notes.push(await job.afterArm(sql, 'ptpass', ptpass.seconds));
 

@@ -1,5 +1,6 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import postgres from 'postgres';
 
@@ -25,6 +26,16 @@ export interface BenchWorker {
 
 let built = false;
 
+/** The node flags of the image's worker command (the Dockerfile's `CMD ["node", ...flags, "dist/worker.js"]`). */
+export function imageWorkerFlags(): string[] {
+  const dockerfile = readFileSync(join(ROOT, 'Dockerfile'), 'utf8');
+  const cmd = /^CMD (\[.*\])$/m.exec(dockerfile)?.[1];
+  const argv = cmd ? (JSON.parse(cmd) as string[]) : [];
+  if (argv[0] !== 'node' || argv.at(-1) !== 'dist/worker.js')
+    throw new Error(`unexpected worker CMD: ${cmd}`);
+  return argv.slice(1, -1);
+}
+
 /**
  * The worker as production runs it (the image's `node dist/worker.js`): compiled, no tsx loader in the
  * process whose peak RSS is measured. Builds first (incremental: quick when nothing changed).
@@ -36,11 +47,21 @@ export async function startWorkerProcess(env: Record<string, string>): Promise<B
   }
   // BENCH_WORKER_NODE_OPTIONS: flags for the worker's node only (e.g. `--cpu-prof --cpu-prof-dir=/tmp/p`).
   const nodeFlags = process.env.BENCH_WORKER_NODE_OPTIONS?.split(/\s+/).filter(Boolean) ?? [];
-  const child: ChildProcess = spawn(process.execPath, [...nodeFlags, 'dist/worker.js'], {
-    cwd: ROOT,
-    env: { ...process.env, LOG_LEVEL: 'warn', METRICS_PORT: '0', BUSINESS_TIMEZONE: BENCH_TIME_ZONE, ...env },
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
+  const child: ChildProcess = spawn(
+    process.execPath,
+    [...imageWorkerFlags(), ...nodeFlags, 'dist/worker.js'],
+    {
+      cwd: ROOT,
+      env: {
+        ...process.env,
+        LOG_LEVEL: 'warn',
+        METRICS_PORT: '0',
+        BUSINESS_TIMEZONE: BENCH_TIME_ZONE,
+        ...env,
+      },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    },
+  );
   let log = '';
   await new Promise<void>((resolve, reject) => {
     child.stderr?.on('data', (d: Buffer) => {

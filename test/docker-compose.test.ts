@@ -134,7 +134,7 @@ describe('docker-compose.yml', () => {
     const dockerfile = readFileSync(`${ROOT}/Dockerfile`, 'utf8');
     expect(dockerfile.match(/^FROM node:20\S* AS build$/m)).not.toBeNull();
     expect(dockerfile).toMatch(/^USER node$/m);
-    expect(dockerfile).toContain('CMD ["node", "dist/worker.js"]');
+    expect(dockerfile).toContain('CMD ["node", "--max-old-space-size=160", "dist/worker.js"]');
     expect(dockerfile).not.toMatch(/^RUN npm ci/m);
     for (const [, from] of dockerfile.matchAll(/^COPY (?!--from)(.+) \S+$/gm)) {
       for (const path of from!.split(' ')) expect(existsSync(`${ROOT}/${path}`), path).toBe(true);

@@ -1,4 +1,4 @@
-import type { BenchJob } from '../jobs.ts';
+import type { BenchJob, Sql } from '../jobs.ts';
 import { referenceSessions } from '../support.ts';
 
 /**
@@ -53,16 +53,7 @@ export const issueBulkPassesBench: BenchJob = {
       return issued.count;
     },
     async finish(sql, asOf) {
-      const completed = await sql`
-        UPDATE bulk_passes bp SET
-          status = 'COMPLETED', completed_at = now(), modified_at = now(),
-          issued_count = (SELECT count(*) FROM passes p WHERE p.bulk_pass_id = bp.id),
-          skipped_count = (
-            SELECT count(*) FROM user_group_members gm
-            WHERE gm.group_id = bp.group_id
-              AND NOT EXISTS (SELECT 1 FROM passes p WHERE p.bulk_pass_id = bp.id AND p.user_id = gm.user_id))
-        WHERE bp.status = 'READY' AND coalesce(bp.issue_at, bp.started_at) <= ${asOf}`;
-      return completed.count;
+      return completeDue(sql, asOf);
     },
   },
   /** One INSERT ... SELECT of every pass, then the bulk pass's completion with its counts. */
@@ -79,19 +70,7 @@ export const issueBulkPassesBench: BenchJob = {
         AND gm.user_id <= ${upTo ?? Number.MAX_SAFE_INTEGER}
       ORDER BY bp.id, gm.user_id
       ON CONFLICT (bulk_pass_id, user_id) DO NOTHING`;
-    await sql`
-      UPDATE bulk_passes bp SET
-        status = 'COMPLETED', completed_at = now(), modified_at = now(),
-        issued_count = (SELECT count(*) FROM passes p WHERE p.bulk_pass_id = bp.id),
-        skipped_count = (
-          SELECT count(*) FROM user_group_members gm
-          WHERE gm.group_id = bp.group_id
-            AND NOT EXISTS (SELECT 1 FROM passes p WHERE p.bulk_pass_id = bp.id AND p.user_id = gm.user_id))
-      WHERE bp.status = 'READY' AND coalesce(bp.issue_at, bp.started_at) <= ${asOf}
-        AND NOT EXISTS (
-          SELECT 1 FROM user_group_members gm JOIN users u ON u.id = gm.user_id
-          WHERE gm.group_id = bp.group_id AND u.status = 'ACTIVE'
-            AND NOT EXISTS (SELECT 1 FROM passes p WHERE p.bulk_pass_id = bp.id AND p.user_id = gm.user_id))`;
+    await completeDue(sql, asOf);
     return issued.count;
   },
   /**
@@ -187,3 +166,30 @@ export const issueBulkPassesBench: BenchJob = {
     return { steps: { issue: { partitions, ...(chunkSize ? { chunkSize } : {}) } } };
   },
 };
+
+/**
+ * Completes every due READY bulk pass none of whose ACTIVE members lacks a pass, with its counts: one
+ * statement that walks each group's members once (the rule of ptpass's complete step).
+ */
+async function completeDue(sql: Sql, asOf: Date): Promise<number> {
+  const completed = await sql`
+    WITH tally AS (
+      SELECT bp.id,
+             count(*) FILTER (WHERE p.id IS NULL)::int AS without_pass,
+             count(*) FILTER (WHERE p.id IS NULL AND u.status = 'ACTIVE')::int AS active_without_pass
+      FROM bulk_passes bp
+      JOIN user_group_members gm ON gm.group_id = bp.group_id
+      JOIN users u ON u.id = gm.user_id
+      LEFT JOIN passes p ON p.bulk_pass_id = bp.id AND p.user_id = gm.user_id
+      WHERE bp.status = 'READY' AND coalesce(bp.issue_at, bp.started_at) <= ${asOf}
+      GROUP BY bp.id
+    )
+    UPDATE bulk_passes bp SET
+      status = 'COMPLETED', completed_at = now(), modified_at = now(),
+      issued_count = (SELECT count(*) FROM passes p WHERE p.bulk_pass_id = bp.id),
+      skipped_count = coalesce(tally.without_pass, 0)
+    FROM bulk_passes due LEFT JOIN tally ON tally.id = due.id
+    WHERE bp.id = due.id AND bp.status = 'READY' AND coalesce(bp.issue_at, bp.started_at) <= ${asOf}
+      AND coalesce(tally.active_without_pass, 0) = 0`;
+  return completed.count;
+}

@@ -179,23 +179,29 @@ export async function completeBulkPassesChunk(
         AND id > ${w.after ?? '0'}::bigint
       ORDER BY id
       LIMIT ${w.limit}
+    ), tally AS (
+      -- One walk over each bulk pass's members: who has no pass of it, and which of those are ACTIVE
+      -- (any such member keeps the bulk pass READY). Two separate anti-joins walked the members twice.
+      SELECT bp.id,
+             count(*) FILTER (WHERE p.id IS NULL)::int AS without_pass,
+             count(*) FILTER (WHERE p.id IS NULL AND u.status = 'ACTIVE')::int AS active_without_pass
+      FROM page
+      JOIN bulk_passes bp ON bp.id = page.id
+      JOIN user_group_members gm ON gm.group_id = bp.group_id
+      JOIN users u ON u.id = gm.user_id
+      LEFT JOIN passes p ON p.bulk_pass_id = bp.id AND p.user_id = gm.user_id
+      GROUP BY bp.id
     ), completed AS (
       UPDATE bulk_passes bp SET
         status = 'COMPLETED',
         completed_at = now(),
         modified_at = now(),
         issued_count = (SELECT count(*) FROM passes p WHERE p.bulk_pass_id = bp.id),
-        skipped_count = (
-          SELECT count(*) FROM user_group_members gm
-          WHERE gm.group_id = bp.group_id
-            AND NOT EXISTS (SELECT 1 FROM passes p WHERE p.bulk_pass_id = bp.id AND p.user_id = gm.user_id))
-      FROM page
+        skipped_count = coalesce(tally.without_pass, 0)
+      FROM page LEFT JOIN tally ON tally.id = page.id
       WHERE bp.id = page.id AND bp.status = 'READY'
         AND coalesce(bp.issue_at, bp.started_at) <= ${instant(w.asOf)}
-        AND NOT EXISTS (
-          SELECT 1 FROM user_group_members gm JOIN users u ON u.id = gm.user_id
-          WHERE gm.group_id = bp.group_id AND u.status = 'ACTIVE'
-            AND NOT EXISTS (SELECT 1 FROM passes p WHERE p.bulk_pass_id = bp.id AND p.user_id = gm.user_id))
+        AND coalesce(tally.active_without_pass, 0) = 0
       RETURNING bp.id
     )
     SELECT (SELECT count(*) FROM page)::int AS read,
