@@ -51,6 +51,7 @@ const { values } = parseArgs({
     growth: { type: 'boolean', default: false },
     timeline: { type: 'boolean', default: false },
     repeat: { type: 'string', default: '1' },
+    'idle-run': { type: 'boolean', default: false },
     out: { type: 'string' },
     'admin-url': {
       type: 'string',
@@ -322,6 +323,16 @@ async function main() {
         );
       }
       const ptpassPrint = await job.fingerprint(sql);
+      // --idle-run (the growth runs): the same instance again on the rows the ptpass arm left, where nothing
+      // is due any more: the run's cost apart from its rows (start, planning, steps finding nothing, close).
+      const idle = values['idle-run']
+        ? await timed(() =>
+            launchJob(
+              { client, db, taskQueue },
+              { job: job.job, asOf, params, settings, wait: true, rerun: true },
+            ),
+          )
+        : undefined;
       if (job.afterArm) notes.push(await job.afterArm(sql, 'ptpass', ptpass.seconds));
 
       // The same run with more worker processes on the task queue (jobs that run in partitions).
@@ -353,6 +364,7 @@ async function main() {
         items,
         limitSeconds: limit.seconds,
         ptpassSeconds: ptpass.seconds,
+        idleSeconds: idle?.seconds,
         referenceSeconds: reference?.seconds,
         referenceSample: reference?.processed,
         referenceSampleSeconds: reference?.sampleSeconds,
@@ -482,6 +494,7 @@ async function growth(): Promise<void> {
   mkdirSync(join(ROOT, 'bench-results'), { recursive: true });
   const rows: Array<Array<string | number>> = [];
   const perRow: Record<string, number[]> = {};
+  const beyondIdlePerRow: Record<string, number[]> = {};
   const limitPerRow: Record<string, number[]> = {};
   for (const job of GROWTH_JOBS) {
     for (const factor of GROWTH_FACTORS) {
@@ -498,7 +511,7 @@ async function growth(): Promise<void> {
         '--sections',
         'jobs',
       );
-      args.push('--out', out);
+      args.push('--idle-run', '--out', out);
       console.log(`growth: ${job} at scale ${size}...`);
       const code = await new Promise<number | null>((resolve) =>
         spawn(process.execPath, args, { cwd: ROOT, stdio: 'ignore' }).once('exit', resolve),
@@ -508,6 +521,7 @@ async function growth(): Promise<void> {
         items: number;
         ptpassSeconds: number;
         limitParallelSeconds?: number;
+        idleSeconds?: number;
         workerPeakRssMb: number;
         historyEvents: number;
         sameRows: boolean;
@@ -517,12 +531,17 @@ async function growth(): Promise<void> {
       perRow[job] = [...(perRow[job] ?? []), secondsPerMillion];
       const limitPerMillion = r.limitParallelSeconds ? (r.limitParallelSeconds / r.items) * 1e6 : undefined;
       if (limitPerMillion) limitPerRow[job] = [...(limitPerRow[job] ?? []), limitPerMillion];
+      const beyondIdle =
+        r.idleSeconds === undefined ? undefined : ((r.ptpassSeconds - r.idleSeconds) / r.items) * 1e6;
+      if (beyondIdle !== undefined) beyondIdlePerRow[job] = [...(beyondIdlePerRow[job] ?? []), beyondIdle];
       rows.push([
         job,
         `${factor}×`,
         r.items,
         fmt.s(r.ptpassSeconds),
         fmt.s(secondsPerMillion),
+        r.idleSeconds === undefined ? '-' : fmt.s(r.idleSeconds),
+        beyondIdle === undefined ? '-' : fmt.s(beyondIdle),
         limitPerMillion ? fmt.s(limitPerMillion) : '-',
         r.limitParallelSeconds ? fmt.ratio(r.ptpassSeconds, r.limitParallelSeconds) : '-',
         r.workerPeakRssMb,
@@ -539,6 +558,8 @@ async function growth(): Promise<void> {
         'rows',
         'ptpass s',
         's per million rows',
+        'idle run s',
+        's per million beyond the idle run',
         'limit-parallel s per million',
         'ptpass ÷ limit-parallel',
         'worker peak RSS MB',
@@ -554,8 +575,10 @@ async function growth(): Promise<void> {
   };
   for (const [job, costs] of Object.entries(perRow)) {
     const limit = limitPerRow[job];
+    const beyond = beyondIdlePerRow[job];
     console.log(
       `  ${job}: per-row cost against 1×: ${spread(costs)} (target within ±15 %)` +
+        (beyond?.length === costs.length ? `; beyond the idle run: ${spread(beyond)}` : '') +
         (limit?.length === costs.length ? `; limit-parallel's: ${spread(limit)}` : ''),
     );
   }
