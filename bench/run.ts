@@ -427,7 +427,7 @@ async function main() {
               items,
               fmt.s(ptpass.seconds),
               fmt.rate(items, ptpass.seconds),
-              `${ptpassPartitions} partition(s), Temporal, worker process`,
+              `${Math.max(...ptpass.result.steps.map((s) => s.partitions))} partition(s), Temporal, worker process`,
             ],
             ...(reference
               ? [
