@@ -44,6 +44,12 @@ export function choosePartitions(
   return Math.max(declared, Math.min(byRows, bySlots), 1);
 }
 
+/** How many keys a bigint key range spans (an upper bound of its rows); 0 for other keys (UUIDs). */
+function keySpan(range: { min: string; max: string }): number {
+  if (!/^\d+$/.test(range.min) || !/^\d+$/.test(range.max)) return 0;
+  return Number(BigInt(range.max) - BigInt(range.min) + 1n);
+}
+
 export interface ActivityDeps {
   db: Db;
   logger: Logger;
@@ -201,7 +207,7 @@ export function createActivities(deps: ActivityDeps) {
               asOf: new Date(input.asOf),
               params: { ...deps.paramDefaults?.[input.job], ...input.params },
             })
-          : Number(BigInt(range.max) - BigInt(range.min) + 1n);
+          : keySpan(range);
       const count = Math.min(
         choosePartitions(rows, deps.activitySlots ?? 16, stepDef?.partitions, stepDef?.rowsPerPartition),
         handler.maxPartitions ?? Number.POSITIVE_INFINITY,
