@@ -37,41 +37,16 @@ export const issueBulkPassesBench: BenchJob = {
         SELECT min(user_id)::text AS min, max(user_id)::text AS max FROM user_group_members`;
       return row?.min && row.max ? { min: row.min, max: row.max } : null;
     },
-    async range(sql, asOf, { after, upTo }) {
-      const issued = await sql`
-        INSERT INTO passes (user_id, package_id, bulk_pass_id, status, remaining_count, started_at, ended_at)
-        SELECT gm.user_id, bp.package_id, bp.id, 'READY', coalesce(bp.count, pk.session_count), bp.started_at,
-               coalesce(bp.ended_at, bp.started_at + make_interval(hours => 24 * pk.period_days))
-        FROM bulk_passes bp
-        JOIN packages pk ON pk.id = bp.package_id
-        JOIN user_group_members gm ON gm.group_id = bp.group_id
-        JOIN users u ON u.id = gm.user_id
-        WHERE bp.status = 'READY' AND coalesce(bp.issue_at, bp.started_at) <= ${asOf} AND u.status = 'ACTIVE'
-          AND gm.user_id > ${after ?? '0'} AND gm.user_id <= ${upTo ?? String(Number.MAX_SAFE_INTEGER)}
-        ORDER BY gm.user_id, bp.id
-        ON CONFLICT (bulk_pass_id, user_id) DO NOTHING`;
-      return issued.count;
-    },
+    range: (sql, asOf, { after, upTo }) => issueDue(sql, asOf, { after, upTo }),
     async finish(sql, asOf) {
       return completeDue(sql, asOf);
     },
   },
   /** One INSERT ... SELECT of every pass, then the bulk pass's completion with its counts. */
   async limit(sql, asOf, { upTo }) {
-    const issued = await sql`
-      INSERT INTO passes (user_id, package_id, bulk_pass_id, status, remaining_count, started_at, ended_at)
-      SELECT gm.user_id, bp.package_id, bp.id, 'READY', coalesce(bp.count, pk.session_count), bp.started_at,
-             coalesce(bp.ended_at, bp.started_at + make_interval(hours => 24 * pk.period_days))
-      FROM bulk_passes bp
-      JOIN packages pk ON pk.id = bp.package_id
-      JOIN user_group_members gm ON gm.group_id = bp.group_id
-      JOIN users u ON u.id = gm.user_id
-      WHERE bp.status = 'READY' AND coalesce(bp.issue_at, bp.started_at) <= ${asOf} AND u.status = 'ACTIVE'
-        AND gm.user_id <= ${upTo ?? Number.MAX_SAFE_INTEGER}
-      ORDER BY bp.id, gm.user_id
-      ON CONFLICT (bulk_pass_id, user_id) DO NOTHING`;
+    const issued = await issueDue(sql, asOf, { after: null, upTo: upTo === undefined ? null : String(upTo) });
     await completeDue(sql, asOf);
-    return issued.count;
+    return issued;
   },
   /**
    * A cursor over the due bulk pass's members; per member, read the user and insert one pass with values
@@ -166,6 +141,26 @@ export const issueBulkPassesBench: BenchJob = {
     return { steps: { issue: { partitions, ...(chunkSize ? { chunkSize } : {}) } } };
   },
 };
+
+/**
+ * One INSERT ... SELECT of a pass for every ACTIVE member (user ID in (after, upTo]) of every due READY
+ * bulk pass, in member order.
+ */
+async function issueDue(sql: Sql, asOf: Date, range: { after: string | null; upTo: string | null }) {
+  const issued = await sql`
+    INSERT INTO passes (user_id, package_id, bulk_pass_id, status, remaining_count, started_at, ended_at)
+    SELECT gm.user_id, bp.package_id, bp.id, 'READY', coalesce(bp.count, pk.session_count), bp.started_at,
+           coalesce(bp.ended_at, bp.started_at + make_interval(hours => 24 * pk.period_days))
+    FROM bulk_passes bp
+    JOIN packages pk ON pk.id = bp.package_id
+    JOIN user_group_members gm ON gm.group_id = bp.group_id
+    JOIN users u ON u.id = gm.user_id
+    WHERE bp.status = 'READY' AND coalesce(bp.issue_at, bp.started_at) <= ${asOf} AND u.status = 'ACTIVE'
+      AND gm.user_id > ${range.after ?? '0'} AND gm.user_id <= ${range.upTo ?? String(Number.MAX_SAFE_INTEGER)}
+    ORDER BY gm.user_id, bp.id
+    ON CONFLICT (bulk_pass_id, user_id) DO NOTHING`;
+  return issued.count;
+}
 
 /**
  * Completes every due READY bulk pass none of whose ACTIVE members lacks a pass, with its counts: one
