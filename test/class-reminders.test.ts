@@ -1,10 +1,15 @@
-import { asc, sql } from 'drizzle-orm';
+import { and, asc, eq, type SQL, sql } from 'drizzle-orm';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { createLogNotifier } from '../src/activities/notifications/notifier.ts';
 import { LaunchError, launchJob } from '../src/client/launch-job.ts';
-import { enqueueClassRemindersChunk } from '../src/db/queries/notifications.ts';
+import {
+  type DeliveryRecord,
+  deliveryRecordsUpdate,
+  dueNotificationsPage,
+  enqueueClassRemindersChunk,
+} from '../src/db/queries/notifications.ts';
 import { getJobRun } from '../src/db/queries/runs.ts';
-import { notifications, users } from '../src/db/schema.ts';
+import { notifications, stepRuns, users } from '../src/db/schema.ts';
 import type { JobResult } from '../src/jobs/index.ts';
 import { createLogger } from '../src/logger.ts';
 import { useJobTestEnvironment } from './helpers/job-test.ts';
@@ -222,4 +227,118 @@ describe('class-reminders', () => {
     ).rejects.toThrow(/params/);
     expect(await env.database.db.$count(notifications)).toBe(0);
   });
+
+  it('splits its enqueue over the IDs of the bookings in the window, not of the whole table', async () => {
+    // One booking long past, then 40,001 in the window far above it in the key range: the job's 20,000
+    // rows a partition give two enqueue partitions, which share the window's bookings. (Their members are
+    // INACTIVE but one: every booking is read, only one reminder is sent.)
+    const db = env.database.db;
+    const active = await seedUser(db, '서윤');
+    await seedBooking(db, { userId: active, startedAt: minutes(-60 * 24) });
+    await db.execute(sql`SELECT setval(pg_get_serial_sequence('bookings', 'id'), 1000000)`);
+    await db.execute(
+      sql`INSERT INTO users (name, status) SELECT '휴면' || g, 'INACTIVE' FROM generate_series(1, 100) g`,
+    );
+    await db.execute(sql`
+      INSERT INTO bookings (user_id, status, started_at, ended_at)
+      SELECT CASE WHEN g = 1 THEN ${active} ELSE ${active} + 1 + g % 100 END, 'READY',
+             ${T.toISOString()}::timestamptz + (1 + g % 600) * interval '1 second',
+             ${T.toISOString()}::timestamptz + interval '1 hour'
+      FROM generate_series(1, 40001) g`);
+    await db.execute(sql`ANALYZE bookings`);
+
+    const result = await run();
+    expect(result.steps.map((s) => [s.step, s.partitions, s.read, s.written])).toEqual([
+      ['enqueue', 2, 40_001, 1],
+      ['deliver', 1, 1, 1],
+    ]);
+    const enqueue = await db
+      .select({ partition: stepRuns.partition, read: stepRuns.readCount })
+      .from(stepRuns)
+      .where(and(eq(stepRuns.jobRunId, result.jobRunId), eq(stepRuns.step, 'enqueue')))
+      .orderBy(asc(stepRuns.partition));
+    // Split at the middle of the window's IDs (1,000,001 to 1,040,001), not of the table's (1 to 1,040,001).
+    expect(enqueue).toEqual([
+      { partition: 0, read: 20_000 },
+      { partition: 1, read: 20_001 },
+    ]);
+    expect((await rows()).map((r) => [r.userId, r.status])).toEqual([[active, 'SENT']]);
+  });
+
+  it('delivers with plans that do not depend on how many rows the statistics think are PENDING', async () => {
+    // An outbox is mostly SENT rows, so its statistics find PENDING rows rare; a burst then has many due.
+    // A page must walk the pending rows by ID from its cursor (no reading and sorting all of them) and
+    // outcomes must be recorded by primary key (no hashing all of them): both did, 10x slower, before.
+    const db = env.database.db;
+    const user = await seedUser(db, '하늘');
+    const insert = (status: string, count: number) =>
+      db.execute(sql`
+        INSERT INTO notifications (event, user_id, dedupe_key, channel, status, subject, due_at)
+        SELECT 'class-reminder', ${user}, ${status} || g, 'log', ${status}::notification_status,
+               jsonb_build_object('bookingId', g, 'startsAt', 0), ${T.toISOString()}::timestamptz
+        FROM generate_series(1, ${count}) g`);
+    await insert('SENT', 40_000);
+    await db.execute(sql`ANALYZE notifications`);
+    await insert('PENDING', 40_000);
+
+    const page = await plan(
+      dueNotificationsPage({
+        asOf: T,
+        after: '40000000-0000-0000-0000-000000000000',
+        upTo: '7fffffff-ffff-ffff-ffff-ffffffffffff',
+        limit: 500,
+        events: ['class-reminder', 'pass-expiry'],
+      }),
+    );
+    const locked = nodes(page).find((n) => n['Node Type'] === 'LockRows');
+    if (!locked) throw new Error('the page plan has no LockRows node');
+    const pageScan = nodes(locked).filter((n) => n['Relation Name'] === 'notifications');
+    expect(pageScan.map((n) => [n['Node Type'], n['Index Name']])).toEqual([
+      ['Index Scan', 'notifications_pending_idx'],
+    ]);
+    expect(nodes(locked).map((n) => n['Node Type'])).not.toContain('Sort');
+
+    const pending = await db
+      .select({ id: notifications.id })
+      .from(notifications)
+      .where(eq(notifications.status, 'PENDING'))
+      .limit(100);
+    const records: DeliveryRecord[] = pending.map((n) => ({
+      id: n.id,
+      status: 'SENT',
+      attempts: 1,
+      error: null,
+      message: 'm',
+      channel: 'log',
+    }));
+    const update = await plan(deliveryRecordsUpdate(records));
+    const updateScan = nodes(update).filter(
+      (n) => n['Relation Name'] === 'notifications' && n['Node Type'] !== 'ModifyTable',
+    );
+    expect(updateScan.map((n) => [n['Node Type'], n['Index Name']])).toEqual([
+      ['Index Scan', 'notifications_pkey'],
+    ]);
+    expect(nodes(update).map((n) => n['Node Type'])).not.toContain('Hash Join');
+  });
 });
+
+interface PlanNode {
+  'Node Type': string;
+  'Relation Name'?: string;
+  'Index Name'?: string;
+  Plans?: PlanNode[];
+}
+
+async function plan(statement: SQL): Promise<PlanNode> {
+  const result = await env.database.db.execute<{ 'QUERY PLAN': unknown }>(
+    sql`EXPLAIN (FORMAT JSON) ${statement}`,
+  );
+  const raw = result[0]?.['QUERY PLAN'];
+  const parsed = (typeof raw === 'string' ? JSON.parse(raw) : raw) as Array<{ Plan: PlanNode }>;
+  return parsed[0]!.Plan;
+}
+
+/** The node and every node under it. */
+function nodes(node: PlanNode): PlanNode[] {
+  return [node, ...(node.Plans ?? []).flatMap(nodes)];
+}

@@ -263,8 +263,9 @@ export const classRemindersBench: BenchJob = {
     return `${arm}: ${stats.distinctKeys.toLocaleString('en-US')} delivered in ${fmt.s(seconds)} s = ${fmt.rate(stats.distinctKeys, seconds)} delivered/s end to end${pages}; receiver saw ${stats.requests.toLocaleString('en-US')} requests, ${stats.distinctKeys.toLocaleString('en-US')} distinct keys, ${stats.badSignatures} bad signatures`;
   },
   settings(_partitions, chunkSize) {
-    // Enqueue does not split; deliver splits itself as in production (one partition per 2,000 due
-    // reminders, up to a quarter of the worker's slots). The chunk size the sweep varies is the deliver page.
+    // Both steps split themselves as in production (enqueue: one partition per 20,000 bookings in the
+    // window; deliver: one per 2,000 due reminders; up to a quarter of the worker's slots). The chunk size
+    // the sweep varies is the deliver page.
     return { steps: { deliver: chunkSize ? { chunkSize } : {} } };
   },
 };

@@ -197,17 +197,14 @@ export function createActivities(deps: ActivityDeps) {
       // A restart keeps the partitions of the run it continues, so each resumes from its own checkpoint.
       const earlier = input.jobRunId ? await findStepRanges(deps.db, input.jobRunId, input.step) : [];
       if (earlier.length > 0) return earlier;
-      const range = handler.keyRange ? await handler.keyRange(deps.db) : null;
+      const ctx = input.asOf
+        ? { asOf: new Date(input.asOf), params: { ...deps.paramDefaults?.[input.job], ...input.params } }
+        : undefined;
+      const range = handler.keyRange ? await handler.keyRange(deps.db, ctx) : null;
       if (!range) return splitKeyRange(null, 1);
       if (input.partitions) return splitKeyRange(range, input.partitions);
       const stepDef = findJob(input.job)?.steps.find((s) => s.name === input.step);
-      const rows =
-        handler.estimateRows && input.asOf
-          ? await handler.estimateRows(deps.db, {
-              asOf: new Date(input.asOf),
-              params: { ...deps.paramDefaults?.[input.job], ...input.params },
-            })
-          : keySpan(range);
+      const rows = handler.estimateRows && ctx ? await handler.estimateRows(deps.db, ctx) : keySpan(range);
       const count = Math.min(
         choosePartitions(rows, deps.activitySlots ?? 16, stepDef?.partitions, stepDef?.rowsPerPartition),
         handler.maxPartitions ?? Number.POSITIVE_INFINITY,

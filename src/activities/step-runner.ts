@@ -47,8 +47,13 @@ export interface ChunkResult {
 export interface StepHandler<P = Record<string, unknown>> {
   /** Processes one page inside the given transaction. Must be idempotent. */
   chunk(tx: Tx, ctx: ChunkContext<P>): Promise<ChunkResult>;
-  /** Key bounds for partitioned runs; absent when the step cannot be partitioned. */
-  keyRange?(db: Db): Promise<{ min: string; max: string } | null>;
+  /**
+   * Key bounds for partitioned runs; absent when the step cannot be partitioned. Given the run's time and
+   * parameters (absent for runs planned before they were passed), a step can bound the range to the rows
+   * it will read, so that its partitions get equal shares of them. The first and last partitions are
+   * open-ended either way: a row outside the bounds is still read.
+   */
+  keyRange?(db: Db, ctx?: { asOf: Date; params: P }): Promise<{ min: string; max: string } | null>;
   /**
    * How many rows the step will read as of T (the planner's estimate, or a cheap count): what a run's
    * partition count is chosen from. Absent: the key range's span stands in for it.

@@ -26,6 +26,11 @@ export const classRemindersJob = defineJob({
   // Delivery pages of 500: measured 2,630 delivered/s against 1,794 for 200 (README Performance); each
   // page's notification rows stay locked while it is sent, and other deliverers skip them.
   // Delivery partitions: one per 2,000 due (up to a quarter of the worker's slots), so that one partition's
-  // page lock and commit overlap the others' sends (README "Performance").
-  steps: [step('enqueue'), step('deliver', { chunkSize: 500, rowsPerPartition: 2000 })],
+  // page lock and commit overlap the others' sends. Enqueue partitions: one per 20,000 bookings in the
+  // window (over the window's booking IDs), as nothing is sent while it runs: 50,000 reminders queued in
+  // 0.50 s in two against 0.74 s in one (README "Performance").
+  steps: [
+    step('enqueue', { rowsPerPartition: 20_000 }),
+    step('deliver', { chunkSize: 500, rowsPerPartition: 2000 }),
+  ],
 });

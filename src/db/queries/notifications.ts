@@ -1,4 +1,4 @@
-import { sql } from 'drizzle-orm';
+import { type SQL, sql } from 'drizzle-orm';
 import type { DbOrTx } from '../client.ts';
 import { afterKey, type ChunkCounts, type ChunkWindow, chunkCounts, upToKey } from './keyset.ts';
 import { instant } from './passes.ts';
@@ -22,13 +22,12 @@ export function enqueueClassRemindersChunk(
   db: DbOrTx,
   w: ChunkWindow & { leadMinutes: number; channel: string },
 ): Promise<ChunkCounts> {
-  const until = new Date(w.asOf.getTime() + w.leadMinutes * 60_000);
   return chunkCounts(
     db,
     sql`
     WITH page AS (
       SELECT b.id, b.user_id, b.started_at FROM bookings b
-      WHERE b.status = 'READY' AND b.started_at > ${instant(w.asOf)} AND b.started_at <= ${instant(until)}
+      WHERE ${inReminderWindow(w)}
         AND b.id > ${afterKey(w)} AND b.id <= ${upToKey(w)}
       ORDER BY b.id
       LIMIT ${w.limit}
@@ -47,6 +46,31 @@ export function enqueueClassRemindersChunk(
            (SELECT count(*) FROM inserted)::int AS written,
            (SELECT max(id) FROM page)::text AS last_key`,
   );
+}
+
+/** Bookings `b` a class-reminders run as of T reminds: READY, starting in (T, T + lead]. */
+function inReminderWindow(w: { asOf: Date; leadMinutes: number }) {
+  const until = new Date(w.asOf.getTime() + w.leadMinutes * 60_000);
+  return sql`b.status = 'READY' AND b.started_at > ${instant(w.asOf)} AND b.started_at <= ${instant(until)}`;
+}
+
+/**
+ * The bookings in a class-reminders run's window: how many, and their lowest and highest ID (what its
+ * enqueue partitions split; the window's bookings can sit anywhere in the table's ID range). One range
+ * scan of the start-time index over ten minutes of classes.
+ */
+export async function classReminderWindow(
+  db: DbOrTx,
+  w: { asOf: Date; leadMinutes: number },
+): Promise<{ rows: number; range: { min: string; max: string } | null }> {
+  const rows = await db.execute<{ n: number; min: string | null; max: string | null }>(sql`
+    SELECT count(*)::int AS n, min(b.id)::text AS min, max(b.id)::text AS max
+    FROM bookings b WHERE ${inReminderWindow(w)}`);
+  const row = rows[0];
+  return {
+    rows: Number(row?.n ?? 0),
+    range: row?.min && row.max ? { min: row.min, max: row.max } : null,
+  };
 }
 
 /**
@@ -129,33 +153,21 @@ export async function countDueNotifications(
   return Number(rows[0]?.n ?? 0);
 }
 
+interface DuePageWindow {
+  asOf: Date;
+  after: string | null;
+  upTo?: string | null;
+  limit: number;
+  events: readonly string[];
+}
+
 /**
- * Locks a keyset page (by notification ID) of PENDING notifications of the given events due by T. Rows
- * locked by an overlapping run are skipped: that run is sending them. Times come back as epoch milliseconds.
- *
- * The member, booking and pass of each row are looked up by primary key (`LATERAL ... OFFSET 0` keeps the
- * planner from turning the lookups into hash joins): a page is a few hundred rows, and with plain joins
- * PostgreSQL chose to scan all of `users` and `bookings` for every page — 9.0 ms a page against 4.3 ms at
- * 22,000 bookings (pgbench, 500 rows), growing with the tables.
+ * The statement of `lockDueNotifications`. It walks `notifications_pending_idx` (PENDING rows by ID) from
+ * the cursor and stops after the page, whatever the statistics say about how many rows are PENDING
+ * (test/class-reminders.test.ts checks the plan).
  */
-export async function lockDueNotifications(
-  db: DbOrTx,
-  w: { asOf: Date; after: string | null; upTo?: string | null; limit: number; events: readonly string[] },
-): Promise<DueNotification[]> {
-  const rows = await db.execute<{
-    id: string;
-    event: string;
-    user_id: string | null;
-    subject: Record<string, string | number>;
-    member_name: string | null;
-    phone: string | null;
-    user_status: string | null;
-    booking_status: string | null;
-    class_starts_at: number | null;
-    pass_status: string | null;
-    remaining_count: number | null;
-    pass_ends_at: number | null;
-  }>(sql`
+export function dueNotificationsPage(w: DuePageWindow): SQL {
+  return sql`
     WITH page AS (
       SELECT n.id, n.event, n.user_id, n.subject FROM notifications n
       WHERE n.status = 'PENDING' AND n.due_at <= ${instant(w.asOf)}
@@ -185,7 +197,33 @@ export async function lockDueNotifications(
       SELECT p.status, p.remaining_count, p.ended_at FROM passes p
       WHERE page.event = 'pass-expiry' AND p.id = (page.subject->>'passId')::bigint OFFSET 0
     ) p ON true
-    ORDER BY page.id`);
+    ORDER BY page.id`;
+}
+
+/**
+ * Locks a keyset page (by notification ID) of PENDING notifications of the given events due by T. Rows
+ * locked by an overlapping run are skipped: that run is sending them. Times come back as epoch milliseconds.
+ *
+ * The member, booking and pass of each row are looked up by primary key (`LATERAL ... OFFSET 0` keeps the
+ * planner from turning the lookups into hash joins): a page is a few hundred rows, and with plain joins
+ * PostgreSQL chose to scan all of `users` and `bookings` for every page — 9.0 ms a page against 4.3 ms at
+ * 22,000 bookings (pgbench, 500 rows), growing with the tables.
+ */
+export async function lockDueNotifications(db: DbOrTx, w: DuePageWindow): Promise<DueNotification[]> {
+  const rows = await db.execute<{
+    id: string;
+    event: string;
+    user_id: string | null;
+    subject: Record<string, string | number>;
+    member_name: string | null;
+    phone: string | null;
+    user_status: string | null;
+    booking_status: string | null;
+    class_starts_at: number | null;
+    pass_status: string | null;
+    remaining_count: number | null;
+    pass_ends_at: number | null;
+  }>(dueNotificationsPage(w));
   return rows.map((r) => ({
     id: r.id,
     event: r.event,
@@ -224,7 +262,19 @@ export async function recordDeliveries(
   records: DeliveryRecord[],
 ): Promise<{ sent: number; failed: number }> {
   if (records.length === 0) return { sent: 0, failed: 0 };
-  const rows = await db.execute<{ sent: number; failed: number }>(sql`
+  const rows = await db.execute<{ sent: number; failed: number }>(deliveryRecordsUpdate(records));
+  return { sent: Number(rows[0]?.sent ?? 0), failed: Number(rows[0]?.failed ?? 0) };
+}
+
+/**
+ * The statement of `recordDeliveries`: each record looks its row up by primary key. The status is compared
+ * as text so that the PENDING partial index cannot serve the statement: an outbox's statistics always find
+ * PENDING rows rare, and with the index usable the planner hashed the whole pending set for every 100
+ * records (10 ms instead of 1.3 with 50,000 due; README "Performance"). test/class-reminders.test.ts
+ * checks the plan.
+ */
+export function deliveryRecordsUpdate(records: DeliveryRecord[]): SQL {
+  return sql`
     WITH changed AS (
       UPDATE notifications n
       SET status = r.status::notification_status,
@@ -236,13 +286,12 @@ export async function recordDeliveries(
           modified_at = now()
       FROM jsonb_to_recordset(${textLiteral(JSON.stringify(records))}::jsonb)
         AS r(id uuid, status text, attempts int, error text, message text, channel text)
-      WHERE n.id = r.id AND n.status = 'PENDING'
+      WHERE n.id = r.id AND n.status::text = 'PENDING'
       RETURNING n.status
     )
     SELECT count(*) FILTER (WHERE status = 'SENT')::int AS sent,
            count(*) FILTER (WHERE status = 'FAILED')::int AS failed
-    FROM changed`);
-  return { sent: Number(rows[0]?.sent ?? 0), failed: Number(rows[0]?.failed ?? 0) };
+    FROM changed`;
 }
 
 /**
