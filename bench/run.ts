@@ -510,6 +510,9 @@ async function growth(): Promise<void> {
         '0',
         '--sections',
         'jobs',
+        // --repeat N: each size's arms take turns N times and report medians, as in a plain bench run.
+        '--repeat',
+        String(repeat),
       );
       args.push('--idle-run', '--out', out);
       console.log(`growth: ${job} at scale ${size}...`);
