@@ -1,4 +1,4 @@
-import { and, eq, sql } from 'drizzle-orm';
+import { and, eq, type SQL, sql } from 'drizzle-orm';
 import type postgres from 'postgres';
 import { IMPORT_COLUMNS, type ImportKind, importJobName } from '../../jobs/imports.ts';
 import type { DbOrTx } from '../client.ts';
@@ -179,6 +179,18 @@ const firstLine = (table: string) =>
              WHERE d.import_id = r.import_id AND d.external_id = r.external_id AND d.line < r.line
              ORDER BY d.line LIMIT 1)`);
 
+/**
+ * The chunk's page of staged rows `r` of `table`, in line order after the checkpoint: `columns`, with the
+ * row's field count, the header's column count and the first line of the file with the same external id.
+ */
+const stagedPage = (table: 'import_member_rows' | 'import_booking_rows', columns: SQL, w: ImportPage) => sql`
+        SELECT r.line, r.field_count, i.column_count, ${columns}, ${firstLine(table)} AS first_line
+        FROM ${sql.raw(table)} r
+        JOIN imports i ON i.id = r.import_id
+        WHERE r.import_id = ${w.importId} AND r.line > ${w.after ?? '0'}::int
+        ORDER BY r.line
+        LIMIT ${w.limit}`;
+
 /** The chunk's outcome from its `checked` (every row of the page), `written` and `skipped` CTEs. */
 const pageOutcome = sql.raw(`
     SELECT (SELECT count(*) FROM checked)::int AS read,
@@ -230,16 +242,11 @@ export async function importMemberPage(db: DbOrTx, w: ImportPage): Promise<Impor
           WHEN p.status_word NOT IN ('ACTIVE', 'INACTIVE')
             THEN format('status ''%s'' is not ACTIVE or INACTIVE', p.status)
         END AS reason
-      FROM (
-        SELECT r.line, r.field_count, i.column_count, r.external_id, r.name, r.phone, r.status,
-               ${firstLine('import_member_rows')} AS first_line,
-               ${upperWord(`coalesce(r.status, 'ACTIVE')`)} AS status_word
-        FROM import_member_rows r
-        JOIN imports i ON i.id = r.import_id
-        WHERE r.import_id = ${w.importId} AND r.line > ${w.after ?? '0'}::int
-        ORDER BY r.line
-        LIMIT ${w.limit}
-      ) p
+      FROM (${stagedPage(
+        'import_member_rows',
+        sql`r.external_id, r.name, r.phone, r.status, ${upperWord(`coalesce(r.status, 'ACTIVE')`)} AS status_word`,
+        w,
+      )}) p
     ), written AS (
       INSERT INTO users AS u (external_id, name, phone, status)
       SELECT external_id, name, phone, status_word::user_status FROM checked WHERE reason IS NULL ORDER BY line
@@ -361,16 +368,12 @@ export async function importBookingPage(
              ${upperWord(`coalesce(p.status, 'READY')`)} AS status_word,
              ${lowerWord('p.attended')} AS attended_word,
              ${lowerWord('p.used_pass')} AS used_pass_word
-      FROM (
-        SELECT r.line, r.field_count, i.column_count, r.external_id, r.member_external_id, r.pass_id,
-               r.starts_at, r.ends_at, r.status, r.attended, r.used_pass, r.cancelled_at,
-               ${firstLine('import_booking_rows')} AS first_line
-        FROM import_booking_rows r
-        JOIN imports i ON i.id = r.import_id
-        WHERE r.import_id = ${w.importId} AND r.line > ${w.after ?? '0'}::int
-        ORDER BY r.line
-        LIMIT ${w.limit}
-      ) p
+      FROM (${stagedPage(
+        'import_booking_rows',
+        sql`r.external_id, r.member_external_id, r.pass_id, r.starts_at, r.ends_at, r.status, r.attended,
+            r.used_pass, r.cancelled_at`,
+        w,
+      )}) p
       OFFSET 0
       ) p
     ), resolved AS (
