@@ -400,46 +400,42 @@ async function main() {
         for (const note of notes) console.log(`  ${note}`);
         continue;
       }
+      /** One arm's line of the job's table. */
+      const arm = (name: string, seconds: number, note: string) => [
+        name,
+        items,
+        fmt.s(seconds),
+        fmt.rate(items, seconds),
+        note,
+      ];
       console.log(
         formatTable(
           ['arm', 'rows', 'seconds', 'rows/s', 'note'],
           [
-            [
-              'limit',
-              items,
-              fmt.s(limit.seconds),
-              fmt.rate(items, limit.seconds),
-              'fewest set-based statements, one session',
-            ],
+            arm('limit', limit.seconds, 'fewest set-based statements, one session'),
             ...(limitParallel
               ? [
-                  [
+                  arm(
                     'limit-parallel',
-                    items,
-                    fmt.s(limitParallel.seconds),
-                    fmt.rate(items, limitParallel.seconds),
+                    limitParallel.seconds,
                     `the same statements over ${limitParallel.ranges} key ranges, one session each`,
-                  ],
+                  ),
                 ]
               : []),
-            [
+            arm(
               'ptpass',
-              items,
-              fmt.s(ptpass.seconds),
-              fmt.rate(items, ptpass.seconds),
+              ptpass.seconds,
               `${Math.max(...ptpass.result.steps.map((s) => s.partitions))} partition(s), Temporal, worker process`,
-            ],
+            ),
             ...(reference
               ? [
-                  [
+                  arm(
                     'reference',
-                    items,
-                    fmt.s(reference.seconds),
-                    fmt.rate(items, reference.seconds),
+                    reference.seconds,
                     reference.processed >= items
                       ? `all ${items} ${unit}, measured`
                       : `extrapolated from ${reference.processed} ${unit} in ${fmt.s(reference.sampleSeconds)} s`,
-                  ],
+                  ),
                 ]
               : []),
           ],
