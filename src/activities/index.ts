@@ -204,7 +204,9 @@ export function createActivities(deps: ActivityDeps) {
       if (!range) return splitKeyRange(null, 1);
       if (input.partitions) return splitKeyRange(range, input.partitions);
       const stepDef = findJob(input.job)?.steps.find((s) => s.name === input.step);
-      const rows = handler.estimateRows && ctx ? await handler.estimateRows(deps.db, ctx) : keySpan(range);
+      const rows =
+        range.rows ??
+        (handler.estimateRows && ctx ? await handler.estimateRows(deps.db, ctx) : keySpan(range));
       const count = Math.min(
         choosePartitions(rows, deps.activitySlots ?? 16, stepDef?.partitions, stepDef?.rowsPerPartition),
         handler.maxPartitions ?? Number.POSITIVE_INFINITY,

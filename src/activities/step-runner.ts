@@ -51,12 +51,16 @@ export interface StepHandler<P = Record<string, unknown>> {
    * Key bounds for partitioned runs; absent when the step cannot be partitioned. Given the run's time and
    * parameters (absent for runs planned before they were passed), a step can bound the range to the rows
    * it will read, so that its partitions get equal shares of them. The first and last partitions are
-   * open-ended either way: a row outside the bounds is still read.
+   * open-ended either way: a row outside the bounds is still read. A range found by reading the rows
+   * themselves can say how many there are (`rows`), which then stands for `estimateRows`.
    */
-  keyRange?(db: Db, ctx?: { asOf: Date; params: P }): Promise<{ min: string; max: string } | null>;
+  keyRange?(
+    db: Db,
+    ctx?: { asOf: Date; params: P },
+  ): Promise<{ min: string; max: string; rows?: number } | null>;
   /**
    * How many rows the step will read as of T (the planner's estimate, or a cheap count): what a run's
-   * partition count is chosen from. Absent: the key range's span stands in for it.
+   * partition count is chosen from. Absent (and no `rows` from `keyRange`): the key range's span stands in.
    */
   estimateRows?(db: Db, ctx: { asOf: Date; params: P }): Promise<number>;
   /** The most partitions a run of this step may pick itself (a budget its partitions share). */

@@ -48,14 +48,10 @@ export function classReminderSteps(notifier: Notifier): Record<string, StepHandl
           leadMinutes: ctx.params.leadMinutes,
           channel: notifier.channel.name,
         }),
-      // Partitions over the IDs of the window's bookings (the job's `rowsPerPartition`); a run planned
-      // without its time cannot tell the window, and runs whole.
+      // Partitions over the IDs of the window's bookings, one per the job's `rowsPerPartition` of them (one
+      // read gives both); a run planned without its time cannot tell the window, and runs whole.
       keyRange: async (db, ctx) =>
-        ctx
-          ? (await classReminderWindow(db, { asOf: ctx.asOf, leadMinutes: ctx.params.leadMinutes })).range
-          : null,
-      estimateRows: async (db, ctx) =>
-        (await classReminderWindow(db, { asOf: ctx.asOf, leadMinutes: ctx.params.leadMinutes })).rows,
+        ctx ? classReminderWindow(db, { asOf: ctx.asOf, leadMinutes: ctx.params.leadMinutes }) : null,
     },
     // The every-minute job delivers every event this module renders, so a pass-expiry reminder held back
     // by quiet hours goes out within a minute of the window closing.

@@ -57,20 +57,17 @@ function inReminderWindow(w: { asOf: Date; leadMinutes: number }) {
 /**
  * The bookings in a class-reminders run's window: how many, and their lowest and highest ID (what its
  * enqueue partitions split; the window's bookings can sit anywhere in the table's ID range). One range
- * scan of the start-time index over ten minutes of classes.
+ * scan of the start-time index over ten minutes of classes; null when there are none.
  */
 export async function classReminderWindow(
   db: DbOrTx,
   w: { asOf: Date; leadMinutes: number },
-): Promise<{ rows: number; range: { min: string; max: string } | null }> {
+): Promise<{ min: string; max: string; rows: number } | null> {
   const rows = await db.execute<{ n: number; min: string | null; max: string | null }>(sql`
     SELECT count(*)::int AS n, min(b.id)::text AS min, max(b.id)::text AS max
     FROM bookings b WHERE ${inReminderWindow(w)}`);
   const row = rows[0];
-  return {
-    rows: Number(row?.n ?? 0),
-    range: row?.min && row.max ? { min: row.min, max: row.max } : null,
-  };
+  return row?.min && row.max ? { min: row.min, max: row.max, rows: Number(row.n) } : null;
 }
 
 /**
