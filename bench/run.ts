@@ -39,52 +39,64 @@ import {
   timeline,
 } from './support.ts';
 
-const { values } = parseArgs({
-  options: {
-    scale: { type: 'string', default: '1' },
-    jobs: { type: 'string' },
-    partitions: { type: 'string', default: '2' },
-    'reference-cap': { type: 'string', default: '20000' },
-    'sweep-chunks': { type: 'string' },
-    sections: { type: 'string', default: 'jobs,cli' },
-    workers: { type: 'string', default: '2' },
-    growth: { type: 'boolean', default: false },
-    timeline: { type: 'boolean', default: false },
-    repeat: { type: 'string', default: '1' },
-    'idle-run': { type: 'boolean', default: false },
-    out: { type: 'string' },
-    'admin-url': {
-      type: 'string',
-      default: process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres',
-    },
-  },
-});
+/** A bad flag: one line naming it, exit 2, before anything is created. */
+function refuse(message: string): never {
+  console.error(`bench: ${message}`);
+  process.exit(2);
+}
+
+const { values } = (() => {
+  try {
+    return parseArgs({
+      options: {
+        scale: { type: 'string', default: '1' },
+        jobs: { type: 'string' },
+        partitions: { type: 'string', default: '2' },
+        'reference-cap': { type: 'string', default: '20000' },
+        'sweep-chunks': { type: 'string' },
+        sections: { type: 'string', default: 'jobs,cli' },
+        workers: { type: 'string', default: '2' },
+        growth: { type: 'boolean', default: false },
+        timeline: { type: 'boolean', default: false },
+        repeat: { type: 'string', default: '1' },
+        'idle-run': { type: 'boolean', default: false },
+        out: { type: 'string' },
+        'admin-url': {
+          type: 'string',
+          default: process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres',
+        },
+      },
+    });
+  } catch (err) {
+    // node's message goes on to explain positional arguments: its first sentence names the flag.
+    return refuse((err instanceof Error ? err.message : String(err)).split(/\.(\s|$)/)[0]!);
+  }
+})();
+/** A flag that must be a whole number of at least `min`. */
+const wholeNumber = (flag: string, text: string, min: number) => {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < min) refuse(`${flag} must be a whole number >= ${min} (got '${text}')`);
+  return n;
+};
 const scale = Number(values.scale);
-const partitions = Number(values.partitions);
-const referenceCap = Number(values['reference-cap']);
-const workerCount = Number(values.workers);
-const repeat = Number(values.repeat);
-if (
-  !(scale > 0) ||
-  !(partitions >= 1) ||
-  !(referenceCap === 0 || referenceCap >= 5) ||
-  !(Number.isInteger(workerCount) && workerCount >= 1) ||
-  !(Number.isInteger(repeat) && repeat >= 1)
-) {
-  console.error(
-    'bench: --scale must be > 0, --partitions >= 1, --reference-cap 0 (skip) or >= 5, --workers and --repeat whole numbers >= 1',
-  );
-  process.exit(2);
-}
+if (!(scale > 0)) refuse(`--scale must be a number > 0 (got '${values.scale}')`);
+const partitions = wholeNumber('--partitions', values.partitions!, 1);
+const referenceCap = wholeNumber('--reference-cap', values['reference-cap']!, 0);
+if (referenceCap > 0 && referenceCap < 5)
+  refuse(`--reference-cap must be 0 (skip) or >= 5 (got '${referenceCap}')`);
+const workerCount = wholeNumber('--workers', values.workers!, 1);
+const repeat = wholeNumber('--repeat', values.repeat!, 1);
+const sweepChunks = values['sweep-chunks']?.split(',').map((size) => wholeNumber('--sweep-chunks', size, 1));
 const sections = values.sections!.split(',');
-if (sections.some((s) => s !== 'jobs' && s !== 'cli')) {
-  console.error("bench: --sections is a list of 'jobs' and 'cli'");
-  process.exit(2);
-}
+if (sections.some((s) => s !== 'jobs' && s !== 'cli')) refuse("--sections is a list of 'jobs' and 'cli'");
+const askedJobs = values.jobs?.split(',');
+const unknownJob = askedJobs?.find((name) => !BENCH_JOBS.some((j) => j.job === name));
+if (unknownJob !== undefined)
+  refuse(`--jobs: no benchmark for '${unknownJob}' (${BENCH_JOBS.map((j) => j.job).join(', ')})`);
 const selected = !sections.includes('jobs')
   ? []
-  : values.jobs
-    ? BENCH_JOBS.filter((j) => values.jobs!.split(',').includes(j.job))
+  : askedJobs
+    ? BENCH_JOBS.filter((j) => askedJobs.includes(j.job))
     : BENCH_JOBS;
 let cliFigures: CliFigure[] = [];
 
@@ -280,9 +292,9 @@ async function main() {
           stepsByWorker: stepsByWorker(history.events ?? []),
         };
       };
-      if (values['sweep-chunks']) {
+      if (sweepChunks) {
         const sweep: Array<Array<string | number>> = [];
-        for (const [i, size] of values['sweep-chunks'].split(',').map(Number).entries()) {
+        for (const [i, size] of sweepChunks.entries()) {
           // Whole seconds after T: each sweep run is its own instance, and only timed, not fingerprinted.
           const r = await runPtpass(job.settings(1, size), new Date(asOf.getTime() + (i + 1) * 1000));
           sweep.push([size, fmt.s(r.seconds), fmt.rate(items, r.seconds)]);
