@@ -6,7 +6,7 @@ import type { JobResult } from '../src/jobs/index.ts';
 import { createTestDatabase, type TestDatabase } from './helpers/db.ts';
 import { seedManyBookings, seedUser, uniqueAsOf } from './helpers/seed.ts';
 import { connectTemporal, type TemporalTestContext } from './helpers/temporal.ts';
-import { type Receiver, startReceiver } from './helpers/webhook-receiver.ts';
+import { type Receiver, startReceiver, webhookWorkerEnv } from './helpers/webhook-receiver.ts';
 import { spawnWorker, type WorkerProcess } from './helpers/worker-process.ts';
 
 const SECRET = 'crash-test-webhook-secret-42';
@@ -30,15 +30,6 @@ afterAll(async () => {
   await database?.drop();
 });
 
-const webhookEnv = () => ({
-  NOTIFY_CHANNEL: 'webhook',
-  NOTIFY_WEBHOOK_URL: receiver.url,
-  NOTIFY_WEBHOOK_SECRET: SECRET,
-  NOTIFY_CONCURRENCY: '4',
-  NOTIFY_TIMEOUT_MS: '2000',
-  NOTIFY_RETRY_BACKOFF_MS: '10',
-});
-
 it('a worker killed with SIGKILL mid-send loses nothing, duplicates no row, and repeats carry the same key', async () => {
   const T = uniqueAsOf();
   const user = await seedUser(database.db, '크래시');
@@ -51,7 +42,7 @@ it('a worker killed with SIGKILL mid-send loses nothing, duplicates no row, and 
   const first = await spawnWorker({
     databaseUrl: database.url,
     taskQueue: temporal.taskQueue,
-    env: webhookEnv(),
+    env: webhookWorkerEnv(receiver, SECRET),
   });
   workers.push(first);
   // Kill the worker from inside the receiver at the 350th request: pages 1-3 are committed, page 4 has been
@@ -87,7 +78,7 @@ it('a worker killed with SIGKILL mid-send loses nothing, duplicates no row, and 
   const second = await spawnWorker({
     databaseUrl: database.url,
     taskQueue: temporal.taskQueue,
-    env: webhookEnv(),
+    env: webhookWorkerEnv(receiver, SECRET),
   });
   workers.push(second);
   const result = (await temporal.client.workflow.getHandle(launched.workflowId).result()) as JobResult;

@@ -8,12 +8,22 @@ import { getJobRun } from '../src/db/queries/runs.ts';
 import { stepRuns } from '../src/db/schema.ts';
 import type { JobResult } from '../src/jobs/index.ts';
 import { type OwnPostgres, startOwnPostgres } from './helpers/embedded-postgres.ts';
-import { seedManyPasses, seedPackage, seedUser, uniqueAsOf } from './helpers/seed.ts';
+import {
+  seedBooking,
+  seedManyBookings,
+  seedManyPasses,
+  seedPackage,
+  seedUser,
+  uniqueAsOf,
+} from './helpers/seed.ts';
 import { connectTemporal, type TemporalTestContext } from './helpers/temporal.ts';
+import { startReceiver, webhookWorkerEnv } from './helpers/webhook-receiver.ts';
 import { spawnWorker, type WorkerProcess, waitFor } from './helpers/worker-process.ts';
 
 /**
- * The worker outlives database faults: PostgreSQL restarted or stopped for 30 s under a running step.
+ * The worker outlives database faults: PostgreSQL restarted, crashed or stopped for 30 s under a running
+ * step — a set-based step (`pass-lifecycle`) and one with effects outside the database (`class-reminders`'
+ * delivery, whose pages lost in a crash are sent again under the same Idempotency-Key).
  * The server is one of this file's own (embedded-postgres), never the shared one.
  */
 
@@ -84,6 +94,44 @@ async function runThroughOutage(label: string, outage: (db: Db) => Promise<void>
   }
 }
 
+/**
+ * Watches `worker` from now on; `result` then awaits the run's result and checks that this same process
+ * saw the database go away, resumed `step` from its checkpoint and never exited.
+ */
+function survivingWorker(worker: WorkerProcess) {
+  let exitedEarly = false;
+  void worker.exited.then(() => {
+    exitedEarly = true;
+  });
+  return {
+    async result(workflowId: string, step: string): Promise<JobResult> {
+      const result = (await Promise.race([
+        temporal.client.workflow.getHandle(workflowId).result(),
+        worker.exited.then(({ code, signal }) => {
+          throw new Error(
+            `the worker died (code ${code}, signal ${signal}):\n${worker.logs.slice(-5).join('\n')}`,
+          );
+        }),
+      ])) as JobResult;
+      // The same worker process finished the run: it never exited.
+      expect(exitedEarly).toBe(false);
+      expect(await alive(worker.pid)).toBe(true);
+      expect(worker.logs.join('\n')).not.toContain('TypeError');
+      // The interrupted attempt failed with a retryable error naming the connection loss; the next resumed.
+      const logs = worker.logs.flatMap((line) => {
+        try {
+          return [JSON.parse(line) as { msg?: string; step?: string }];
+        } catch {
+          return [];
+        }
+      });
+      expect(logs.some((l) => l.msg?.includes('database connection lost'))).toBe(true);
+      expect(logs.some((l) => l.step === step && l.msg === 'step resumed from checkpoint')).toBe(true);
+      return result;
+    },
+  };
+}
+
 async function expectThroughOutage(
   worker: WorkerProcess,
   db: Db,
@@ -91,10 +139,7 @@ async function expectThroughOutage(
   due: number,
   outage: (db: Db) => Promise<void>,
 ) {
-  let exitedEarly = false;
-  void worker.exited.then(() => {
-    exitedEarly = true;
-  });
+  const watched = survivingWorker(worker);
   const launched = await launchJob(
     { client: temporal.client, db, taskQueue: temporal.taskQueue },
     // Chunks back to back: the database goes away while a chunk's UPDATE is running.
@@ -112,22 +157,7 @@ async function expectThroughOutage(
 
   await outage(db);
 
-  const result = (await Promise.race([
-    temporal.client.workflow.getHandle(launched.workflowId).result(),
-    worker.exited.then(({ code, signal }) => {
-      throw new Error(
-        `the worker died (code ${code}, signal ${signal}):\n${worker.logs.slice(-5).join('\n')}`,
-      );
-    }),
-  ])) as JobResult;
-
-  // The same worker process finished the run: it never exited.
-  expect(exitedEarly).toBe(false);
-  expect(await alive(worker.pid)).toBe(true);
-  expect(worker.logs.join('\n')).not.toContain('TypeError');
-  // The interrupted attempt failed with a retryable error naming the connection loss; the next resumed.
-  expect(worker.logs.some((l) => l.includes('database connection lost'))).toBe(true);
-  expect(worker.logs.some((l) => l.includes('step resumed from checkpoint'))).toBe(true);
+  const result = await watched.result(launched.workflowId, 'expire');
 
   // Rows identical to a clean run: every due pass expired exactly once at T, nothing else touched.
   const expire = result.steps.find((s) => s.step === 'expire')!;
@@ -147,6 +177,17 @@ async function expectThroughOutage(
   expect((await worker.exited).code).toBe(0);
 }
 
+/**
+ * A crash that loses committed-but-unflushed chunks: what the test saw committed is made durable first
+ * (CHECKPOINT flushes the WAL up to now), so the step has a checkpoint to resume from; the chunks committed
+ * after it may be lost in the crash. Chunks commit without waiting for their WAL flush (step-runner.ts).
+ */
+async function crashAndRestart(db: Db) {
+  await db.execute(sql`CHECKPOINT`);
+  await server.crash();
+  await server.start();
+}
+
 it('a PostgreSQL restart mid-step: the same worker process resumes from the checkpoint and completes the run', async () => {
   await runThroughOutage('restart', async () => {
     await server.stop();
@@ -155,15 +196,9 @@ it('a PostgreSQL restart mid-step: the same worker process resumes from the chec
 });
 
 it('a PostgreSQL crash mid-step: chunks whose commit had not reached the disk are redone, none twice', async () => {
-  // Chunks commit without waiting for their WAL flush (step-runner.ts): an immediate shutdown may lose the
-  // last of them, each together with its checkpoint, so the resumed step does them again.
-  await runThroughOutage('crash', async (db) => {
-    // What the test saw committed is made durable first (CHECKPOINT flushes the WAL up to now), so the step
-    // has a checkpoint to resume from; the chunks committed after it may be lost in the crash.
-    await db.execute(sql`CHECKPOINT`);
-    await server.crash();
-    await server.start();
-  });
+  // An immediate shutdown may lose the last chunks, each together with its checkpoint, so the resumed step
+  // does them again.
+  await runThroughOutage('crash', crashAndRestart);
 });
 
 it('PostgreSQL stopped for 30 s mid-step: the same worker process waits, then completes the run', async () => {
@@ -173,4 +208,98 @@ it('PostgreSQL stopped for 30 s mid-step: the same worker process waits, then co
     await new Promise((r) => setTimeout(r, 30_000));
     await server.start();
   });
+});
+
+it('a PostgreSQL crash mid-delivery of class reminders: the same worker resumes, every reminder is SENT once and delivered under its key', async () => {
+  // More than 2,000 due: delivery runs in partitions, each sending pages of 500.
+  const COUNT = 3000;
+  const PAGE = 500;
+  const SECRET = 'outage-test-webhook-secret-7';
+  // Answers after a few milliseconds, so sending lasts a few seconds: pages commit while many are PENDING.
+  const receiver = await startReceiver(SECRET, () => ({ status: 200, delayMs: 5 }));
+  closers.push(receiver.close);
+  const { url, db } = await freshDatabase('reminders');
+
+  const T = uniqueAsOf();
+  const minutes = (n: number) => new Date(T.getTime() + n * 60_000);
+  const user = await seedUser(db, '장애');
+  await seedManyBookings(db, { count: COUNT, userId: user, startsAt: minutes(5) });
+  // Outside the window (T, T + 10 min]: never reminded.
+  await seedBooking(db, { userId: user, startedAt: T });
+  await seedBooking(db, { userId: user, startedAt: minutes(11) });
+
+  const worker = await spawnWorker({
+    databaseUrl: url,
+    taskQueue: temporal.taskQueue,
+    env: webhookWorkerEnv(receiver, SECRET),
+  });
+  workers.push(worker);
+  try {
+    const watched = survivingWorker(worker);
+    const launched = await launchJob(
+      { client: temporal.client, db, taskQueue: temporal.taskQueue },
+      { job: 'class-reminders', asOf: T },
+    );
+    expect(launched.outcome).toBe('started');
+
+    // Delivery under way: at least one page committed (a checkpoint to resume from), none finished.
+    const atCrash = await waitFor(async () => {
+      const [counts] = await db.execute<{ sent: number; pending: number }>(sql`
+        SELECT count(*) FILTER (WHERE status = 'SENT')::int AS sent,
+               count(*) FILTER (WHERE status = 'PENDING')::int AS pending
+        FROM notifications`);
+      return counts && counts.sent >= PAGE && counts.sent <= 2 * PAGE ? counts : undefined;
+    }, 'the deliver step to commit a page');
+    expect(atCrash.sent + atCrash.pending).toBe(COUNT);
+
+    // Pages sent but lost in the crash (or rolled back) are sent again, with the same Idempotency-Key.
+    await crashAndRestart(db);
+    const result = await watched.result(launched.workflowId, 'deliver');
+
+    // A clean run's counts: the pages lost or rolled back were redone, their counts with them.
+    expect(result.steps.map((s) => [s.step, s.read, s.written, s.skipped])).toEqual([
+      ['enqueue', COUNT, COUNT, 0],
+      ['deliver', COUNT, COUNT, 0],
+    ]);
+    const record = await getJobRun(db, launched.runId);
+    expect(record?.run.status).toBe('COMPLETED');
+    const deliver = record?.steps.filter((s) => s.step === 'deliver') ?? [];
+    expect(deliver.every((s) => s.status === 'COMPLETED')).toBe(true);
+    expect(Math.max(...deliver.map((s) => s.attempt))).toBeGreaterThanOrEqual(2);
+
+    // Every booking in the window has exactly one notification, SENT on its first recorded attempt;
+    // nothing PENDING or FAILED, nothing for the bookings outside the window.
+    const perBooking = await db.execute<{ in_window: boolean; n: number; sent: number }>(sql`
+      SELECT b.started_at > ${T.toISOString()}::timestamptz
+               AND b.started_at <= ${minutes(10).toISOString()}::timestamptz AS in_window,
+             count(n.id)::int AS n, count(n.id) FILTER (WHERE n.status = 'SENT')::int AS sent
+      FROM bookings b
+      LEFT JOIN notifications n ON n.event = 'class-reminder' AND n.subject->>'bookingId' = b.id::text
+      GROUP BY b.id, in_window`);
+    expect(perBooking.filter((b) => b.in_window)).toHaveLength(COUNT);
+    expect(perBooking.filter((b) => !(b.in_window ? b.n === 1 && b.sent === 1 : b.n === 0))).toEqual([]);
+    const [outbox] = await db.execute<{ n: number; sent: number; attempts: number }>(sql`
+      SELECT count(*)::int AS n, count(*) FILTER (WHERE status = 'SENT')::int AS sent,
+             max(attempts)::int AS attempts
+      FROM notifications`);
+    expect(outbox).toEqual({ n: COUNT, sent: COUNT, attempts: 1 });
+
+    // The receiver got exactly the SENT notifications: no key the outbox does not record as sent, none
+    // recorded as sent that never arrived. Repeats carry the same key, body and a valid signature.
+    const sentIds = (
+      await db.execute<{ id: string }>(sql`SELECT id::text FROM notifications WHERE status = 'SENT'`)
+    ).map((r) => r.id);
+    const byKey = receiver.byKey();
+    expect([...byKey.keys()].sort()).toEqual(sentIds.sort());
+    expect(receiver.requests.every((r) => r.signatureValid)).toBe(true);
+    expect(receiver.requests.length).toBeGreaterThanOrEqual(byKey.size);
+    for (const requests of byKey.values()) expect(new Set(requests.map((r) => r.rawBody)).size).toBe(1);
+
+    worker.kill('SIGTERM');
+    expect((await worker.exited).code).toBe(0);
+  } catch (err) {
+    // A worker left polling the shared task queue would take the next test's steps and keep sending.
+    worker.kill('SIGKILL');
+    throw err;
+  }
 });

@@ -39,6 +39,21 @@ export interface Receiver {
   close(): Promise<void>;
 }
 
+/**
+ * The environment of a worker child process (`spawnWorker`) that sends its notifications to `receiver`
+ * through the webhook channel: four in flight, a 2 s timeout, quick retries.
+ */
+export function webhookWorkerEnv(receiver: Pick<Receiver, 'url'>, secret: string): Record<string, string> {
+  return {
+    NOTIFY_CHANNEL: 'webhook',
+    NOTIFY_WEBHOOK_URL: receiver.url,
+    NOTIFY_WEBHOOK_SECRET: secret,
+    NOTIFY_CONCURRENCY: '4',
+    NOTIFY_TIMEOUT_MS: '2000',
+    NOTIFY_RETRY_BACKOFF_MS: '10',
+  };
+}
+
 export async function startReceiver(
   secret: string,
   respond: (request: ReceivedRequest) => Reply = () => ({ status: 200 }),

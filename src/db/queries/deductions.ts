@@ -48,13 +48,26 @@ export function estimateDeductions(db: DbOrTx, w: Pick<DeductionWindow, 'asOf' |
 }
 
 export async function deductSessionsChunk(db: DbOrTx, w: DeductionWindow): Promise<DeductionCounts> {
-  const asOf = instant(w.asOf);
   const rows = await db.execute<{
     read: number;
     written: number;
     last_key: string | null;
     skipped: Array<{ key: string; reason: DeductionSkipReason }> | string | null;
-  }>(sql`
+  }>(deductSessionsStatement(w));
+  const row = rows[0];
+  const skipped = typeof row?.skipped === 'string' ? JSON.parse(row.skipped) : (row?.skipped ?? []);
+  return {
+    read: Number(row?.read ?? 0),
+    written: Number(row?.written ?? 0),
+    lastKey: row?.last_key ?? null,
+    skipped,
+  };
+}
+
+/** `deductSessionsChunk`'s statement (exported for the plan checks in test/chunk-plans.test.ts). */
+export function deductSessionsStatement(w: DeductionWindow): SQL {
+  const asOf = instant(w.asOf);
+  return sql`
     WITH page AS MATERIALIZED (
       SELECT b.id FROM bookings b
       WHERE ${due(w)} AND b.id > ${afterKey(w)} AND b.id <= ${upToKey(w)}
@@ -119,15 +132,7 @@ export async function deductSessionsChunk(db: DbOrTx, w: DeductionWindow): Promi
            (SELECT count(*) FROM bookings_changed)::int AS written,
            (SELECT max(id) FROM page)::text AS last_key,
            (SELECT coalesce(json_agg(json_build_object('key', id::text, 'reason', outcome) ORDER BY id), '[]')
-              FROM decided WHERE outcome NOT IN ('deduct', 'unlimited')) AS skipped`);
-  const row = rows[0];
-  const skipped = typeof row?.skipped === 'string' ? JSON.parse(row.skipped) : (row?.skipped ?? []);
-  return {
-    read: Number(row?.read ?? 0),
-    written: Number(row?.written ?? 0),
-    lastKey: row?.last_key ?? null,
-    skipped,
-  };
+              FROM decided WHERE outcome NOT IN ('deduct', 'unlimited')) AS skipped`;
 }
 
 /**

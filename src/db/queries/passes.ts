@@ -1,4 +1,4 @@
-import { sql } from 'drizzle-orm';
+import { type SQL, sql } from 'drizzle-orm';
 import type { DbOrTx } from '../client.ts';
 import { afterKey, type ChunkCounts, type ChunkWindow, chunkCounts, plannedRows, upToKey } from './keyset.ts';
 
@@ -52,9 +52,12 @@ export async function estimateExpiries(db: DbOrTx, asOf: Date): Promise<number> 
 
 /** READY passes whose start is at or before T become PROGRESSED. */
 export function activatePassesChunk(db: DbOrTx, w: ChunkWindow): Promise<ChunkCounts> {
-  return chunkCounts(
-    db,
-    sql`
+  return chunkCounts(db, activatePassesStatement(w));
+}
+
+/** `activatePassesChunk`'s statement (exported for the plan checks in test/chunk-plans.test.ts). */
+export function activatePassesStatement(w: ChunkWindow): SQL {
+  return sql`
     WITH page AS (
       SELECT id FROM passes
       WHERE ${dueToActivate(w.asOf)} AND id > ${afterKey(w)} AND id <= ${upToKey(w)}
@@ -68,8 +71,7 @@ export function activatePassesChunk(db: DbOrTx, w: ChunkWindow): Promise<ChunkCo
     )
     SELECT (SELECT count(*) FROM page)::int AS read,
            (SELECT count(*) FROM changed)::int AS written,
-           (SELECT max(id) FROM page)::text AS last_key`,
-  );
+           (SELECT max(id) FROM page)::text AS last_key`;
 }
 
 /**
@@ -77,9 +79,12 @@ export function activatePassesChunk(db: DbOrTx, w: ChunkWindow): Promise<ChunkCo
  * Unlimited passes (no end, no count) never match.
  */
 export function expirePassesChunk(db: DbOrTx, w: ChunkWindow): Promise<ChunkCounts> {
-  return chunkCounts(
-    db,
-    sql`
+  return chunkCounts(db, expirePassesStatement(w));
+}
+
+/** `expirePassesChunk`'s statement (exported for the plan checks in test/chunk-plans.test.ts). */
+export function expirePassesStatement(w: ChunkWindow): SQL {
+  return sql`
     WITH page AS (
       -- Two arms, one per rule, so each can read only its due rows from its partial index
       -- (passes_progressed_end_idx, passes_progressed_used_up_idx): an OR over both columns misleads
@@ -105,8 +110,7 @@ export function expirePassesChunk(db: DbOrTx, w: ChunkWindow): Promise<ChunkCoun
     )
     SELECT (SELECT count(*) FROM page)::int AS read,
            (SELECT count(*) FROM changed)::int AS written,
-           (SELECT max(id) FROM page)::text AS last_key`,
-  );
+           (SELECT max(id) FROM page)::text AS last_key`;
 }
 
 /** Key bounds of the passes table, for splitting a step into parallel key-range partitions. */
