@@ -4,7 +4,7 @@ import { eq } from 'drizzle-orm';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
 import { createGrant, startGrantIssue } from '../src/client/grant.ts';
 import { launchJob } from '../src/client/launch-job.ts';
-import { bulkPasses, passes } from '../src/db/schema.ts';
+import { bulkPasses, passes, stepRuns } from '../src/db/schema.ts';
 import type { JobResult } from '../src/jobs/index.ts';
 import { ptpass } from './helpers/cli.ts';
 import { useJobTestEnvironment } from './helpers/job-test.ts';
@@ -168,5 +168,31 @@ describe('search attributes', () => {
       empty.workflowId,
     ]);
     expect(await listed(`PtpassJob = 'deduct-sessions' AND PtpassWritten > 0`, 0)).toEqual([]);
+  });
+});
+
+describe('a run that finds nothing due', () => {
+  it('schedules no activity: each step is planned, found empty and recorded, and the history stays short', async () => {
+    // Years before any row of this file's database: nothing started, ended or is about to start.
+    const quiet = new Date(uniqueAsOf().getTime() - 6 * 365 * 86_400_000);
+    for (const job of ['pass-lifecycle', 'deduct-sessions', 'class-reminders'] as const) {
+      const run = await launchJob(env.launchDeps(), { job, asOf: quiet, wait: true });
+      if (run.outcome !== 'completed') throw new Error(`${job}: ${run.outcome}`);
+      expect(run.result.steps.length, job).toBeGreaterThan(0);
+      for (const step of run.result.steps) {
+        expect(step, `${job} ${step.step}`).toMatchObject({ partitions: 0, read: 0, written: 0 });
+      }
+      const history = await env.temporal.client.workflow.getHandle(run.workflowId, run.runId).fetchHistory();
+      const events = history.events ?? [];
+      expect(
+        events.filter((e) => e.activityTaskScheduledEventAttributes),
+        job,
+      ).toEqual([]);
+      // The run record still lists every step, completed with nothing read.
+      const records = await env.database.db.select().from(stepRuns).where(eq(stepRuns.jobRunId, run.runId));
+      expect(records.map((r) => [r.step, r.partition, r.status, r.readCount]).sort(), job).toEqual(
+        run.result.steps.map((s) => [s.step, 0, 'COMPLETED', 0]).sort(),
+      );
+    }
   });
 });

@@ -67,8 +67,9 @@ describe('a run without a partition setting', () => {
 
     const few = await launchJob(env.launchDeps(), { job: 'pass-lifecycle', asOf, wait: true });
     if (few.outcome !== 'completed') throw new Error(few.outcome);
+    // Nothing due to activate: planning finds it so and the step runs no activity (0 partitions).
     expect(few.result.steps.map((s) => [s.step, s.partitions, s.written])).toEqual([
-      ['activate', 1, 0],
+      ['activate', 0, 0],
       ['expire', 1, 2],
     ]);
     for (const id of [low, high]) {
@@ -77,7 +78,7 @@ describe('a run without a partition setting', () => {
     }
 
     // Two partitions' worth of due passes (as the statistics autovacuum keeps say): expire splits in two;
-    // nothing is due to activate, so activate does not split.
+    // nothing is due to activate, so activate does not run.
     const { due } = await seedManyPasses(db, {
       count: ROWS_PER_PARTITION * 2.5,
       userId: user,
@@ -89,9 +90,12 @@ describe('a run without a partition setting', () => {
     const many = await launchJob(env.launchDeps(), { job: 'pass-lifecycle', asOf, rerun: true, wait: true });
     if (many.outcome !== 'completed') throw new Error(many.outcome);
     expect(many.result.steps.map((s) => [s.step, s.partitions, s.written])).toEqual([
-      ['activate', 1, 0],
+      ['activate', 0, 0],
       ['expire', 2, due],
     ]);
+
+    // The run's setting wins over the rule (a few more passes due, so that expire has work to split).
+    await seedManyPasses(db, { count: 30, userId: user, packageId: pkg, asOf, every: 1 });
 
     const asked = await launchJob(env.launchDeps(), {
       job: 'pass-lifecycle',
@@ -101,9 +105,9 @@ describe('a run without a partition setting', () => {
       settings: { steps: { activate: { partitions: 1 }, expire: { partitions: 3 } } },
     });
     if (asked.outcome !== 'completed') throw new Error(asked.outcome);
-    expect(asked.result.steps.map((s) => [s.step, s.partitions])).toEqual([
-      ['activate', 1],
-      ['expire', 3],
+    expect(asked.result.steps.map((s) => [s.step, s.partitions, s.written])).toEqual([
+      ['activate', 1, 0],
+      ['expire', 3, 30],
     ]);
   });
 });

@@ -1,4 +1,6 @@
 import {
+  anyDueBooking,
+  anyKeptNoShow,
   bookingKeyRange,
   countKeptNoShowsChunk,
   deductSessionsChunk,
@@ -18,6 +20,7 @@ export const deductSessionsSteps: Record<string, StepHandler> = {
     chunk: (tx, ctx) => deductSessionsChunk(tx, { ...ctx, noShow: noShowPolicy(ctx.params) }),
     keyRange: (db) => bookingKeyRange(db),
     estimateRows: (db, ctx) => estimateDeductions(db, { asOf: ctx.asOf, noShow: noShowPolicy(ctx.params) }),
+    hasWork: (db, ctx) => anyDueBooking(db, { asOf: ctx.asOf, noShow: noShowPolicy(ctx.params) }),
   },
   'no-shows': {
     chunk: async (tx, ctx) =>
@@ -25,5 +28,7 @@ export const deductSessionsSteps: Record<string, StepHandler> = {
         ? countKeptNoShowsChunk(tx, ctx)
         : { read: 0, written: 0, lastKey: null },
     keyRange: (db) => bookingKeyRange(db),
+    // Under `deduct` there is nothing to count: the step is recorded with nothing read and not run.
+    hasWork: async (db, ctx) => noShowPolicy(ctx.params) === 'keep' && anyKeptNoShow(db, ctx.asOf),
   },
 };

@@ -1,5 +1,11 @@
 import type { Db } from '../db/client.ts';
-import { findStepRanges, finishJobRun, insertJobRun, type NewJobRun } from '../db/queries/runs.ts';
+import {
+  findStepRanges,
+  finishJobRun,
+  insertJobRun,
+  type NewJobRun,
+  recordStepWithNothingToDo,
+} from '../db/queries/runs.ts';
 import { type JobResult, ROWS_PER_PARTITION } from '../jobs/definition.ts';
 import { findJob, type JobName } from '../jobs/index.ts';
 import type { Logger } from '../logger.ts';
@@ -183,7 +189,10 @@ export function createActivities(deps: ActivityDeps) {
       });
     },
 
-    /** Key ranges of a step's partitions: `partitions` as the run asked, or 0 for `choosePartitions`. */
+    /**
+     * Key ranges of a step's partitions: `partitions` as the run asked, or 0 for `choosePartitions`; none
+     * when the step has nothing to do (its `hasWork`), which the workflow then does not run.
+     */
     async planStep(input: {
       jobRunId?: string;
       job: string;
@@ -200,6 +209,12 @@ export function createActivities(deps: ActivityDeps) {
       const ctx = input.asOf
         ? { asOf: new Date(input.asOf), params: { ...deps.paramDefaults?.[input.job], ...input.params } }
         : undefined;
+      // Nothing due: the step is recorded as completed with nothing read, and no range is returned, so the
+      // workflow runs no activity for it (a restart finds the record and keeps it).
+      if (input.jobRunId && ctx && handler.hasWork && !(await handler.hasWork(deps.db, ctx))) {
+        await recordStepWithNothingToDo(deps.db, { jobRunId: input.jobRunId, step: input.step });
+        return [];
+      }
       const range = handler.keyRange ? await handler.keyRange(deps.db, ctx) : null;
       if (!range) return splitKeyRange(null, 1);
       if (input.partitions) return splitKeyRange(range, input.partitions);

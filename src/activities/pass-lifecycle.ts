@@ -1,5 +1,7 @@
 import {
   activatePassesChunk,
+  anyDueToActivate,
+  anyDueToExpire,
   estimateActivations,
   estimateExpiries,
   expirePassesChunk,
@@ -13,10 +15,12 @@ export const passLifecycleSteps: Record<string, StepHandler> = {
     chunk: (tx, ctx) => activatePassesChunk(tx, ctx),
     keyRange: (db) => passKeyRange(db),
     estimateRows: (db, ctx) => estimateActivations(db, ctx.asOf),
+    hasWork: (db, ctx) => anyDueToActivate(db, ctx.asOf),
   },
   expire: {
     chunk: (tx, ctx) => expirePassesChunk(tx, ctx),
     keyRange: (db) => passKeyRange(db),
     estimateRows: (db, ctx) => estimateExpiries(db, ctx.asOf),
+    hasWork: (db, ctx) => anyDueToExpire(db, ctx.asOf),
   },
 };

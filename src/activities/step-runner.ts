@@ -63,6 +63,15 @@ export interface StepHandler<P = Record<string, unknown>> {
    * partition count is chosen from. Absent (and no `rows` from `keyRange`): the key range's span stands in.
    */
   estimateRows?(db: Db, ctx: { asOf: Date; params: P }): Promise<number>;
+  /**
+   * Whether the step has anything to do as of T: a cheap `EXISTS` on the rows it would read (or the run's
+   * parameters). When it says no, planning records the step as completed with nothing read, and the run
+   * schedules no activity for it: a run that finds nothing due (what the every-few-minutes schedules do
+   * most of the day) costs no task-queue round trip for the step, and its history in the Web UI stays
+   * short. Rows that become due a moment later are the next run's, as they would be a moment after a
+   * chunk read its page. Absent: the step always runs.
+   */
+  hasWork?(db: Db, ctx: { asOf: Date; params: P }): Promise<boolean>;
   /** The most partitions a run of this step may pick itself (a budget its partitions share). */
   maxPartitions?: number;
   /** Runs once after the last chunk (for example to mark a parent row done); must be idempotent. */

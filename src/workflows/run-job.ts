@@ -136,7 +136,8 @@ export async function runJob(job: JobDefinition, rawInput: unknown): Promise<Job
         skipLimit: settings.skipLimit,
         pauseMs: settings.pauseMs,
       };
-      // Partitions: the run's setting, else the step's estimated rows and the worker's slots decide (planStep).
+      // Partitions: the run's setting, else the step's estimated rows and the worker's slots decide (planStep),
+      // which also finds a step with nothing due (no ranges).
       // A restarted run keeps the partitions of the run it continues (planStep finds them).
       const requested = input.settings.steps?.[settings.name]?.partitions;
       // (Runs started before planStep chose partitions replay as they ran: one range unless asked.)
@@ -161,7 +162,8 @@ export async function runJob(job: JobDefinition, rawInput: unknown): Promise<Job
           ...range,
           partitions: ranges.length,
         });
-      const parts = await stepsScope.run(() => allOrNone(ranges.map(runPart)));
+      // No ranges: planning found nothing to do and recorded the step (no activity, nothing read).
+      const parts = ranges.length ? await stepsScope.run(() => allOrNone(ranges.map(runPart))) : [];
       summaries.push({
         step: settings.name,
         partitions: parts.length,

@@ -1,5 +1,7 @@
 import { Context } from '@temporalio/activity';
 import {
+  anyBookingInReminderWindow,
+  anyDueNotification,
   classReminderWindow,
   countDueNotifications,
   type DeliveryRecord,
@@ -52,6 +54,8 @@ export function classReminderSteps(notifier: Notifier): Record<string, StepHandl
       // read gives both); a run planned without its time cannot tell the window, and runs whole.
       keyRange: async (db, ctx) =>
         ctx ? classReminderWindow(db, { asOf: ctx.asOf, leadMinutes: ctx.params.leadMinutes }) : null,
+      hasWork: (db, ctx) =>
+        anyBookingInReminderWindow(db, { asOf: ctx.asOf, leadMinutes: ctx.params.leadMinutes }),
     },
     // The every-minute job delivers every event this module renders, so a pass-expiry reminder held back
     // by quiet hours goes out within a minute of the window closing.
@@ -95,6 +99,7 @@ function deliverStep(notifier: Notifier, events: readonly string[]): StepHandler
     // Every partition needs a lane of its own.
     maxPartitions: notifier.concurrency,
     estimateRows: (db, ctx) => countDueNotifications(db, { asOf: ctx.asOf, events }),
+    hasWork: (db, ctx) => anyDueNotification(db, { asOf: ctx.asOf, events }),
     async chunk(tx, ctx) {
       const due = await lockDueNotifications(tx, {
         asOf: ctx.asOf,

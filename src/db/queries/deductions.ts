@@ -1,7 +1,7 @@
 import { type SQL, sql } from 'drizzle-orm';
 import type { NoShowPolicy } from '../../jobs/deduct-sessions.ts';
 import type { DbOrTx } from '../client.ts';
-import { afterKey, type ChunkCounts, type ChunkWindow, plannedRows, upToKey } from './keyset.ts';
+import { afterKey, anyRow, type ChunkCounts, type ChunkWindow, plannedRows, upToKey } from './keyset.ts';
 import { instant } from './passes.ts';
 
 /**
@@ -40,6 +40,21 @@ function due(w: Pick<DeductionWindow, 'asOf' | 'noShow'>): SQL {
   // A late cancel (inside LATE_CANCEL_HOURS) costs its session whatever the no-show policy.
   const attended = w.noShow === 'keep' ? sql` AND (b.attended OR b.late_cancel)` : sql``;
   return sql`b.used_pass = false AND (b.status <> 'CANCELLED' OR b.late_cancel) AND b.ended_at <= ${instant(w.asOf)}${attended}`;
+}
+
+/** Whether any booking owes its session as of T. */
+export function anyDueBooking(db: DbOrTx, w: Pick<DeductionWindow, 'asOf' | 'noShow'>): Promise<boolean> {
+  return anyRow(db, sql`SELECT 1 FROM bookings b WHERE ${due(w)}`);
+}
+
+/** A no-show left undeducted as of T under the `keep` policy (alias `b`). */
+function keptNoShow(asOf: Date): SQL {
+  return sql`b.used_pass = false AND b.status <> 'CANCELLED' AND b.ended_at <= ${instant(asOf)} AND b.attended = false`;
+}
+
+/** Whether any no-show is left undeducted as of T (the `keep` policy's count). */
+export function anyKeptNoShow(db: DbOrTx, asOf: Date): Promise<boolean> {
+  return anyRow(db, sql`SELECT 1 FROM bookings b WHERE ${keptNoShow(asOf)}`);
 }
 
 /** The planner's estimate of the bookings `deduct` reads as of T. */
@@ -143,8 +158,7 @@ export async function countKeptNoShowsChunk(db: DbOrTx, w: ChunkWindow): Promise
   const rows = await db.execute<{ read: number; last_key: string | null }>(sql`
     WITH page AS (
       SELECT b.id FROM bookings b
-      WHERE b.used_pass = false AND b.status <> 'CANCELLED' AND b.ended_at <= ${instant(w.asOf)}
-        AND b.attended = false
+      WHERE ${keptNoShow(w.asOf)}
         AND b.id > ${afterKey(w)} AND b.id <= ${upToKey(w)}
       ORDER BY b.id
       LIMIT ${w.limit}

@@ -53,3 +53,12 @@ export async function plannedRows(db: DbOrTx, query: SQL): Promise<number> {
   }>;
   return Math.round(plan[0]?.Plan?.['Plan Rows'] ?? 0);
 }
+
+/**
+ * Whether `query` finds any row (`SELECT EXISTS`, which stops at the first): what a step's `hasWork` asks
+ * before a run schedules the step at all.
+ */
+export async function anyRow(db: DbOrTx, query: SQL): Promise<boolean> {
+  const rows = await db.execute<{ found: boolean }>(sql`SELECT EXISTS (${query}) AS found`);
+  return rows[0]?.found === true;
+}

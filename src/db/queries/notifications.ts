@@ -1,6 +1,6 @@
 import { type SQL, sql } from 'drizzle-orm';
 import type { DbOrTx } from '../client.ts';
-import { afterKey, type ChunkCounts, type ChunkWindow, chunkCounts, upToKey } from './keyset.ts';
+import { afterKey, anyRow, type ChunkCounts, type ChunkWindow, chunkCounts, upToKey } from './keyset.ts';
 import { instant } from './passes.ts';
 
 /**
@@ -59,6 +59,14 @@ function inReminderWindow(w: { asOf: Date; leadMinutes: number }) {
  * enqueue partitions split; the window's bookings can sit anywhere in the table's ID range). One range
  * scan of the start-time index over ten minutes of classes; null when there are none.
  */
+/** Whether any booking is in the class-reminder window as of T. */
+export function anyBookingInReminderWindow(
+  db: DbOrTx,
+  w: { asOf: Date; leadMinutes: number },
+): Promise<boolean> {
+  return anyRow(db, sql`SELECT 1 FROM bookings b WHERE ${inReminderWindow(w)}`);
+}
+
 export async function classReminderWindow(
   db: DbOrTx,
   w: { asOf: Date; leadMinutes: number },
@@ -140,14 +148,26 @@ export async function countDueNotifications(
   db: DbOrTx,
   w: { asOf: Date; events: readonly string[] },
 ): Promise<number> {
-  const rows = await db.execute<{ n: number }>(sql`
-    SELECT count(*)::int AS n FROM notifications
-    WHERE status = 'PENDING' AND due_at <= ${instant(w.asOf)}
-      AND event IN (${sql.join(
-        w.events.map((e) => sql`${e}`),
-        sql`, `,
-      )})`);
+  const rows = await db.execute<{ n: number }>(
+    sql`SELECT count(*)::int AS n FROM notifications WHERE ${dueToSend(w)}`,
+  );
   return Number(rows[0]?.n ?? 0);
+}
+
+/** Whether any notification of `events` is due to be sent as of T. */
+export function anyDueNotification(
+  db: DbOrTx,
+  w: { asOf: Date; events: readonly string[] },
+): Promise<boolean> {
+  return anyRow(db, sql`SELECT 1 FROM notifications WHERE ${dueToSend(w)}`);
+}
+
+/** A PENDING notification of `events` due by T. */
+function dueToSend(w: { asOf: Date; events: readonly string[] }): SQL {
+  return sql`status = 'PENDING' AND due_at <= ${instant(w.asOf)} AND event IN (${sql.join(
+    w.events.map((e) => sql`${e}`),
+    sql`, `,
+  )})`;
 }
 
 interface DuePageWindow {

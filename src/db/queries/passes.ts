@@ -1,6 +1,14 @@
 import { type SQL, sql } from 'drizzle-orm';
 import type { DbOrTx } from '../client.ts';
-import { afterKey, type ChunkCounts, type ChunkWindow, chunkCounts, plannedRows, upToKey } from './keyset.ts';
+import {
+  afterKey,
+  anyRow,
+  type ChunkCounts,
+  type ChunkWindow,
+  chunkCounts,
+  plannedRows,
+  upToKey,
+} from './keyset.ts';
 
 /**
  * Pass lifecycle rules, one set-based statement per chunk. Each statement reads a keyset page
@@ -48,6 +56,19 @@ export async function estimateExpiries(db: DbOrTx, asOf: Date): Promise<number> 
   const ended = await plannedRows(db, sql`SELECT id FROM passes WHERE ${progressedEnd} <= ${instant(asOf)}`);
   const usedUp = await plannedRows(db, sql`SELECT id FROM passes WHERE ${usedUpNotEndedBy(asOf)}`);
   return ended + usedUp;
+}
+
+/** Whether any pass is due to start as of T (from `passes_ready_start_idx`, stopping at the first). */
+export function anyDueToActivate(db: DbOrTx, asOf: Date): Promise<boolean> {
+  return anyRow(db, sql`SELECT 1 FROM passes WHERE ${dueToActivate(asOf)}`);
+}
+
+/** Whether any pass is due to expire as of T (either rule, each from its partial index). */
+export function anyDueToExpire(db: DbOrTx, asOf: Date): Promise<boolean> {
+  return anyRow(
+    db,
+    sql`SELECT 1 FROM passes WHERE ${endedBy(asOf)} UNION ALL SELECT 1 FROM passes WHERE ${usedUpNotEndedBy(asOf)}`,
+  );
 }
 
 /** READY passes whose start is at or before T become PROGRESSED. */

@@ -270,6 +270,26 @@ export async function findStepRanges(
 }
 
 /**
+ * Records a step that found nothing to do at planning (its handler's `hasWork`): one COMPLETED partition
+ * with nothing read, no range and no activity. Idempotent (a repeated local activity finds it there).
+ */
+export async function recordStepWithNothingToDo(
+  db: DbOrTx,
+  key: { jobRunId: string; step: string },
+): Promise<void> {
+  await db
+    .insert(stepRuns)
+    .values({
+      jobRunId: key.jobRunId,
+      step: key.step,
+      partition: 0,
+      status: 'COMPLETED',
+      endedAt: sql`now()`,
+    })
+    .onConflictDoNothing();
+}
+
+/**
  * Claims a step for an activity attempt and issues it a new lease: creates the step record, or takes over
  * an existing one whatever attempt number holds it (a Reset starts attempts at 1 again). The newest claim
  * always wins; the row lock waits for a chunk an older claim is still committing, so the returned
