@@ -1,16 +1,19 @@
-import { type SQL, sql } from 'drizzle-orm';
+import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { chunkTransactionSettings } from '../src/activities/step-runner.ts';
+import { deductSessionsSteps } from '../src/activities/deduct-sessions.ts';
+import { passLifecycleSteps } from '../src/activities/pass-lifecycle.ts';
 import { deductSessionsStatement } from '../src/db/queries/deductions.ts';
 import { activatePassesStatement, expirePassesStatement } from '../src/db/queries/passes.ts';
 import { createTestDatabase, type TestDatabase } from './helpers/db.ts';
+import { chunkPlan, nodes, type PlanNode } from './helpers/plans.ts';
 import { seedManyPasses, seedPackage, seedUser } from './helpers/seed.ts';
 
 /**
- * A chunk reads its page by key, whatever the table's size. At PostgreSQL's default `random_page_cost` the
- * planner hashed the whole table for every chunk of 150,000 passes or 20,000 bookings (a Seq Scan per
- * chunk, so a chunk cost more the larger the table); the chunk transaction's settings (`chunkTransactionSettings`) make
- * it look each row up by key. Plans only (`EXPLAIN`): nothing is timed.
+ * A chunk of a step that reads its page by key (`pageByKey`) does so whatever the table's size. At
+ * PostgreSQL's default `random_page_cost` the planner hashed the whole table for every chunk of 150,000
+ * passes or 20,000 bookings (a Seq Scan per chunk, so a chunk cost more the larger the table); the chunk
+ * transaction's settings for such a step (`chunkTransactionSettings`) make it look each row up by key.
+ * Plans only (`EXPLAIN`): nothing is timed.
  */
 
 let database: TestDatabase;
@@ -47,29 +50,6 @@ afterAll(async () => {
   await database?.drop();
 });
 
-interface PlanNode {
-  'Node Type': string;
-  'Relation Name'?: string;
-  'Index Name'?: string;
-  Plans?: PlanNode[];
-}
-
-/** The plan of a chunk statement as the step runner's chunk transaction plans it. */
-async function chunkPlan(statement: SQL): Promise<PlanNode> {
-  let plan: PlanNode | undefined;
-  await database.db.transaction(async (tx) => {
-    await chunkTransactionSettings(tx);
-    const result = await tx.execute<{ 'QUERY PLAN': unknown }>(sql`EXPLAIN (FORMAT JSON) ${statement}`);
-    const raw = result[0]?.['QUERY PLAN'];
-    plan = ((typeof raw === 'string' ? JSON.parse(raw) : raw) as Array<{ Plan: PlanNode }>)[0]!.Plan;
-  });
-  return plan!;
-}
-
-function nodes(node: PlanNode): PlanNode[] {
-  return [node, ...(node.Plans ?? []).flatMap(nodes)];
-}
-
 /** How the plan reads `table`: each scan's node type and index, in plan order. */
 function readsOf(plan: PlanNode, table: string): string[] {
   return nodes(plan)
@@ -79,15 +59,23 @@ function readsOf(plan: PlanNode, table: string): string[] {
 
 describe('chunk statements read their page by key, never the whole table', () => {
   it('pass-lifecycle activate and expire', async () => {
-    for (const statement of [activatePassesStatement(window), expirePassesStatement(window)]) {
-      const reads = readsOf(await chunkPlan(statement), 'passes');
+    const steps = [
+      [activatePassesStatement(window), passLifecycleSteps.activate!],
+      [expirePassesStatement(window), passLifecycleSteps.expire!],
+    ] as const;
+    for (const [statement, step] of steps) {
+      const reads = readsOf(await chunkPlan(database.db, statement, step), 'passes');
       expect(reads.length).toBeGreaterThan(0);
       for (const read of reads) expect(read).toMatch(/^Index (Only )?Scan /);
     }
   });
 
   it('deduct-sessions deduct', async () => {
-    const plan = await chunkPlan(deductSessionsStatement({ ...window, noShow: 'deduct' }));
+    const plan = await chunkPlan(
+      database.db,
+      deductSessionsStatement({ ...window, noShow: 'deduct' }),
+      deductSessionsSteps.deduct,
+    );
     for (const table of ['bookings', 'passes']) {
       const reads = readsOf(plan, table);
       expect(reads.length, table).toBeGreaterThan(0);

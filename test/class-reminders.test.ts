@@ -1,4 +1,4 @@
-import { and, asc, eq, type SQL, sql } from 'drizzle-orm';
+import { and, asc, eq, sql } from 'drizzle-orm';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { createLogNotifier } from '../src/activities/notifications/notifier.ts';
 import { LaunchError, launchJob } from '../src/client/launch-job.ts';
@@ -13,6 +13,7 @@ import { notifications, stepRuns, users } from '../src/db/schema.ts';
 import type { JobResult } from '../src/jobs/index.ts';
 import { createLogger } from '../src/logger.ts';
 import { useJobTestEnvironment } from './helpers/job-test.ts';
+import { chunkPlan, nodes } from './helpers/plans.ts';
 import { seedBooking, seedUser, uniqueAsOf } from './helpers/seed.ts';
 
 let T: Date;
@@ -281,7 +282,8 @@ describe('class-reminders', () => {
     await db.execute(sql`ANALYZE notifications`);
     await insert('PENDING', 40_000);
 
-    const page = await plan(
+    const page = await chunkPlan(
+      env.database.db,
       dueNotificationsPage({
         asOf: T,
         after: '40000000-0000-0000-0000-000000000000',
@@ -311,7 +313,7 @@ describe('class-reminders', () => {
       message: 'm',
       channel: 'log',
     }));
-    const update = await plan(deliveryRecordsUpdate(records));
+    const update = await chunkPlan(env.database.db, deliveryRecordsUpdate(records));
     const updateScan = nodes(update).filter(
       (n) => n['Relation Name'] === 'notifications' && n['Node Type'] !== 'ModifyTable',
     );
@@ -321,24 +323,3 @@ describe('class-reminders', () => {
     expect(nodes(update).map((n) => n['Node Type'])).not.toContain('Hash Join');
   });
 });
-
-interface PlanNode {
-  'Node Type': string;
-  'Relation Name'?: string;
-  'Index Name'?: string;
-  Plans?: PlanNode[];
-}
-
-async function plan(statement: SQL): Promise<PlanNode> {
-  const result = await env.database.db.execute<{ 'QUERY PLAN': unknown }>(
-    sql`EXPLAIN (FORMAT JSON) ${statement}`,
-  );
-  const raw = result[0]?.['QUERY PLAN'];
-  const parsed = (typeof raw === 'string' ? JSON.parse(raw) : raw) as Array<{ Plan: PlanNode }>;
-  return parsed[0]!.Plan;
-}
-
-/** The node and every node under it. */
-function nodes(node: PlanNode): PlanNode[] {
-  return [node, ...(node.Plans ?? []).flatMap(nodes)];
-}

@@ -211,8 +211,8 @@ it('PostgreSQL stopped for 30 s mid-step: the same worker process waits, then co
 });
 
 it('a PostgreSQL crash mid-delivery of class reminders: the same worker resumes, every reminder is SENT once and delivered under its key', async () => {
-  // More than 2,000 due: delivery runs in partitions, each sending pages of 500.
-  const COUNT = 3000;
+  // 4,000 due: delivery runs in two partitions (one per 2,000 due), each sending pages of 500.
+  const COUNT = 4000;
   const PAGE = 500;
   const SECRET = 'outage-test-webhook-secret-7';
   // Answers after a few milliseconds, so sending lasts a few seconds: pages commit while many are PENDING.
@@ -261,6 +261,7 @@ it('a PostgreSQL crash mid-delivery of class reminders: the same worker resumes,
       ['enqueue', COUNT, COUNT, 0],
       ['deliver', COUNT, COUNT, 0],
     ]);
+    expect(result.steps.find((s) => s.step === 'deliver')?.partitions).toBe(2);
     const record = await getJobRun(db, launched.runId);
     expect(record?.run.status).toBe('COMPLETED');
     const deliver = record?.steps.filter((s) => s.step === 'deliver') ?? [];

@@ -1,7 +1,7 @@
 import { eq, sql } from 'drizzle-orm';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { choosePartitions, ROWS_PER_PARTITION } from '../src/activities/index.ts';
-import { splitKeyRange } from '../src/activities/step-runner.ts';
+import { coverKeySpace, splitKeyRange } from '../src/activities/step-runner.ts';
 import { launchJob } from '../src/client/launch-job.ts';
 import { passes } from '../src/db/schema.ts';
 import { useJobTestEnvironment } from './helpers/job-test.ts';
@@ -42,6 +42,23 @@ describe('choosePartitions', () => {
     expect(splitKeyRange({ min: '1', max: '100' }, 2)).toEqual([
       { partition: 0, after: null, upTo: '50' },
       { partition: 1, after: '50', upTo: null },
+    ]);
+  });
+});
+
+describe('coverKeySpace', () => {
+  it('adds the ranges of partitions that left no record, so a restart reads every key', () => {
+    const parts = splitKeyRange({ min: '1', max: '400' }, 4);
+    expect(coverKeySpace(parts)).toEqual(parts);
+    expect(coverKeySpace([parts[1]!, parts[3]!])).toEqual([
+      { partition: 0, after: null, upTo: '100' },
+      parts[1],
+      { partition: 2, after: '200', upTo: '300' },
+      parts[3],
+    ]);
+    expect(coverKeySpace([parts[0]!])).toEqual([parts[0], { partition: 1, after: '100', upTo: null }]);
+    expect(coverKeySpace([{ partition: 0, after: null, upTo: null }])).toEqual([
+      { partition: 0, after: null, upTo: null },
     ]);
   });
 });

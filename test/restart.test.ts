@@ -1,10 +1,17 @@
 import { execFile } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { promisify } from 'node:util';
 import { WorkflowFailedError } from '@temporalio/client';
 import { and, eq, sql } from 'drizzle-orm';
 import { beforeEach, describe, expect, inject, it } from 'vitest';
 import { launchJob } from '../src/client/launch-job.ts';
 import { watchProgress } from '../src/client/progress.ts';
+import {
+  claimStepRun,
+  finishStepRun,
+  insertJobRun,
+  recordStepWithNothingToDo,
+} from '../src/db/queries/runs.ts';
 import { jobRuns, stepRuns } from '../src/db/schema.ts';
 import type { JobInput, JobResult } from '../src/jobs/definition.ts';
 import { ptpass } from './helpers/cli.ts';
@@ -274,12 +281,13 @@ describe('restarting a failed run continues where it stopped', () => {
     await expectResumed(launched.result, before);
   });
 
-  it('a partitioned step resumes each partition from its own checkpoint, on the same key ranges', async () => {
-    const settings = { maxAttempts: 1, steps: { expire: { chunkSize: CHUNK, partitions: 2 } } };
+  /** expire in two partitions, one attempt: partition 0 fails at the refused pass, after 60 passes. */
+  const partitioned = { maxAttempts: 1, steps: { expire: { chunkSize: CHUNK, partitions: 2 } } };
+  async function failedPartitionedRun(): Promise<string> {
     const handle = await env.temporal.client.workflow.start('passLifecycle', {
       taskQueue: env.temporal.taskQueue,
       workflowId: workflowId(),
-      args: [{ asOf: T.toISOString(), settings }],
+      args: [{ asOf: T.toISOString(), settings: partitioned }],
     });
     await expect(handle.result()).rejects.toThrow(WorkflowFailedError);
     const failedParts = await env.database.db
@@ -291,6 +299,12 @@ describe('restarting a failed run continues where it stopped', () => {
       [1, '150', null],
     ]);
     expect(failedParts.find((p) => p.partition === 0)).toMatchObject({ status: 'FAILED', checkpoint: '60' });
+    return handle.firstExecutionRunId;
+  }
+
+  it('a partitioned step resumes each partition from its own checkpoint, on the same key ranges', async () => {
+    const settings = partitioned;
+    await failedPartitionedRun();
     const before = await modifiedAtOfExpired();
 
     await fixTheCause();
@@ -304,6 +318,44 @@ describe('restarting a failed run continues where it stopped', () => {
     const expire = launched.result.steps.find((s) => s.step === 'expire');
     // Two partitions of 150 passes: 12 full pages and a last one of 6 each, every chunk once.
     expect(expire).toMatchObject({ partitions: 2, read: PASSES, written: PASSES, chunks: 26 });
+    const after = await modifiedAtOfExpired();
+    expect(after).toHaveLength(PASSES);
+    const unchanged = new Map(after.map((r) => [r.id, r.modified_at]));
+    for (const row of before) expect(unchanged.get(row.id)).toBe(row.modified_at);
+  });
+
+  it('a partition that was never claimed (cancelled while it waited for a slot) is run by the restart', async () => {
+    const runId = await failedPartitionedRun();
+    // As if partition 1 had still been waiting for a worker slot when partition 0 failed: cancelled before
+    // any attempt claimed it, it left no record and changed nothing.
+    await env.database.db.execute(
+      sql`DELETE FROM step_runs WHERE job_run_id = ${runId}::uuid AND step = 'expire' AND partition = 1`,
+    );
+    await env.database.db.execute(
+      sql`UPDATE passes SET status = 'PROGRESSED', expired_at = NULL, modified_at = now() WHERE id > 150`,
+    );
+    const before = await modifiedAtOfExpired();
+    expect(before).toHaveLength(60);
+
+    await fixTheCause();
+    const launched = await launchJob(env.launchDeps(), {
+      job: 'pass-lifecycle',
+      asOf: T,
+      wait: true,
+      settings: partitioned,
+    });
+    if (launched.outcome !== 'completed') throw new Error(`unexpected ${launched.outcome}`);
+    // The restart ran partition 0 from its checkpoint and partition 1's range, which no record named.
+    const expire = launched.result.steps.find((s) => s.step === 'expire');
+    expect(expire).toMatchObject({ partitions: 2, read: PASSES, written: PASSES });
+    const parts = await env.database.db
+      .select()
+      .from(stepRuns)
+      .where(and(eq(stepRuns.jobRunId, launched.runId), eq(stepRuns.step, 'expire')));
+    expect(parts.map((p) => [p.partition, p.rangeAfter, p.rangeUpTo, p.status]).sort()).toEqual([
+      [0, null, '150', 'COMPLETED'],
+      [1, '150', null, 'COMPLETED'],
+    ]);
     const after = await modifiedAtOfExpired();
     expect(after).toHaveLength(PASSES);
     const unchanged = new Map(after.map((r) => [r.id, r.modified_at]));
@@ -476,5 +528,29 @@ describe('pausing and stopping a step', () => {
       written: PASSES,
       chunks: CLEAN_CHUNKS,
     });
+  });
+});
+
+describe('a step planning found nothing to do', () => {
+  it('is reopened by an activity that claims it all the same; a step a claim completed stays completed', async () => {
+    const db = env.database.db;
+    const jobRunId = randomUUID();
+    await insertJobRun(db, {
+      jobRunId,
+      workflowId: workflowId(),
+      job: 'pass-lifecycle',
+      asOf: T.toISOString(),
+      params: {},
+      dryRun: false,
+    });
+    await recordStepWithNothingToDo(db, { jobRunId, step: 'expire' });
+    await recordStepWithNothingToDo(db, { jobRunId, step: 'expire' }); // a repeated planning attempt
+    const key = { jobRunId, step: 'expire', partition: 0, after: null, upTo: null };
+    // A planning attempt that timed out wrote the record after a retry found rows and scheduled the step.
+    const claimed = await claimStepRun(db, key, 1);
+    expect(claimed).toMatchObject({ status: 'RUNNING', attempt: 1, readCount: 0 });
+    await finishStepRun(db, claimed.id, claimed.lease, 'COMPLETED');
+    const again = await claimStepRun(db, key, 2);
+    expect(again).toMatchObject({ id: claimed.id, status: 'COMPLETED', lease: claimed.lease });
   });
 });

@@ -1,5 +1,4 @@
 import {
-  anyDueBooking,
   anyKeptNoShow,
   bookingKeyRange,
   countKeptNoShowsChunk,
@@ -18,9 +17,9 @@ function noShowPolicy(params: Record<string, unknown>): NoShowPolicy {
 export const deductSessionsSteps: Record<string, StepHandler> = {
   deduct: {
     chunk: (tx, ctx) => deductSessionsChunk(tx, { ...ctx, noShow: noShowPolicy(ctx.params) }),
+    pageByKey: true,
     keyRange: (db) => bookingKeyRange(db),
     estimateRows: (db, ctx) => estimateDeductions(db, { asOf: ctx.asOf, noShow: noShowPolicy(ctx.params) }),
-    hasWork: (db, ctx) => anyDueBooking(db, { asOf: ctx.asOf, noShow: noShowPolicy(ctx.params) }),
   },
   'no-shows': {
     chunk: async (tx, ctx) =>

@@ -21,6 +21,7 @@ import { passLifecycleSteps } from './pass-lifecycle.ts';
 import { pruneRunRecordsSteps } from './prune-run-records.ts';
 import { createStatisticsSteps } from './statistics.ts';
 import {
+  coverKeySpace,
   findHandler,
   runStep,
   type StepHandler,
@@ -205,7 +206,7 @@ export function createActivities(deps: ActivityDeps) {
       const handler = findHandler(runnerDeps, input.job, input.step);
       // A restart keeps the partitions of the run it continues, so each resumes from its own checkpoint.
       const earlier = input.jobRunId ? await findStepRanges(deps.db, input.jobRunId, input.step) : [];
-      if (earlier.length > 0) return earlier;
+      if (earlier.length > 0) return coverKeySpace(earlier);
       const ctx = input.asOf
         ? { asOf: new Date(input.asOf), params: { ...deps.paramDefaults?.[input.job], ...input.params } }
         : undefined;

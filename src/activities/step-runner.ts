@@ -72,6 +72,11 @@ export interface StepHandler<P = Record<string, unknown>> {
    * chunk read its page. Absent: the step always runs.
    */
   hasWork?(db: Db, ctx: { asOf: Date; params: P }): Promise<boolean>;
+  /**
+   * The step's chunk statements touch only their page's rows, each found by key (no aggregate over other
+   * rows): its chunk transactions are planned for key lookups (`chunkTransactionSettings`).
+   */
+  pageByKey?: boolean;
   /** The most partitions a run of this step may pick itself (a budget its partitions share). */
   maxPartitions?: number;
   /** Runs once after the last chunk (for example to mark a parent row done); must be idempotent. */
@@ -224,7 +229,7 @@ export async function runStep(deps: StepRunnerDeps, input: StepInput): Promise<S
         partitions: input.partitions ?? 1,
       };
       const chunk = await deps.db.transaction(async (tx) => {
-        await chunkTransactionSettings(tx);
+        await chunkTransactionSettings(tx, handler);
         const row = await lockStepRun(tx, claimed.id);
         if (row.lease !== lease)
           throw new StaleAttemptError(`a newer claim (lease ${row.lease}, attempt ${row.attempt}) took over`);
@@ -351,17 +356,22 @@ async function closeAfterError(
  * - what a chunk sent outside the database (a reminder) and lost in such a crash is sent again with the same
  *   idempotency key, as after a crash before the commit.
  *
- * **Its statements are planned for rows read by key** (`random_page_cost = 1.1`, the usual value for data
- * in memory or on SSD, instead of 4, a disk that seeks). A chunk touches at most `limit` rows, each found by
- * its key; at the default the planner priced a page's 2,000 primary-key lookups above hashing the whole
- * table, so below a few hundred thousand rows every chunk scanned the whole table (`auto_explain` at
- * `npm run bench -- --scale 0.1`: every `expire` chunk a Seq Scan of 100,000 passes, every `deduct` chunk
- * two of the passes and one of the bookings). A chunk's cost then grew with the table, not the page.
- * `test/chunk-plans.test.ts` checks the plans.
+ * **A step whose chunks touch only their page's rows, each by key** (`pageByKey` on its handler), has them
+ * planned for key lookups (`random_page_cost = 1.1`, the usual value for data in memory or on SSD, instead
+ * of 4, a disk that seeks). At the default the planner priced a page's 2,000 primary-key lookups above
+ * hashing the whole table, so below a few hundred thousand rows every such chunk scanned the whole table
+ * (`auto_explain` at `npm run bench -- --scale 0.1`: every `expire` chunk a Seq Scan of 100,000 passes,
+ * every `deduct` chunk two of the passes and one of the bookings), and a chunk's cost grew with the
+ * table, not the page. Only such steps: a chunk that aggregates (statistics' days, a bulk pass's members)
+ * is better planned at the default, and one (`issue-bulk-passes`' complete step, right after its passes
+ * were inserted and before their statistics were) ran for minutes at 1.1. `test/chunk-plans.test.ts`
+ * checks the plans.
  */
-export async function chunkTransactionSettings(tx: Tx): Promise<void> {
+export async function chunkTransactionSettings(tx: Tx, options: { pageByKey?: boolean } = {}): Promise<void> {
   await tx.execute(
-    sql`SELECT set_config('synchronous_commit', 'off', true), set_config('random_page_cost', '1.1', true)`,
+    options.pageByKey
+      ? sql`SELECT set_config('synchronous_commit', 'off', true), set_config('random_page_cost', '1.1', true)`
+      : sql`SELECT set_config('synchronous_commit', 'off', true)`,
   );
 }
 
@@ -411,6 +421,33 @@ export function splitKeyRange(
       upTo: upTo === null ? null : toKey(upTo),
     });
     after = upTo;
+  }
+  return result;
+}
+
+/**
+ * The ranges a restart continues (the step records of the run it restarts), with every part of the key
+ * space that none of them covers added as a range of its own. A partition that was never claimed — still
+ * waiting for a worker slot when another partition failed and the step was cancelled — has no record; left
+ * out, its keys would never be read by any restart. The missing pieces are exactly the missing partitions'
+ * ranges (split ranges are contiguous), numbered after the partition before them.
+ */
+export function coverKeySpace(
+  ranges: Array<{ partition: number; after: string | null; upTo: string | null }>,
+): Array<{ partition: number; after: string | null; upTo: string | null }> {
+  const sorted = [...ranges].sort((a, b) => a.partition - b.partition);
+  const result: typeof sorted = [];
+  let previous: (typeof sorted)[number] | undefined;
+  for (const range of sorted) {
+    const end = previous ? previous.upTo : null;
+    if (range.after !== end && !(previous && previous.upTo === null)) {
+      result.push({ partition: previous ? previous.partition + 1 : 0, after: end, upTo: range.after });
+    }
+    result.push(range);
+    previous = range;
+  }
+  if (previous && previous.upTo !== null) {
+    result.push({ partition: previous.partition + 1, after: previous.upTo, upTo: null });
   }
   return result;
 }

@@ -2,6 +2,7 @@ import {
   ActivityCancellationType,
   ApplicationFailure,
   CancellationScope,
+  CancelledFailure,
   defineSignal,
   isCancellation,
   patched,
@@ -124,6 +125,10 @@ export async function runJob(job: JobDefinition, rawInput: unknown): Promise<Job
 
   try {
     for (const stepDef of job.steps) {
+      // A stop that arrived between steps (or while planning, or while steps found nothing to do): no
+      // further step starts. (Runs stopped before this check replay as they ran: the next step's planning,
+      // then its cancelled scope.)
+      if (stopRequested && patched('stop-between-steps')) throw new CancelledFailure('stopped between steps');
       const settings = resolveStep(stepDef, input.settings);
       const common = {
         jobRunId,

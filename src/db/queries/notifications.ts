@@ -55,11 +55,10 @@ function inReminderWindow(w: { asOf: Date; leadMinutes: number }) {
 }
 
 /**
- * The bookings in a class-reminders run's window: how many, and their lowest and highest ID (what its
- * enqueue partitions split; the window's bookings can sit anywhere in the table's ID range). One range
- * scan of the start-time index over ten minutes of classes; null when there are none.
+ * Whether any booking is in the class-reminder window as of T: planning's first question (`hasWork`),
+ * answered by the first row of the start-time index in the window. Most of the day's runs stop here; a
+ * run with reminders to queue then reads the window for its range.
  */
-/** Whether any booking is in the class-reminder window as of T. */
 export function anyBookingInReminderWindow(
   db: DbOrTx,
   w: { asOf: Date; leadMinutes: number },
@@ -67,6 +66,11 @@ export function anyBookingInReminderWindow(
   return anyRow(db, sql`SELECT 1 FROM bookings b WHERE ${inReminderWindow(w)}`);
 }
 
+/**
+ * The bookings in a class-reminders run's window: how many, and their lowest and highest ID (what its
+ * enqueue partitions split; the window's bookings can sit anywhere in the table's ID range). One range
+ * scan of the start-time index over ten minutes of classes; null when there are none.
+ */
 export async function classReminderWindow(
   db: DbOrTx,
   w: { asOf: Date; leadMinutes: number },

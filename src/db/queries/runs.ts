@@ -271,7 +271,9 @@ export async function findStepRanges(
 
 /**
  * Records a step that found nothing to do at planning (its handler's `hasWork`): one COMPLETED partition
- * with nothing read, no range and no activity. Idempotent (a repeated local activity finds it there).
+ * with nothing read, no range and no activity, and attempt 0, which no claim ever has: should an activity
+ * claim it all the same (a planning attempt that timed out wrote it after a retry found rows), the claim
+ * reopens it instead of returning its empty counts. Idempotent (a repeated local activity finds it there).
  */
 export async function recordStepWithNothingToDo(
   db: DbOrTx,
@@ -284,6 +286,7 @@ export async function recordStepWithNothingToDo(
       step: key.step,
       partition: 0,
       status: 'COMPLETED',
+      attempt: 0,
       endedAt: sql`now()`,
     })
     .onConflictDoNothing();
@@ -304,14 +307,17 @@ export async function claimStepRun(db: Db, key: StepClaim, attempt: number): Pro
       .set({ status: 'RUNNING', error: null, endedAt: null, modifiedAt: sql`now()` })
       .where(and(eq(jobRuns.id, key.jobRunId), sql`${jobRuns.status} <> 'RUNNING'`));
 
+    // A record planning wrote for a step with nothing due (attempt 0) is no claim's work: an activity that
+    // claims it (planning decided otherwise after all, e.g. a retried planning attempt that found rows) runs.
+    const done = sql`(${stepRuns.status} = 'COMPLETED' AND ${stepRuns.attempt} > 0)`;
     const [taken] = await tx
       .update(stepRuns)
       .set({
         attempt,
-        lease: sql`CASE WHEN ${stepRuns.status} = 'COMPLETED' THEN ${stepRuns.lease} ELSE nextval('step_run_lease') END`,
-        status: sql`CASE WHEN ${stepRuns.status} = 'COMPLETED' THEN ${stepRuns.status} ELSE 'RUNNING'::run_status END`,
-        error: sql`CASE WHEN ${stepRuns.status} = 'COMPLETED' THEN ${stepRuns.error} ELSE NULL END`,
-        endedAt: sql`CASE WHEN ${stepRuns.status} = 'COMPLETED' THEN ${stepRuns.endedAt} ELSE NULL END`,
+        lease: sql`CASE WHEN ${done} THEN ${stepRuns.lease} ELSE nextval('step_run_lease') END`,
+        status: sql`CASE WHEN ${done} THEN ${stepRuns.status} ELSE 'RUNNING'::run_status END`,
+        error: sql`CASE WHEN ${done} THEN ${stepRuns.error} ELSE NULL END`,
+        endedAt: sql`CASE WHEN ${done} THEN ${stepRuns.endedAt} ELSE NULL END`,
         modifiedAt: sql`now()`,
       })
       .where(
