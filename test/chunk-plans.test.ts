@@ -82,4 +82,34 @@ describe('chunk statements read their page by key, never the whole table', () =>
       for (const read of reads) expect(read, table).toMatch(/^Index (Only )?Scan /);
     }
   });
+
+  it('deduct-sessions deduct walks the bookings that may owe a session, not the booking history', async () => {
+    // Years of history (deducted bookings, lower IDs) before today's 2,000 due: a page that walked the
+    // primary key would read the whole history first, on every run.
+    const history = await createTestDatabase('chunk_plans_history');
+    try {
+      const db = history.db;
+      const user = await seedUser(db, 'History');
+      const pkg = await seedPackage(db, 10, 30);
+      await seedManyPasses(db, { count: 1000, userId: user, packageId: pkg, asOf: T, every: 1_000_000 });
+      const at = (hours: number) => new Date(T.getTime() + hours * 3_600_000).toISOString();
+      await db.execute(sql`
+        INSERT INTO bookings (user_id, pass_id, status, used_pass, started_at, ended_at)
+        SELECT ${user}, (g % 1000) + 1, 'COMPLETED', true, ${at(-24 * 400)}::timestamptz, ${at(-24 * 399)}::timestamptz
+        FROM generate_series(1, 200000) AS g`);
+      await db.execute(sql`
+        INSERT INTO bookings (user_id, pass_id, status, started_at, ended_at)
+        SELECT ${user}, (g % 1000) + 1, 'READY', ${at(-2)}::timestamptz, ${at(-1)}::timestamptz
+        FROM generate_series(1, 2000) AS g`);
+      await db.execute(sql`ANALYZE bookings`);
+      const plan = await chunkPlan(
+        db,
+        deductSessionsStatement({ ...window, noShow: 'deduct' }),
+        deductSessionsSteps.deduct,
+      );
+      expect(readsOf(plan, 'bookings')).toContain('Index Scan bookings_undeducted_idx');
+    } finally {
+      await history.drop();
+    }
+  });
 });

@@ -172,29 +172,20 @@ describe('search attributes', () => {
 });
 
 describe('a run that finds nothing due', () => {
-  it('schedules no activity for a step with nothing due: the step is planned, found empty and recorded', async () => {
+  it('schedules no activity: each step is planned, found empty and recorded', async () => {
     // Years before any row of this file's database: nothing started, ended or is about to start.
     const quiet = new Date(uniqueAsOf().getTime() - 6 * 365 * 86_400_000);
-    const converter = env.temporal.client.options.loadedDataConverter.payloadConverter;
-    // deduct-sessions' deduct step has no such check (it could only scan the bookings) and runs, finding
-    // nothing; its no-show count has nothing to do under the default policy.
-    const activities: Array<['pass-lifecycle' | 'class-reminders' | 'deduct-sessions', string[]]> = [
-      ['pass-lifecycle', []],
-      ['class-reminders', []],
-      ['deduct-sessions', ['deduct-sessions: deduct']],
-    ];
-    for (const [job, expected] of activities) {
+    for (const job of ['pass-lifecycle', 'deduct-sessions', 'class-reminders'] as const) {
       const run = await launchJob(env.launchDeps(), { job, asOf: quiet, wait: true });
       if (run.outcome !== 'completed') throw new Error(`${job}: ${run.outcome}`);
       const history = await env.temporal.client.workflow.getHandle(run.workflowId, run.runId).fetchHistory();
-      const scheduled = (history.events ?? [])
-        .filter((e) => e.activityTaskScheduledEventAttributes)
-        .map((e) => converter.fromPayload(e.userMetadata!.summary!));
-      expect(scheduled, job).toEqual(expected);
+      expect(
+        (history.events ?? []).filter((e) => e.activityTaskScheduledEventAttributes),
+        job,
+      ).toEqual([]);
       expect(run.result.steps.length, job).toBeGreaterThan(0);
       for (const step of run.result.steps) {
-        const ran = expected.includes(`${job}: ${step.step}`);
-        expect(step, `${job} ${step.step}`).toMatchObject({ partitions: ran ? 1 : 0, read: 0, written: 0 });
+        expect(step, `${job} ${step.step}`).toMatchObject({ partitions: 0, read: 0, written: 0 });
       }
       // The run record still lists every step, completed with nothing read.
       const records = await env.database.db.select().from(stepRuns).where(eq(stepRuns.jobRunId, run.runId));

@@ -1,4 +1,5 @@
 import {
+  anyDueBooking,
   anyKeptNoShow,
   bookingKeyRange,
   countKeptNoShowsChunk,
@@ -18,6 +19,7 @@ export const deductSessionsSteps: Record<string, StepHandler> = {
   deduct: {
     chunk: (tx, ctx) => deductSessionsChunk(tx, { ...ctx, noShow: noShowPolicy(ctx.params) }),
     pageByKey: true,
+    hasWork: (db, ctx) => anyDueBooking(db, { asOf: ctx.asOf, noShow: noShowPolicy(ctx.params) }),
     keyRange: (db) => bookingKeyRange(db),
     estimateRows: (db, ctx) => estimateDeductions(db, { asOf: ctx.asOf, noShow: noShowPolicy(ctx.params) }),
   },

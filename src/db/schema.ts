@@ -266,9 +266,11 @@ export const bookings = pgTable(
       sql`NOT ${t.lateCancel} OR ${t.status} IN ('CANCELLED', 'COMPLETED')`,
     ),
     index('bookings_status_started_idx').on(t.status, t.startedAt),
+    // The bookings that may still owe a session (a late cancel is CANCELLED and owes one): what every
+    // deduct-sessions page walks in ID order, so a run reads them and not the whole booking history.
     index('bookings_undeducted_idx')
       .on(t.id)
-      .where(sql`${t.usedPass} = false AND ${t.status} <> 'CANCELLED'`),
+      .where(sql`${t.usedPass} = false AND (${t.status} <> 'CANCELLED' OR ${t.lateCancel})`),
     index('bookings_pass_idx').on(t.passId),
     index('bookings_started_idx').on(t.startedAt),
   ],

@@ -47,11 +47,12 @@ function keptNoShow(asOf: Date): SQL {
   return sql`b.used_pass = false AND b.status <> 'CANCELLED' AND b.ended_at <= ${instant(asOf)} AND b.attended = false`;
 }
 
-/**
- * Whether any no-show is left undeducted as of T (the `keep` policy's count): from `bookings_undeducted_idx`,
- * whose predicate this implies. (`deduct` has no such check: a late cancel is CANCELLED, outside that index,
- * so an EXISTS over the due bookings could only scan the table, as the step's first page does anyway.)
- */
+/** Whether any booking owes its session as of T: from `bookings_undeducted_idx`, whose predicate this implies. */
+export function anyDueBooking(db: DbOrTx, w: Pick<DeductionWindow, 'asOf' | 'noShow'>): Promise<boolean> {
+  return anyRow(db, sql`SELECT 1 FROM bookings b WHERE ${due(w)}`);
+}
+
+/** Whether any no-show is left undeducted as of T (the `keep` policy's count), from the same index. */
 export function anyKeptNoShow(db: DbOrTx, asOf: Date): Promise<boolean> {
   return anyRow(db, sql`SELECT 1 FROM bookings b WHERE ${keptNoShow(asOf)}`);
 }
