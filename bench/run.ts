@@ -89,10 +89,14 @@ const repeat = wholeNumber('--repeat', values.repeat!, 1);
 const sweepChunks = values['sweep-chunks']?.split(',').map((size) => wholeNumber('--sweep-chunks', size, 1));
 const sections = values.sections!.split(',');
 if (sections.some((s) => s !== 'jobs' && s !== 'cli')) refuse("--sections is a list of 'jobs' and 'cli'");
+/** What `--growth` runs at each size. */
+const GROWTH_JOBS = ['pass-lifecycle', 'deduct-sessions'];
 const askedJobs = values.jobs?.split(',');
 const unknownJob = askedJobs?.find((name) => !BENCH_JOBS.some((j) => j.job === name));
 if (unknownJob !== undefined)
   refuse(`--jobs: no benchmark for '${unknownJob}' (${BENCH_JOBS.map((j) => j.job).join(', ')})`);
+if (values.growth && askedJobs && !askedJobs.some((name) => GROWTH_JOBS.includes(name)))
+  refuse(`--growth runs ${GROWTH_JOBS.join(' and ')}: --jobs names neither`);
 const selected = !sections.includes('jobs')
   ? []
   : askedJobs
@@ -494,7 +498,6 @@ async function main() {
   console.log(`figures written to ${file}`);
 }
 
-const GROWTH_JOBS = ['pass-lifecycle', 'deduct-sessions'];
 const GROWTH_FACTORS = [0.1, 1, 5];
 
 /** `--growth`: the same jobs at three sizes, each in a bench process of its own; one table at the end. */
@@ -504,7 +507,8 @@ async function growth(): Promise<void> {
   const perRow: Record<string, number[]> = {};
   const beyondIdlePerRow: Record<string, number[]> = {};
   const limitPerRow: Record<string, number[]> = {};
-  for (const job of GROWTH_JOBS) {
+  // --jobs narrows the growth jobs (refused above when it names none of them).
+  for (const job of GROWTH_JOBS.filter((name) => !askedJobs || askedJobs.includes(name))) {
     for (const factor of GROWTH_FACTORS) {
       const size = scale * factor;
       const out = join(ROOT, 'bench-results', `growth-${job}-${size}-${process.pid}.json`);

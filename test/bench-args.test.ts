@@ -37,6 +37,10 @@ const refusals: Array<[string[], string]> = [
   [['--workers', '0'], "bench: --workers must be a whole number >= 1 (got '0')"],
   [['--sweep-chunks', '500,x'], "bench: --sweep-chunks must be a whole number >= 1 (got 'x')"],
   [['--sections', 'jobs,ui'], "bench: --sections is a list of 'jobs' and 'cli'"],
+  [
+    ['--growth', '--jobs', 'statistics'],
+    'bench: --growth runs pass-lifecycle and deduct-sessions: --jobs names neither',
+  ],
   [['--bogus'], "bench: Unknown option '--bogus'"],
   [['extra'], "bench: Unexpected argument 'extra'"],
   [['--workers', '-1'], "bench: Option '--workers' argument is ambiguous"],
