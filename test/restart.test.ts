@@ -480,6 +480,23 @@ describe('pausing and stopping a step', () => {
     expect(summaries).toEqual(['pass-lifecycle: expire']);
   });
 
+  it('Web UI Reset to the first workflow task while a step runs: the replaced attempt stops, the counts are one pass', async () => {
+    const runId = await slowRun();
+    await resetTo(runId, '--type', 'FirstWorkflowTask');
+    const result = await latestResult();
+    expect(result.jobRunId).not.toBe(runId);
+    // The new run adopted the checkpoint, and no chunk of the replaced attempt (the Reset terminated its
+    // workflow, not the activity) committed after that: every pass read and written once in all.
+    const expire = result.steps.find((s) => s.step === 'expire');
+    expect(expire).toMatchObject({ read: PASSES, written: PASSES, chunks: CLEAN_CHUNKS });
+    expect(await expireRecord(runId)).toMatchObject({ status: 'FAILED' });
+    const [rows] = await env.database.db.execute<{ expired: number; at_t: number }>(sql`
+      SELECT count(*) FILTER (WHERE status = 'EXPIRED')::int AS expired,
+             count(*) FILTER (WHERE expired_at = ${T.toISOString()}::timestamptz)::int AS at_t
+      FROM passes`);
+    expect(rows).toEqual({ expired: PASSES, at_t: PASSES });
+  });
+
   it('Web UI Pause stops the step after its chunk, no chunk commits while paused, Unpause completes it', async () => {
     const runId = await slowRun();
     const activityId = String((await pendingActivity())?.activityId);

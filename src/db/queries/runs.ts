@@ -52,12 +52,17 @@ export async function insertJobRun(db: Db, run: NewJobRun): Promise<void> {
         ),
       )
       .returning({ id: jobRuns.id });
+    // A new lease for each step the replaced run was still running: an attempt of it that is still going
+    // (a Reset terminates the workflow, not its activities) finds the lease changed at its next chunk and
+    // stops, so no chunk of it commits after this run adopts the step's checkpoint. (The update waits for
+    // a chunk it is committing, which holds the record's lock.)
     for (const { id } of replaced) {
       await tx
         .update(stepRuns)
         .set({
           status: 'FAILED',
           error: `replaced by run ${run.jobRunId}`,
+          lease: sql`nextval('step_run_lease')`,
           endedAt: sql`now()`,
           modifiedAt: sql`now()`,
         })
