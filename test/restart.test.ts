@@ -303,7 +303,6 @@ describe('restarting a failed run continues where it stopped', () => {
   }
 
   it('a partitioned step resumes each partition from its own checkpoint, on the same key ranges', async () => {
-    const settings = partitioned;
     await failedPartitionedRun();
     const before = await modifiedAtOfExpired();
 
@@ -312,7 +311,7 @@ describe('restarting a failed run continues where it stopped', () => {
       job: 'pass-lifecycle',
       asOf: T,
       wait: true,
-      settings,
+      settings: partitioned,
     });
     if (launched.outcome !== 'completed') throw new Error(`unexpected ${launched.outcome}`);
     const expire = launched.result.steps.find((s) => s.step === 'expire');

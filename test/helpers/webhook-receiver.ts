@@ -1,6 +1,9 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { sql } from 'drizzle-orm';
+import { expect } from 'vitest';
+import type { Db } from '../../src/db/client.ts';
 
 /**
  * A real HTTP receiver on 127.0.0.1 (port 0) standing in for a notification provider. It records every
@@ -132,4 +135,24 @@ function readBody(req: IncomingMessage): Promise<string> {
     req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
     req.on('error', reject);
   });
+}
+
+/**
+ * The outbox's exactly-once promise as the receiver saw it: its distinct Idempotency-Keys are exactly the
+ * SENT notification IDs (nothing delivered that is not recorded as sent, nothing recorded that never
+ * arrived), every request is validly signed, and a key sent again came with the same body. Returns the
+ * requests per key, for a test's own checks on the repeats.
+ */
+export async function expectSentOnceUnderTheirKeys(
+  db: Db,
+  receiver: Receiver,
+): Promise<Map<string, ReceivedRequest[]>> {
+  const sentIds = (
+    await db.execute<{ id: string }>(sql`SELECT id::text FROM notifications WHERE status = 'SENT'`)
+  ).map((r) => r.id);
+  const byKey = receiver.byKey();
+  expect([...byKey.keys()].sort()).toEqual(sentIds.sort());
+  expect(receiver.requests.every((r) => r.signatureValid)).toBe(true);
+  for (const requests of byKey.values()) expect(new Set(requests.map((r) => r.rawBody)).size).toBe(1);
+  return byKey;
 }
