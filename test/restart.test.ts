@@ -302,10 +302,11 @@ describe('restarting a failed run continues where it stopped', () => {
     return handle.firstExecutionRunId;
   }
 
-  it('a partitioned step resumes each partition from its own checkpoint, on the same key ranges', async () => {
-    await failedPartitionedRun();
-    const before = await modifiedAtOfExpired();
-
+  /**
+   * Fixes the cause and runs the instance again with the same partitions; checks that every pass is now
+   * expired and that those `before` (the failed run's) were not written again. Returns the expire step.
+   */
+  async function restartPartitioned(before: Array<{ id: number; modified_at: string }>) {
     await fixTheCause();
     const launched = await launchJob(env.launchDeps(), {
       job: 'pass-lifecycle',
@@ -314,13 +315,18 @@ describe('restarting a failed run continues where it stopped', () => {
       settings: partitioned,
     });
     if (launched.outcome !== 'completed') throw new Error(`unexpected ${launched.outcome}`);
-    const expire = launched.result.steps.find((s) => s.step === 'expire');
-    // Two partitions of 150 passes: 12 full pages and a last one of 6 each, every chunk once.
-    expect(expire).toMatchObject({ partitions: 2, read: PASSES, written: PASSES, chunks: 26 });
     const after = await modifiedAtOfExpired();
     expect(after).toHaveLength(PASSES);
     const unchanged = new Map(after.map((r) => [r.id, r.modified_at]));
     for (const row of before) expect(unchanged.get(row.id)).toBe(row.modified_at);
+    return { runId: launched.runId, expire: launched.result.steps.find((s) => s.step === 'expire') };
+  }
+
+  it('a partitioned step resumes each partition from its own checkpoint, on the same key ranges', async () => {
+    await failedPartitionedRun();
+    const { expire } = await restartPartitioned(await modifiedAtOfExpired());
+    // Two partitions of 150 passes: 12 full pages and a last one of 6 each, every chunk once.
+    expect(expire).toMatchObject({ partitions: 2, read: PASSES, written: PASSES, chunks: 26 });
   });
 
   it('a partition that was never claimed (cancelled while it waited for a slot) is run by the restart', async () => {
@@ -336,29 +342,17 @@ describe('restarting a failed run continues where it stopped', () => {
     const before = await modifiedAtOfExpired();
     expect(before).toHaveLength(60);
 
-    await fixTheCause();
-    const launched = await launchJob(env.launchDeps(), {
-      job: 'pass-lifecycle',
-      asOf: T,
-      wait: true,
-      settings: partitioned,
-    });
-    if (launched.outcome !== 'completed') throw new Error(`unexpected ${launched.outcome}`);
+    const restarted = await restartPartitioned(before);
     // The restart ran partition 0 from its checkpoint and partition 1's range, which no record named.
-    const expire = launched.result.steps.find((s) => s.step === 'expire');
-    expect(expire).toMatchObject({ partitions: 2, read: PASSES, written: PASSES });
+    expect(restarted.expire).toMatchObject({ partitions: 2, read: PASSES, written: PASSES });
     const parts = await env.database.db
       .select()
       .from(stepRuns)
-      .where(and(eq(stepRuns.jobRunId, launched.runId), eq(stepRuns.step, 'expire')));
+      .where(and(eq(stepRuns.jobRunId, restarted.runId), eq(stepRuns.step, 'expire')));
     expect(parts.map((p) => [p.partition, p.rangeAfter, p.rangeUpTo, p.status]).sort()).toEqual([
       [0, null, '150', 'COMPLETED'],
       [1, '150', null, 'COMPLETED'],
     ]);
-    const after = await modifiedAtOfExpired();
-    expect(after).toHaveLength(PASSES);
-    const unchanged = new Map(after.map((r) => [r.id, r.modified_at]));
-    for (const row of before) expect(unchanged.get(row.id)).toBe(row.modified_at);
   });
 
   it('ptpass runs restart --wait', async () => {
