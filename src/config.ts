@@ -150,7 +150,7 @@ export interface Config {
   shutdownGraceSeconds: number;
   /** Activities (step partitions, deliveries, bookkeeping) one worker process runs at once. */
   activitySlots: number;
-  /** Run records older than this are pruned by `prune-run-records`. */
+  /** Run records, API idempotency keys and finished imports older than this are pruned by `prune-run-records`. */
   runRetentionDays: number;
   /** Whether worker.ts applies the schedule declaration at start (`npm start` always does). */
   applySchedules: boolean;

@@ -2,7 +2,7 @@ import { and, eq, sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { launchJob } from '../src/client/launch-job.ts';
 import { getJobRun } from '../src/db/queries/runs.ts';
-import { jobRuns, stepRuns, stepSkips } from '../src/db/schema.ts';
+import { apiIdempotencyKeys, jobRuns, stepRuns, stepSkips } from '../src/db/schema.ts';
 import type { JobResult } from '../src/jobs/index.ts';
 import { createTestDatabase, type TestDatabase } from './helpers/db.ts';
 import { seedManyPasses, seedPackage, seedUser, uniqueAsOf } from './helpers/seed.ts';
@@ -141,6 +141,126 @@ describe('operations', () => {
     );
     if (again.outcome !== 'completed') throw new Error(again.outcome);
     expect(again.result.written).toBe(1);
+    await inProcess.stop();
+    inProcess = undefined;
+  });
+
+  it('prune-run-records also deletes old idempotency keys and finished imports, page by page; a dry run deletes nothing', async () => {
+    const T = uniqueAsOf();
+    const daysAgo = (n: number) => new Date(T.getTime() - n * 86_400_000).toISOString();
+    const { sql: q } = database;
+    const [token] = await q<{ id: string }[]>`
+      INSERT INTO api_tokens (name, token_hash, scope) VALUES ('prune test', md5(random()::text), 'write') RETURNING id::text`;
+    const key = (name: string, age: number) => ({
+      tokenId: Number(token!.id),
+      key: name,
+      requestHash: 'h',
+      status: 201,
+      response: {},
+      createdAt: new Date(daysAgo(age)),
+    });
+    // Keys sorting around each other and with characters a naive checkpoint would split on.
+    const oldKeys = ['a', 'a:b', 'a,b', '"q"', 'b', 'c d', 'z', 'zz'];
+    await database.db
+      .insert(apiIdempotencyKeys)
+      .values([...oldKeys.map((k) => key(k, 120)), key('recent', 10), key('edge', 89)]);
+
+    // Imports: two finished long ago (members and bookings, several pages each), one finished lately, and
+    // one staged long ago that never ran (it may still be imported: kept).
+    const stage = async (
+      kind: 'members' | 'bookings',
+      rows: number,
+      status: string,
+      importedDaysAgo: number | null,
+    ) => {
+      const [row] = await q<{ id: string }[]>`
+        INSERT INTO imports (kind, file_name, column_count, row_count, status, imported_at, created_at)
+        VALUES (${kind}, ${`${kind}.csv`}, 2, ${rows}, ${status}, ${importedDaysAgo === null ? null : daysAgo(importedDaysAgo)},
+                ${daysAgo(200)})
+        RETURNING id::text`;
+      const table = kind === 'members' ? 'import_member_rows' : 'import_booking_rows';
+      await q.unsafe(
+        `INSERT INTO ${table} (import_id, line, field_count, external_id)
+         SELECT $1::bigint, g, 2, 'x' || g FROM generate_series(2, $2::int + 1) g`,
+        [row!.id, rows],
+      );
+      return row!.id;
+    };
+    const oldMembers = await stage('members', 7, 'IMPORTED', 100);
+    const oldBookings = await stage('bookings', 5, 'IMPORTED', 95);
+    const recentImport = await stage('members', 3, 'IMPORTED', 5);
+    const neverImported = await stage('bookings', 2, 'STAGED', null);
+    const counts = async () => {
+      const [row] = await q<{ keys: number; members: number; bookings: number; imports: string[] }[]>`
+        SELECT (SELECT count(*) FROM api_idempotency_keys WHERE token_id = ${token!.id})::int AS keys,
+               (SELECT count(*) FROM import_member_rows)::int AS members,
+               (SELECT count(*) FROM import_booking_rows)::int AS bookings,
+               (SELECT array_agg(id::text ORDER BY id) FROM imports) AS imports`;
+      return row!;
+    };
+    const before = await counts();
+    expect(before).toEqual({
+      keys: 10,
+      members: 10,
+      bookings: 7,
+      imports: [oldMembers, oldBookings, recentImport, neverImported],
+    });
+
+    inProcess = await temporal.startWorker({
+      db: database.db,
+      paramDefaults: { 'prune-run-records': { retentionDays: 90 } },
+    });
+    const settings = {
+      steps: {
+        'idempotency-keys': { chunkSize: 3 },
+        'import-rows': { chunkSize: 4 },
+        imports: { chunkSize: 1 },
+      },
+    };
+    const run = (dryRun: boolean) =>
+      launchJob(
+        { client: temporal.client, db: database.db, taskQueue: temporal.taskQueue },
+        { job: 'prune-run-records', asOf: T, wait: true, dryRun, settings },
+      );
+    const step = (result: JobResult, name: string) => result.steps.find((s) => s.step === name);
+
+    const dry = await run(true);
+    if (dry.outcome !== 'completed') throw new Error(dry.outcome);
+    expect(await counts()).toEqual(before);
+    expect(step(dry.result, 'idempotency-keys')).toMatchObject({ read: 8, written: 8 });
+    expect(step(dry.result, 'import-rows')).toMatchObject({ read: 12, written: 12 });
+    expect(step(dry.result, 'imports')).toMatchObject({ read: 2, written: 2 });
+
+    const real = await run(false);
+    if (real.outcome !== 'completed') throw new Error(real.outcome);
+    expect(step(real.result, 'idempotency-keys')).toMatchObject({ read: 8, written: 8 });
+    expect(step(real.result, 'idempotency-keys')!.chunks).toBeGreaterThanOrEqual(3);
+    expect(step(real.result, 'import-rows')).toMatchObject({ read: 12, written: 12 });
+    expect(step(real.result, 'import-rows')!.chunks).toBeGreaterThanOrEqual(3);
+    expect(step(real.result, 'imports')).toMatchObject({ read: 2, written: 2 });
+    expect(await counts()).toEqual({
+      keys: 2,
+      members: 3,
+      bookings: 2,
+      imports: [recentImport, neverImported],
+    });
+    const keysLeft = await q<
+      { key: string }[]
+    >`SELECT key FROM api_idempotency_keys WHERE token_id = ${token!.id} ORDER BY key`;
+    expect(keysLeft.map((r) => r.key)).toEqual(['edge', 'recent']);
+
+    // Again as of a moment later: nothing that old is left, so no step schedules an activity.
+    const again = await launchJob(
+      { client: temporal.client, db: database.db, taskQueue: temporal.taskQueue },
+      { job: 'prune-run-records', asOf: new Date(T.getTime() + 1000), wait: true },
+    );
+    if (again.outcome !== 'completed') throw new Error(again.outcome);
+    expect(again.result.steps.map((s) => [s.step, s.partitions, s.read])).toEqual([
+      ['prune', 0, 0],
+      ['idempotency-keys', 0, 0],
+      ['import-rows', 0, 0],
+      ['imports', 0, 0],
+    ]);
     await inProcess.stop();
     inProcess = undefined;
   });

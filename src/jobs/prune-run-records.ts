@@ -2,18 +2,25 @@ import { z } from 'zod';
 import { defineJob, step } from './definition.ts';
 
 /**
- * `prune-run-records` as of T: deletes finished `job_runs` (and with them their `step_runs` and skip
- * records) that ended more than `retentionDays` before T — the run metadata that grows without bound in
- * Spring Batch. Runs still RUNNING are never deleted.
+ * `prune-run-records` as of T: deletes the bookkeeping older than `retentionDays` before T that would
+ * otherwise grow without bound (README "Retention"), a step each: finished `job_runs` (with their
+ * `step_runs` and skip records; runs still RUNNING are never deleted), the API's `Idempotency-Key`
+ * records, and finished CSV imports — their staged rows in pages first, then the imports themselves.
  */
 export const pruneRunRecordsJob = defineJob({
   name: 'prune-run-records',
   workflowType: 'pruneRunRecords',
-  description: 'Delete finished run records older than the retention age (default 90 days).',
+  description:
+    'Delete finished run records, API idempotency keys and finished imports older than the retention age (default 90 days).',
   params: z
     .object({
       retentionDays: z.number().int().min(1).max(3650).optional(),
     })
     .strict(),
-  steps: [step('prune', { chunkSize: 500 })],
+  steps: [
+    step('prune', { chunkSize: 500 }),
+    step('idempotency-keys', { chunkSize: 2000 }),
+    step('import-rows', { chunkSize: 5000 }),
+    step('imports', { chunkSize: 100 }),
+  ],
 });

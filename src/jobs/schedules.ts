@@ -75,6 +75,6 @@ export const SCHEDULES: readonly ScheduleDeclaration[] = [
     calendar: { dayOfWeek: 'SUNDAY', hour: 3, minute: 30 },
     overlap: 'SKIP',
     catchupWindow: '7 days',
-    note: 'Weekly, Sunday 03:30: delete job and step run records older than the retention age.',
+    note: 'Weekly, Sunday 03:30: delete run records, API idempotency keys and finished imports older than the retention age.',
   },
 ];

@@ -456,31 +456,3 @@ export async function finishStepRun(
     .returning();
   return row;
 }
-
-/**
- * Deletes one keyset page of finished job runs that ended before `cutoff` (step runs and skip records go
- * with them by cascade). Keyed by the run ID; a page's rows leave the table, so the next page starts after
- * the page's last key.
- */
-export async function pruneJobRunsChunk(
-  db: DbOrTx,
-  w: { cutoff: Date; after: string | null; limit: number },
-): Promise<{ read: number; written: number; lastKey: string | null }> {
-  const rows = await db.execute<{ read: number; written: number; last_key: string | null }>(sql`
-    WITH page AS (
-      SELECT id FROM job_runs
-      WHERE status <> 'RUNNING' AND ended_at < ${w.cutoff.toISOString()}::timestamptz
-        AND id > ${w.after ?? '00000000-0000-0000-0000-000000000000'}::uuid
-      ORDER BY id
-      LIMIT ${w.limit}
-    ), deleted AS (
-      DELETE FROM job_runs j USING page
-      WHERE j.id = page.id AND j.status <> 'RUNNING' AND j.ended_at < ${w.cutoff.toISOString()}::timestamptz
-      RETURNING j.id
-    )
-    SELECT (SELECT count(*) FROM page)::int AS read,
-           (SELECT count(*) FROM deleted)::int AS written,
-           (SELECT max(id::text) FROM page) AS last_key`);
-  const row = rows[0];
-  return { read: Number(row?.read ?? 0), written: Number(row?.written ?? 0), lastKey: row?.last_key ?? null };
-}

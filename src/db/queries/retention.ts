@@ -1,0 +1,166 @@
+import { type SQL, sql } from 'drizzle-orm';
+import type { DbOrTx } from '../client.ts';
+import { anyRow, type ChunkCounts, chunkCounts } from './keyset.ts';
+
+/**
+ * What `prune-run-records` deletes once it is older than the retention age (README "Retention"): the
+ * bookkeeping that would otherwise grow without bound. Each statement deletes one keyset page; the page's
+ * rows leave the table, and the checkpoint (the page's last key) lets a dry run, which deletes nothing,
+ * walk on. Members, passes, bookings, notifications and the API's audit rows (`api_writes`) are the
+ * studio's records and are never pruned.
+ */
+
+export interface PruneWindow {
+  /** Rows older than this go. */
+  cutoff: Date;
+  after: string | null;
+  limit: number;
+}
+
+const cutoffOf = (w: Pick<PruneWindow, 'cutoff'>) => sql`${w.cutoff.toISOString()}::timestamptz`;
+
+/** A finished job run that ended before the cutoff (never one still RUNNING). */
+const oldRun = (w: Pick<PruneWindow, 'cutoff'>, alias: string) =>
+  sql`${sql.raw(alias)}.status <> 'RUNNING' AND ${sql.raw(alias)}.ended_at < ${cutoffOf(w)}`;
+
+export const anyOldJobRun = (db: DbOrTx, w: Pick<PruneWindow, 'cutoff'>) =>
+  anyRow(db, sql`SELECT 1 FROM job_runs j WHERE ${oldRun(w, 'j')}`);
+
+/**
+ * One page of finished job runs that ended before the cutoff, deleted (their step runs and skip records go
+ * with them by cascade). Keyed by the run ID.
+ */
+export function pruneJobRunsChunk(db: DbOrTx, w: PruneWindow): Promise<ChunkCounts> {
+  return chunkCounts(
+    db,
+    sql`
+    WITH page AS (
+      SELECT id FROM job_runs j
+      WHERE ${oldRun(w, 'j')} AND id > ${w.after ?? '00000000-0000-0000-0000-000000000000'}::uuid
+      ORDER BY id
+      LIMIT ${w.limit}
+    ), deleted AS (
+      DELETE FROM job_runs j USING page WHERE j.id = page.id AND ${oldRun(w, 'j')}
+      RETURNING j.id
+    )
+    SELECT (SELECT count(*) FROM page)::int AS read,
+           (SELECT count(*) FROM deleted)::int AS written,
+           (SELECT max(id::text) FROM page) AS last_key`,
+  );
+}
+
+/** The checkpoint of a page keyed by a bigint and a text: `[1, "key"]`. */
+function pairKey(after: string | null): { id: string; text: string } | null {
+  if (after === null) return null;
+  const parsed = JSON.parse(after) as unknown;
+  if (!Array.isArray(parsed) || parsed.length !== 2) throw new Error(`not a pair checkpoint: ${after}`);
+  return { id: String(parsed[0]), text: String(parsed[1]) };
+}
+
+const oldIdempotencyKey = (w: Pick<PruneWindow, 'cutoff'>) => sql`k.created_at < ${cutoffOf(w)}`;
+
+export const anyOldIdempotencyKey = (db: DbOrTx, w: Pick<PruneWindow, 'cutoff'>) =>
+  anyRow(db, sql`SELECT 1 FROM api_idempotency_keys k WHERE ${oldIdempotencyKey(w)}`);
+
+/**
+ * One page of the API's `Idempotency-Key` records first used before the cutoff, deleted: a repeat of such
+ * a key is then a new request. Keyed by the primary key (token, key); the checkpoint is `[token, key]`.
+ */
+export function pruneIdempotencyKeysChunk(db: DbOrTx, w: PruneWindow): Promise<ChunkCounts> {
+  const after = pairKey(w.after);
+  const afterCondition: SQL = after
+    ? sql`AND (k.token_id, k.key) > (${after.id}::bigint, ${after.text}::text)`
+    : sql``;
+  return chunkCounts(
+    db,
+    sql`
+    WITH page AS (
+      SELECT k.token_id, k.key FROM api_idempotency_keys k
+      WHERE ${oldIdempotencyKey(w)} ${afterCondition}
+      ORDER BY k.token_id, k.key
+      LIMIT ${w.limit}
+    ), deleted AS (
+      DELETE FROM api_idempotency_keys k USING page
+      WHERE k.token_id = page.token_id AND k.key = page.key AND ${oldIdempotencyKey(w)}
+      RETURNING 1
+    ), last AS (
+      SELECT token_id, key FROM page ORDER BY token_id DESC, key DESC LIMIT 1
+    )
+    SELECT (SELECT count(*) FROM page)::int AS read,
+           (SELECT count(*) FROM deleted)::int AS written,
+           (SELECT json_build_array(token_id, key)::text FROM last) AS last_key`,
+  );
+}
+
+/** An import whose job finished before the cutoff (one never imported is kept: it may still be). */
+const oldImport = (w: Pick<PruneWindow, 'cutoff'>, alias: string) =>
+  sql`${sql.raw(alias)}.status = 'IMPORTED' AND ${sql.raw(alias)}.imported_at < ${cutoffOf(w)}`;
+
+export const anyOldImport = (db: DbOrTx, w: Pick<PruneWindow, 'cutoff'>) =>
+  anyRow(db, sql`SELECT 1 FROM imports i WHERE ${oldImport(w, 'i')}`);
+
+/** The checkpoint of a staged row: `importId:line`. */
+function stagedKey(after: string | null): { importId: string; line: string } {
+  if (after === null) return { importId: '0', line: '0' };
+  const [importId, line] = after.split(':');
+  if (!importId || !line || !/^\d+$/.test(importId) || !/^\d+$/.test(line))
+    throw new Error(`not a staged-row checkpoint: ${after}`);
+  return { importId, line };
+}
+
+/**
+ * One page of the staged CSV rows (`import_member_rows` and `import_booking_rows`) of imports finished
+ * before the cutoff, deleted: the bulk of an old import, in pages, before `pruneImportsChunk` deletes the
+ * import itself. Keyed by (import, line) across both tables (an import has rows in one of them).
+ */
+export function pruneStagedImportRowsChunk(db: DbOrTx, w: PruneWindow): Promise<ChunkCounts> {
+  const after = stagedKey(w.after);
+  const pageOf = (table: string) => sql`
+      (SELECT r.import_id, r.line FROM ${sql.raw(table)} r JOIN imports i ON i.id = r.import_id
+       WHERE ${oldImport(w, 'i')} AND (r.import_id, r.line) > (${after.importId}::bigint, ${after.line}::int)
+       ORDER BY r.import_id, r.line
+       LIMIT ${w.limit})`;
+  return chunkCounts(
+    db,
+    sql`
+    WITH page AS (
+      SELECT import_id, line FROM (${pageOf('import_member_rows')} UNION ALL ${pageOf('import_booking_rows')}) both_kinds
+      ORDER BY import_id, line
+      LIMIT ${w.limit}
+    ), members AS (
+      DELETE FROM import_member_rows r USING page WHERE r.import_id = page.import_id AND r.line = page.line
+      RETURNING 1
+    ), bookings AS (
+      DELETE FROM import_booking_rows r USING page WHERE r.import_id = page.import_id AND r.line = page.line
+      RETURNING 1
+    ), last AS (
+      SELECT import_id, line FROM page ORDER BY import_id DESC, line DESC LIMIT 1
+    )
+    SELECT (SELECT count(*) FROM page)::int AS read,
+           ((SELECT count(*) FROM members) + (SELECT count(*) FROM bookings))::int AS written,
+           (SELECT import_id || ':' || line FROM last) AS last_key`,
+  );
+}
+
+/**
+ * One page of imports finished before the cutoff, deleted with whatever staged rows they still have (none
+ * after `pruneStagedImportRowsChunk`, but a dry run deletes nothing). Keyed by the import ID.
+ */
+export function pruneImportsChunk(db: DbOrTx, w: PruneWindow): Promise<ChunkCounts> {
+  return chunkCounts(
+    db,
+    sql`
+    WITH page AS (
+      SELECT id FROM imports i
+      WHERE ${oldImport(w, 'i')} AND id > ${w.after ?? '0'}::bigint
+      ORDER BY id
+      LIMIT ${w.limit}
+    ), deleted AS (
+      DELETE FROM imports i USING page WHERE i.id = page.id AND ${oldImport(w, 'i')}
+      RETURNING i.id
+    )
+    SELECT (SELECT count(*) FROM page)::int AS read,
+           (SELECT count(*) FROM deleted)::int AS written,
+           (SELECT max(id)::text FROM page) AS last_key`,
+  );
+}
