@@ -24,6 +24,11 @@ export interface StepDefaults {
 
 export interface StepDefinition extends StepDefaults {
   name: string;
+  /**
+   * For a step added to a job that already had runs: a patch ID (Temporal's `patched`). A run that began
+   * before the step existed replays without it instead of failing on a history it cannot match.
+   */
+  since?: string;
 }
 
 /** A string flag of `ptpass job run <job>` that sets the job parameter of the same name. */
@@ -72,7 +77,10 @@ export const DEFAULT_CHUNK_SIZE = 2000;
  */
 export const ROWS_PER_PARTITION = 100_000;
 
-export function step(name: string, overrides: Partial<StepDefaults> = {}): StepDefinition {
+export function step(
+  name: string,
+  overrides: Partial<StepDefaults> & Pick<StepDefinition, 'since'> = {},
+): StepDefinition {
   return {
     name,
     chunkSize: DEFAULT_CHUNK_SIZE,

@@ -19,8 +19,9 @@ export const pruneRunRecordsJob = defineJob({
     .strict(),
   steps: [
     step('prune', { chunkSize: 500 }),
-    step('idempotency-keys', { chunkSize: 2000 }),
-    step('import-rows', { chunkSize: 5000 }),
-    step('imports', { chunkSize: 100 }),
+    // Added after the first runs: runs begun before replay without them.
+    step('idempotency-keys', { chunkSize: 2000, since: 'prune-retention-steps' }),
+    step('import-rows', { chunkSize: 5000, since: 'prune-retention-steps' }),
+    step('imports', { chunkSize: 100, since: 'prune-retention-steps' }),
   ],
 });

@@ -125,6 +125,8 @@ export async function runJob(job: JobDefinition, rawInput: unknown): Promise<Job
 
   try {
     for (const stepDef of job.steps) {
+      // A step added to the job after this run began is not part of it (its history has no place for it).
+      if (stepDef.since && !patched(stepDef.since)) continue;
       // A stop that arrived between steps (or while planning, or while steps found nothing to do): no
       // further step starts. (Runs stopped before this check replay as they ran: the next step's planning,
       // then its cancelled scope.)

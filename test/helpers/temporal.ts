@@ -79,7 +79,7 @@ export async function connectTemporal(label: string): Promise<TemporalTestContex
   };
 }
 
-const quietBundlerLogger = {
+export const quietBundlerLogger = {
   trace() {},
   debug() {},
   info() {},
