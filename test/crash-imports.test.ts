@@ -35,8 +35,11 @@ afterAll(async () => {
 const MEMBERS = 1500;
 const BOOKINGS = 2500;
 
-/** The same file for both imports but for the prefix of its external ids; some rows are bad. */
-function membersCsv(prefix: string): string {
+/**
+ * The same file for both imports but for the prefix of its external ids; some rows are bad. `repeats`: the
+ * last lines repeat the external ids of the first ones (rejected: the first line is the one imported).
+ */
+function membersCsv(prefix: string, repeats = 0): string {
   const lines = ['external_id,name,phone,status'];
   for (let i = 1; i <= MEMBERS; i++) {
     const name = i % 97 === 0 ? '' : `회원 ${i}`;
@@ -44,6 +47,7 @@ function membersCsv(prefix: string): string {
       `${prefix}m${i},${name},010-${String(i).padStart(4, '0')}-0000,${i % 7 === 0 ? 'INACTIVE' : 'ACTIVE'}`,
     );
   }
+  for (let i = 1; i <= repeats; i++) lines.push(`${prefix}m${i},someone else ${i},,ACTIVE`);
   return `\uFEFF${lines.join('\r\n')}\r\n`;
 }
 
@@ -61,14 +65,18 @@ function bookingsCsv(prefix: string): string {
 
 const launchDeps = () => ({ client: temporal.client, db: database.db, taskQueue: temporal.taskQueue });
 
-async function runImport(kind: ImportKind, csv: string, slow: boolean) {
+async function runImport(kind: ImportKind, csv: string, slow: boolean, partitions?: number) {
+  const upsert = {
+    ...(partitions ? { partitions } : {}),
+    // Small, throttled chunks give the kill a wide window; a short heartbeat timeout a quick retry.
+    ...(slow ? { chunkSize: 50, pauseMs: 30 } : {}),
+  };
   return importFile(launchDeps(), {
     kind,
     fileName: `${kind}.csv`,
     file: await openImportFile(kind, Readable.from([Buffer.from(csv)])),
     wait: !slow,
-    // Small, throttled chunks give the kill a wide window; a short heartbeat timeout a quick retry.
-    settings: slow ? { heartbeatTimeoutSeconds: 3, steps: { upsert: { chunkSize: 50, pauseMs: 30 } } } : {},
+    settings: { ...(slow ? { heartbeatTimeoutSeconds: 3 } : {}), steps: { upsert } },
   });
 }
 
@@ -77,29 +85,37 @@ async function crashMidway(
   kind: ImportKind,
   csv: string,
   worker: WorkerProcess,
+  partitions?: number,
 ): Promise<{ result: JobResult; runId: string; importId: number }> {
-  const started = await runImport(kind, csv, true);
+  const started = await runImport(kind, csv, true, partitions);
   expect(started.launch.outcome).toBe('started');
-  const midway = await waitFor(async () => {
-    const [row] = await database.db
+  const partitionsOf = () =>
+    database.db
       .select()
       .from(stepRuns)
       .where(and(eq(stepRuns.jobRunId, started.launch.runId), eq(stepRuns.step, 'upsert')));
-    return row && row.chunks >= 5 ? row : undefined;
-  }, `the ${kind} import to commit a few chunks`);
+  const midway = await waitFor(async () => {
+    const rows = await partitionsOf();
+    return rows.length === (partitions ?? 1) && rows.every((r) => r.chunks >= 5) ? rows : undefined;
+  }, `the ${kind} import to commit a few chunks in every partition`);
   worker.kill('SIGKILL');
   expect((await worker.exited).signal).toBe('SIGKILL');
-  expect(midway.readCount).toBeLessThan(kind === 'members' ? MEMBERS : BOOKINGS);
+  expect(midway.reduce((n, r) => n + r.readCount, 0)).toBeLessThan(kind === 'members' ? MEMBERS : BOOKINGS);
 
   workers.push(await spawnWorker({ databaseUrl: database.url, taskQueue: temporal.taskQueue }));
   const result = (await temporal.client.workflow.getHandle(started.launch.workflowId).result()) as JobResult;
-  const [step] = await database.db
-    .select()
-    .from(stepRuns)
-    .where(and(eq(stepRuns.jobRunId, started.launch.runId), eq(stepRuns.step, 'upsert')));
-  expect(step?.attempt).toBeGreaterThanOrEqual(2);
+  const after = await partitionsOf();
+  expect(after).toHaveLength(partitions ?? 1);
+  expect(Math.max(...after.map((r) => r.attempt))).toBeGreaterThanOrEqual(2);
   return { result, runId: started.launch.runId, importId: started.importId };
 }
+
+/** What the import's own row says once its job is done (the counts `ptpass import` and the API show). */
+const importRow = async (importId: number) => {
+  const [row] = await database.db.execute<{ status: string; written: number; rejected: number }>(sql`
+    SELECT status, written_count AS written, rejected_count AS rejected FROM imports WHERE id = ${importId}`);
+  return row;
+};
 
 const membersOf = (prefix: string) =>
   database.db.execute<Record<string, unknown>>(sql`
@@ -173,4 +189,54 @@ it('an import whose worker is killed with SIGKILL mid-step ends with the rows an
     sql`SELECT count(*)::int AS n FROM imports WHERE status = 'IMPORTED'`,
   );
   expect(imported!.n).toBe(4);
+});
+
+it('an import split into 3 line ranges, its worker killed with SIGKILL, ends as a clean one-range import: rows, rejects and counts', async () => {
+  workers.push(await spawnWorker({ databaseUrl: database.url, taskQueue: temporal.taskQueue }));
+  const pkg = await seedPackage(database.db);
+  // The repeated external ids sit in the last range; the lines they repeat in the first.
+  const REPEATS = 20;
+
+  const cleanMembers = await runImport('members', membersCsv('o-', REPEATS), false, 1);
+  await seedPasses('o-', pkg);
+  const cleanBookings = await runImport('bookings', bookingsCsv('o-'), false, 1);
+  expect(cleanMembers).toMatchObject({
+    rows: MEMBERS + REPEATS,
+    rejected: Math.floor(MEMBERS / 97) + REPEATS,
+  });
+
+  const members = await crashMidway('members', membersCsv('p-', REPEATS), workers.pop()!, 3);
+  await seedPasses('p-', pkg);
+  const bookings = await crashMidway('bookings', bookingsCsv('p-'), workers.pop()!, 3);
+
+  expect(members.result).toMatchObject({
+    read: MEMBERS + REPEATS,
+    written: cleanMembers.written,
+    skipped: cleanMembers.rejected,
+  });
+  expect(members.result.steps[0]!.partitions).toBe(3);
+  expect(bookings.result).toMatchObject({
+    read: BOOKINGS,
+    written: cleanBookings.written,
+    skipped: cleanBookings.rejected,
+  });
+  expect(await membersOf('p-')).toEqual(await membersOf('o-'));
+  expect(await bookingsOf('p-')).toEqual(await bookingsOf('o-'));
+  expect(await rejectsOf(members.importId, 'members', 'p-')).toEqual(
+    await rejectsOf(cleanMembers.importId, 'members', 'o-'),
+  );
+  expect(await rejectsOf(bookings.importId, 'bookings', 'p-')).toEqual(
+    await rejectsOf(cleanBookings.importId, 'bookings', 'o-'),
+  );
+  // The import's own counts are the whole file's, set once the last range finished.
+  expect(await importRow(members.importId)).toEqual({
+    status: 'IMPORTED',
+    written: cleanMembers.written,
+    rejected: cleanMembers.rejected,
+  });
+  expect(await importRow(bookings.importId)).toEqual({
+    status: 'IMPORTED',
+    written: cleanBookings.written,
+    rejected: cleanBookings.rejected,
+  });
 });

@@ -247,9 +247,8 @@ export const importMembersBench: BenchJob = {
     return row!.hash;
   },
   params: () => ({ importId: IMPORT_ID }),
-  settings(_partitions, chunkSize) {
-    // Staged lines have no key range to split: one partition.
-    return { steps: { upsert: chunkSize ? { chunkSize } : {} } };
+  settings(partitions, chunkSize) {
+    return { steps: { upsert: { partitions, ...(chunkSize ? { chunkSize } : {}) } } };
   },
 };
 
@@ -370,7 +369,7 @@ export const importBookingsBench: BenchJob = {
     return row!.hash;
   },
   params: () => ({ importId: IMPORT_ID }),
-  settings(_partitions, chunkSize) {
-    return { steps: { upsert: chunkSize ? { chunkSize } : {} } };
+  settings(partitions, chunkSize) {
+    return { steps: { upsert: { partitions, ...(chunkSize ? { chunkSize } : {}) } } };
   },
 };

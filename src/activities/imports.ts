@@ -3,6 +3,7 @@ import {
   type ImportPageResult,
   importBookingPage,
   importMemberPage,
+  stagedLineRange,
 } from '../db/queries/imports.ts';
 import type { ImportParams } from '../jobs/imports.ts';
 import type { ChunkResult, StepHandler } from './step-runner.ts';
@@ -24,16 +25,31 @@ function chunkResult(page: ImportPageResult): ChunkResult {
   };
 }
 
-const finishStep: StepHandler<ImportParams>['finish'] = (db, ctx, totals) =>
-  finishImport(db, ctx.params.importId, totals);
+const finishStep: StepHandler<ImportParams>['finish'] = (tx, ctx, totals) =>
+  finishImport(tx, ctx.params.importId, totals);
+
+/**
+ * Partitions split a file by line range. They are independent: a duplicate external id is found among the
+ * staged lines before it, whichever partition has them, so no two good rows of a file upsert the same
+ * external id; and a row reads nothing another row of the file writes (members by external id, passes, the
+ * booking with its own external id).
+ */
+const keyRange: StepHandler<ImportParams>['keyRange'] = (db, ctx) =>
+  ctx ? stagedLineRange(db, ctx.params.importId) : Promise.resolve(null);
 
 export const importMembersSteps: Record<string, StepHandler<ImportParams>> = {
   upsert: {
     async chunk(tx, ctx) {
       return chunkResult(
-        await importMemberPage(tx, { importId: ctx.params.importId, after: ctx.after, limit: ctx.limit }),
+        await importMemberPage(tx, {
+          importId: ctx.params.importId,
+          after: ctx.after,
+          upTo: ctx.upTo,
+          limit: ctx.limit,
+        }),
       );
     },
+    keyRange,
     finish: finishStep,
   },
 };
@@ -45,11 +61,13 @@ export const importBookingsSteps = (timeZone: string): Record<string, StepHandle
         await importBookingPage(tx, {
           importId: ctx.params.importId,
           after: ctx.after,
+          upTo: ctx.upTo,
           limit: ctx.limit,
           timeZone,
         }),
       );
     },
+    keyRange,
     finish: finishStep,
   },
 });

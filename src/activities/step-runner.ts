@@ -5,10 +5,12 @@ import {
   claimStepRun,
   countNewSkips,
   finishStepRun,
+  lockStepFinish,
   lockStepRun,
   recordSkips,
   type StepRunRow,
   saveCheckpoint,
+  stepTotalsWhenCompleted,
 } from '../db/queries/runs.ts';
 import { describeCauses, ERROR_NAMES } from '../jobs/errors.ts';
 import type { Logger } from '../logger.ts';
@@ -79,8 +81,12 @@ export interface StepHandler<P = Record<string, unknown>> {
   pageByKey?: boolean;
   /** The most partitions a run of this step may pick itself (a budget its partitions share). */
   maxPartitions?: number;
-  /** Runs once after the last chunk (for example to mark a parent row done); must be idempotent. */
-  finish?(db: Db, ctx: Omit<ChunkContext<P>, 'after' | 'limit'>, totals: StepTotals): Promise<void>;
+  /**
+   * Runs once the step is done (for example to mark a parent row done): after the last chunk of its last
+   * partition to complete, in the transaction that records that partition completed, with the whole
+   * step's totals (every partition's, counts adopted by a restart included). Must be idempotent.
+   */
+  finish?(tx: Tx, ctx: Omit<ChunkContext<P>, 'after' | 'limit'>, totals: StepTotals): Promise<void>;
 }
 
 export interface StepInput {
@@ -178,6 +184,12 @@ export async function runStep(deps: StepRunnerDeps, input: StepInput): Promise<S
   const claimed = await claimStepRun(deps.db, input, attempt);
   if (claimed.status === 'COMPLETED') {
     log.info('step already completed; returning its recorded counts', totalsOf(claimed));
+    // Completed in an earlier run of the instance: if it is the last of the step's partitions to report
+    // in this run, the step's finish has not run yet for this run's partitions.
+    if (handler.finish && !input.dryRun)
+      await deps.db.transaction((tx) =>
+        finishIfLastPartition(tx, handler, input, { asOf: new Date(input.asOf), params }),
+      );
     return totalsOf(claimed);
   }
   const lease = claimed.lease;
@@ -289,10 +301,15 @@ export async function runStep(deps: StepRunnerDeps, input: StepInput): Promise<S
     throw err;
   }
 
-  if (handler.finish && !input.dryRun) {
-    await handler.finish(deps.db, { asOf, params, upTo: input.upTo }, totals);
-  }
-  const finished = await finishStepRun(deps.db, claimed.id, lease, 'COMPLETED');
+  // The partition's record is completed and, when it is the step's last partition to complete, the
+  // step's finish runs, in one transaction: a retry finds both done or neither.
+  const finished = await deps.db.transaction(async (tx) => {
+    if (handler.finish && !input.dryRun) await lockStepFinish(tx, input);
+    const row = await finishStepRun(tx, claimed.id, lease, 'COMPLETED');
+    if (row && handler.finish && !input.dryRun)
+      await finishIfLastPartition(tx, handler, input, { asOf, params }, { locked: true });
+    return row;
+  });
   if (!finished) throw new StaleAttemptError('a newer attempt took over before this one finished');
   log.info('step completed', { ...totals });
   return totals;
@@ -367,6 +384,27 @@ async function closeAfterError(
  * were inserted and before their statistics were) ran for minutes at 1.1. `test/chunk-plans.test.ts`
  * checks the plans.
  */
+/**
+ * Runs the step's `finish` with the whole step's totals when every partition of the step in this run is
+ * completed (the one completing last runs it; partitions completing at once are serialised).
+ */
+async function finishIfLastPartition(
+  tx: Tx,
+  handler: StepHandler<Record<string, unknown>>,
+  input: StepInput,
+  ctx: { asOf: Date; params: Record<string, unknown> },
+  options: { locked?: boolean } = {},
+): Promise<void> {
+  if (!handler.finish) return;
+  if (!options.locked) await lockStepFinish(tx, input);
+  const step = await stepTotalsWhenCompleted(tx, {
+    jobRunId: input.jobRunId,
+    step: input.step,
+    partitions: input.partitions ?? 1,
+  });
+  if (step) await handler.finish(tx, { ...ctx, upTo: input.upTo }, step);
+}
+
 export async function chunkTransactionSettings(tx: Tx, options: { pageByKey?: boolean } = {}): Promise<void> {
   await tx.execute(
     options.pageByKey

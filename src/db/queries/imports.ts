@@ -98,6 +98,23 @@ async function copyRows(
   return rowCount;
 }
 
+/**
+ * The staged lines of an import, first and last, and how many (`row_count`): what its job's partitions
+ * split (README "Imports"). Null when the import has no rows (or is gone).
+ */
+export async function stagedLineRange(
+  db: DbOrTx,
+  importId: number,
+): Promise<{ min: string; max: string; rows: number } | null> {
+  const found = await findImport(db, importId);
+  if (!found) return null;
+  const rows = await db.execute<{ min: string | null; max: string | null }>(sql`
+    SELECT min(line)::text AS min, max(line)::text AS max FROM ${sql.raw(STAGED_TABLE[found.kind])}
+    WHERE import_id = ${importId}`);
+  const range = rows[0];
+  return range?.min && range.max ? { min: range.min, max: range.max, rows: found.rowCount } : null;
+}
+
 export async function findImport(db: DbOrTx, importId: number) {
   const [row] = await db.select().from(imports).where(eq(imports.id, importId));
   return row;
@@ -131,6 +148,8 @@ export interface ImportPage {
   importId: number;
   /** The checkpoint: the last line done; null from the start. */
   after: string | null;
+  /** The last line of this partition (inclusive); null for no bound. */
+  upTo?: string | null;
   limit: number;
 }
 
@@ -188,6 +207,7 @@ const stagedPage = (table: 'import_member_rows' | 'import_booking_rows', columns
         FROM ${sql.raw(table)} r
         JOIN imports i ON i.id = r.import_id
         WHERE r.import_id = ${w.importId} AND r.line > ${w.after ?? '0'}::int
+          AND r.line <= ${w.upTo ?? '2147483647'}::int
         ORDER BY r.line
         LIMIT ${w.limit}`;
 

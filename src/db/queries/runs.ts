@@ -456,3 +456,34 @@ export async function finishStepRun(
     .returning();
   return row;
 }
+
+/**
+ * A step's totals over its partitions in this run, when every partition is completed; undefined while one
+ * is not. Called in the transaction that completes a partition, after `lockStepFinish`: of two partitions
+ * completing at once, the second sees the first's record completed, so the step's `finish` runs after the
+ * last partition with the whole step's counts.
+ */
+export async function stepTotalsWhenCompleted(
+  tx: Tx,
+  key: { jobRunId: string; step: string; partitions: number },
+): Promise<{ read: number; written: number; skipped: number; chunks: number } | undefined> {
+  const [row] = await tx.execute<{
+    done: number;
+    total: number;
+    read: number;
+    written: number;
+    skipped: number;
+    chunks: number;
+  }>(sql`
+    SELECT count(*) FILTER (WHERE status = 'COMPLETED')::int AS done, count(*)::int AS total,
+           coalesce(sum(read_count), 0)::int AS read, coalesce(sum(write_count), 0)::int AS written,
+           coalesce(sum(skip_count), 0)::int AS skipped, coalesce(sum(chunks), 0)::int AS chunks
+    FROM step_runs WHERE job_run_id = ${key.jobRunId} AND step = ${key.step}`);
+  if (!row || row.done !== row.total || row.done < key.partitions) return undefined;
+  return { read: row.read, written: row.written, skipped: row.skipped, chunks: row.chunks };
+}
+
+/** Serialises the completion of one step's partitions (transaction-scoped; see `stepTotalsWhenCompleted`). */
+export async function lockStepFinish(tx: Tx, key: { jobRunId: string; step: string }): Promise<void> {
+  await tx.execute(sql`SELECT pg_advisory_xact_lock(hashtextextended(${`${key.jobRunId}/${key.step}`}, 0))`);
+}
