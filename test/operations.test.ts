@@ -190,6 +190,38 @@ describe('operations', () => {
     const oldBookings = await stage('bookings', 5, 'IMPORTED', 95);
     const recentImport = await stage('members', 3, 'IMPORTED', 5);
     const neverImported = await stage('bookings', 2, 'STAGED', null);
+    // Imported long ago, and being imported again right now (`--rerun`): kept, rows and all.
+    const importingAgain = await stage('members', 4, 'IMPORTED', 150);
+    await database.db.insert(jobRuns).values({
+      id: '00000000-0000-7000-8000-0000000000a1',
+      workflowId: `import-members-again-${importingAgain}`,
+      job: 'import-members',
+      asOf: T,
+      params: { importId: Number(importingAgain) },
+      status: 'RUNNING',
+      startedAt: T,
+    });
+    // An instance that failed long ago and is running again (a restart continues from the failed run's
+    // step records): the failed run is kept.
+    await database.db.insert(jobRuns).values([
+      {
+        id: '00000000-0000-7000-8000-0000000000a2',
+        workflowId: 'pass-lifecycle-restarted',
+        job: 'pass-lifecycle',
+        asOf: new Date(daysAgo(200)),
+        status: 'FAILED',
+        startedAt: new Date(daysAgo(200)),
+        endedAt: new Date(daysAgo(200)),
+      },
+      {
+        id: '00000000-0000-7000-8000-0000000000a3',
+        workflowId: 'pass-lifecycle-restarted',
+        job: 'pass-lifecycle',
+        asOf: new Date(daysAgo(200)),
+        status: 'RUNNING',
+        startedAt: T,
+      },
+    ]);
     const counts = async () => {
       const [row] = await q<{ keys: number; members: number; bookings: number; imports: string[] }[]>`
         SELECT (SELECT count(*) FROM api_idempotency_keys WHERE token_id = ${token!.id})::int AS keys,
@@ -201,9 +233,9 @@ describe('operations', () => {
     const before = await counts();
     expect(before).toEqual({
       keys: 10,
-      members: 10,
+      members: 14,
       bookings: 7,
-      imports: [oldMembers, oldBookings, recentImport, neverImported],
+      imports: [oldMembers, oldBookings, recentImport, neverImported, importingAgain],
     });
 
     inProcess = await temporal.startWorker({
@@ -240,10 +272,11 @@ describe('operations', () => {
     expect(step(real.result, 'imports')).toMatchObject({ read: 2, written: 2 });
     expect(await counts()).toEqual({
       keys: 2,
-      members: 3,
+      members: 7,
       bookings: 2,
-      imports: [recentImport, neverImported],
+      imports: [recentImport, neverImported, importingAgain],
     });
+    expect((await getJobRun(database.db, '00000000-0000-7000-8000-0000000000a2'))?.run.status).toBe('FAILED');
     const keysLeft = await q<
       { key: string }[]
     >`SELECT key FROM api_idempotency_keys WHERE token_id = ${token!.id} ORDER BY key`;

@@ -244,26 +244,28 @@ export async function apiWrite<T>(
     .update(`${c.req.method} ${c.req.path}\n${JSON.stringify(request ?? null)}`)
     .digest('hex');
   const outcome = await db.transaction(async (tx) => {
-    if (key !== undefined) {
+    // The key's record, or the first request's: a key `prune-run-records` deletes between the two
+    // statements (one past the retention age) is claimed anew, as the new request it now is.
+    for (let tries = 0; key !== undefined; tries++) {
       const claimed = await tx
         .insert(apiIdempotencyKeys)
         .values({ tokenId: token.id, key, requestHash, status: 0, response: sql`'null'::jsonb` })
         .onConflictDoNothing()
         .returning({ key: apiIdempotencyKeys.key });
-      if (claimed.length === 0) {
-        const [first] = await tx
-          .select()
-          .from(apiIdempotencyKeys)
-          .where(and(eq(apiIdempotencyKeys.tokenId, token.id), eq(apiIdempotencyKeys.key, key)));
-        if (!first || first.requestHash !== requestHash)
-          throw new ApiProblem(
-            422,
-            'Idempotency key reused',
-            `Idempotency-Key '${key}' was used for another request; use a new key for a new request`,
-            { reason: 'idempotency-key-reused' },
-          );
-        return { status: first.status, body: first.response, replayed: true };
-      }
+      if (claimed.length > 0) break;
+      const [first] = await tx
+        .select()
+        .from(apiIdempotencyKeys)
+        .where(and(eq(apiIdempotencyKeys.tokenId, token.id), eq(apiIdempotencyKeys.key, key)));
+      if (!first && tries < 2) continue;
+      if (!first || first.requestHash !== requestHash)
+        throw new ApiProblem(
+          422,
+          'Idempotency key reused',
+          `Idempotency-Key '${key}' was used for another request; use a new key for a new request`,
+          { reason: 'idempotency-key-reused' },
+        );
+      return { status: first.status, body: first.response, replayed: true };
     }
     const result = await run(tx);
     if (result.writes.length)

@@ -120,7 +120,10 @@ export async function findImport(db: DbOrTx, importId: number) {
   return row;
 }
 
-/** Marks an import done with the run's counts; repeated by a retried step, it sets the same values. */
+/**
+ * Marks an import done with the run's counts and when (its job's last finish: what the retention age counts
+ * from). Repeated by a retried step, it sets the same counts.
+ */
 export async function finishImport(
   db: DbOrTx,
   importId: number,
@@ -132,7 +135,7 @@ export async function finishImport(
       status: 'IMPORTED',
       writtenCount: totals.written,
       rejectedCount: totals.skipped,
-      importedAt: sql`coalesce(${imports.importedAt}, now())`,
+      importedAt: sql`now()`,
       modifiedAt: sql`now()`,
     })
     .where(and(eq(imports.id, importId)));

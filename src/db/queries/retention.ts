@@ -19,9 +19,15 @@ export interface PruneWindow {
 
 const cutoffOf = (w: Pick<PruneWindow, 'cutoff'>) => sql`${w.cutoff.toISOString()}::timestamptz`;
 
-/** A finished job run that ended before the cutoff (never one still RUNNING). */
-const oldRun = (w: Pick<PruneWindow, 'cutoff'>, alias: string) =>
-  sql`${sql.raw(alias)}.status <> 'RUNNING' AND ${sql.raw(alias)}.ended_at < ${cutoffOf(w)}`;
+/**
+ * A finished job run that ended before the cutoff: never one still RUNNING, nor an earlier run of an
+ * instance that is running again (a restart continues from the earlier runs' step records).
+ */
+const oldRun = (w: Pick<PruneWindow, 'cutoff'>, alias: string) => {
+  const j = sql.raw(alias);
+  return sql`${j}.status <> 'RUNNING' AND ${j}.ended_at < ${cutoffOf(w)}
+    AND NOT EXISTS (SELECT 1 FROM job_runs again WHERE again.workflow_id = ${j}.workflow_id AND again.status = 'RUNNING')`;
+};
 
 export const anyOldJobRun = (db: DbOrTx, w: Pick<PruneWindow, 'cutoff'>) =>
   anyRow(db, sql`SELECT 1 FROM job_runs j WHERE ${oldRun(w, 'j')}`);
@@ -92,9 +98,16 @@ export function pruneIdempotencyKeysChunk(db: DbOrTx, w: PruneWindow): Promise<C
   );
 }
 
-/** An import whose job finished before the cutoff (one never imported is kept: it may still be). */
-const oldImport = (w: Pick<PruneWindow, 'cutoff'>, alias: string) =>
-  sql`${sql.raw(alias)}.status = 'IMPORTED' AND ${sql.raw(alias)}.imported_at < ${cutoffOf(w)}`;
+/**
+ * An import whose job last finished before the cutoff and is not running again (`--rerun`). One never
+ * imported is kept: it may still be.
+ */
+const oldImport = (w: Pick<PruneWindow, 'cutoff'>, alias: string) => {
+  const i = sql.raw(alias);
+  return sql`${i}.status = 'IMPORTED' AND ${i}.imported_at < ${cutoffOf(w)}
+    AND NOT EXISTS (SELECT 1 FROM job_runs j WHERE j.status = 'RUNNING'
+                      AND j.job IN ('import-members', 'import-bookings') AND j.params->>'importId' = ${i}.id::text)`;
+};
 
 export const anyOldImport = (db: DbOrTx, w: Pick<PruneWindow, 'cutoff'>) =>
   anyRow(db, sql`SELECT 1 FROM imports i WHERE ${oldImport(w, 'i')}`);
@@ -109,37 +122,45 @@ function stagedKey(after: string | null): { importId: string; line: string } {
 }
 
 /**
- * One page of the staged CSV rows (`import_member_rows` and `import_booking_rows`) of imports finished
- * before the cutoff, deleted: the bulk of an old import, in pages, before `pruneImportsChunk` deletes the
- * import itself. Keyed by (import, line) across both tables (an import has rows in one of them).
+ * One page of the staged CSV rows (`import_member_rows` or `import_booking_rows`, by the import's kind) of
+ * imports finished before the cutoff, deleted: the bulk of an old import, in pages, before
+ * `pruneImportsChunk` deletes the import itself. Keyed by (import, line): the page takes the old imports in
+ * ID order from the checkpoint's, each read by its primary key from the line after the checkpoint's, until
+ * the page is full.
  */
-export function pruneStagedImportRowsChunk(db: DbOrTx, w: PruneWindow): Promise<ChunkCounts> {
+export async function pruneStagedImportRowsChunk(db: DbOrTx, w: PruneWindow): Promise<ChunkCounts> {
   const after = stagedKey(w.after);
-  const pageOf = (table: string) => sql`
-      (SELECT r.import_id, r.line FROM ${sql.raw(table)} r JOIN imports i ON i.id = r.import_id
-       WHERE ${oldImport(w, 'i')} AND (r.import_id, r.line) > (${after.importId}::bigint, ${after.line}::int)
-       ORDER BY r.import_id, r.line
-       LIMIT ${w.limit})`;
-  return chunkCounts(
-    db,
-    sql`
-    WITH page AS (
-      SELECT import_id, line FROM (${pageOf('import_member_rows')} UNION ALL ${pageOf('import_booking_rows')}) both_kinds
-      ORDER BY import_id, line
-      LIMIT ${w.limit}
-    ), members AS (
-      DELETE FROM import_member_rows r USING page WHERE r.import_id = page.import_id AND r.line = page.line
-      RETURNING 1
-    ), bookings AS (
-      DELETE FROM import_booking_rows r USING page WHERE r.import_id = page.import_id AND r.line = page.line
-      RETURNING 1
-    ), last AS (
-      SELECT import_id, line FROM page ORDER BY import_id DESC, line DESC LIMIT 1
-    )
-    SELECT (SELECT count(*) FROM page)::int AS read,
-           ((SELECT count(*) FROM members) + (SELECT count(*) FROM bookings))::int AS written,
-           (SELECT import_id || ':' || line FROM last) AS last_key`,
-  );
+  const imports = await db.execute<{ id: string; kind: 'members' | 'bookings' }>(sql`
+    SELECT i.id::text AS id, i.kind FROM imports i
+    WHERE ${oldImport(w, 'i')} AND i.id >= ${after.importId}::bigint
+    ORDER BY i.id
+    LIMIT ${w.limit}`);
+  const page: ChunkCounts = { read: 0, written: 0, lastKey: null };
+  for (const found of imports) {
+    const table = sql.raw(found.kind === 'members' ? 'import_member_rows' : 'import_booking_rows');
+    const fromLine = found.id === after.importId ? after.line : '0';
+    const part = await chunkCounts(
+      db,
+      sql`
+      WITH rows AS (
+        SELECT line FROM ${table}
+        WHERE import_id = ${found.id}::bigint AND line > ${fromLine}::int
+        ORDER BY line
+        LIMIT ${w.limit - page.read}
+      ), deleted AS (
+        DELETE FROM ${table} r USING rows WHERE r.import_id = ${found.id}::bigint AND r.line = rows.line
+        RETURNING 1
+      )
+      SELECT (SELECT count(*) FROM rows)::int AS read,
+             (SELECT count(*) FROM deleted)::int AS written,
+             (SELECT ${found.id} || ':' || max(line) FROM rows) AS last_key`,
+    );
+    page.read += part.read;
+    page.written += part.written;
+    page.lastKey = part.lastKey ?? page.lastKey;
+    if (page.read >= w.limit) break;
+  }
+  return page;
 }
 
 /**
