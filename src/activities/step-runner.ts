@@ -303,13 +303,15 @@ export async function runStep(deps: StepRunnerDeps, input: StepInput): Promise<S
 
   // The partition's record is completed and, when it is the step's last partition to complete, the
   // step's finish runs, in one transaction: a retry finds both done or neither.
-  const finished = await deps.db.transaction(async (tx) => {
-    if (handler.finish && !input.dryRun) await lockStepFinish(tx, input);
-    const row = await finishStepRun(tx, claimed.id, lease, 'COMPLETED');
-    if (row && handler.finish && !input.dryRun)
-      await finishIfLastPartition(tx, handler, input, { asOf, params }, { locked: true });
-    return row;
-  });
+  const finished =
+    handler.finish && !input.dryRun
+      ? await deps.db.transaction(async (tx) => {
+          await lockStepFinish(tx, input);
+          const row = await finishStepRun(tx, claimed.id, lease, 'COMPLETED');
+          if (row) await finishIfLastPartition(tx, handler, input, { asOf, params }, { locked: true });
+          return row;
+        })
+      : await finishStepRun(deps.db, claimed.id, lease, 'COMPLETED');
   if (!finished) throw new StaleAttemptError('a newer attempt took over before this one finished');
   log.info('step completed', { ...totals });
   return totals;
