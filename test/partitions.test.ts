@@ -1,7 +1,10 @@
+import { Readable } from 'node:stream';
 import { eq, sql } from 'drizzle-orm';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { choosePartitions, ROWS_PER_PARTITION } from '../src/activities/index.ts';
 import { coverKeySpace, splitKeyRange } from '../src/activities/step-runner.ts';
+import { openImportFile } from '../src/client/import-file.ts';
+import { importFile } from '../src/client/imports.ts';
 import { launchJob } from '../src/client/launch-job.ts';
 import { passes } from '../src/db/schema.ts';
 import { useJobTestEnvironment } from './helpers/job-test.ts';
@@ -126,5 +129,34 @@ describe('a run without a partition setting', () => {
       ['activate', 1, 0],
       ['expire', 3, 30],
     ]);
+  });
+});
+
+describe('an import without a partition setting', () => {
+  it('splits a file of 60,000 members into two line ranges and records the counts of the whole file', async () => {
+    const db = env.database.db;
+    const ROWS = 60_000;
+    const lines = ['external_id,name'];
+    for (let i = 1; i <= ROWS - 2; i++) lines.push(`auto-${i},member ${i}`);
+    // In the second range: a repeat of the first line's external id, and a row without a name.
+    lines.push('auto-1,someone else', 'auto-x,');
+    const imported = await importFile(env.launchDeps(), {
+      kind: 'members',
+      fileName: 'members.csv',
+      file: await openImportFile('members', Readable.from([Buffer.from(`${lines.join('\n')}\n`)])),
+      wait: true,
+    });
+    expect(imported).toMatchObject({ rows: ROWS, written: ROWS - 2, rejected: 2 });
+    if (imported.launch.outcome !== 'completed') throw new Error(imported.launch.outcome);
+    expect(imported.launch.result.steps.map((s) => [s.step, s.partitions, s.read])).toEqual([
+      ['upsert', 2, ROWS],
+    ]);
+    const [row] = await db.execute<{ status: string; written: number; rejected: number }>(sql`
+      SELECT status, written_count AS written, rejected_count AS rejected FROM imports WHERE id = ${imported.importId}`);
+    expect(row).toEqual({ status: 'IMPORTED', written: ROWS - 2, rejected: 2 });
+    const [members] = await db.execute<{ n: number }>(
+      sql`SELECT count(*)::int AS n FROM users WHERE external_id LIKE 'auto-%'`,
+    );
+    expect(members?.n).toBe(ROWS - 2);
   });
 });
