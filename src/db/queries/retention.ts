@@ -33,26 +33,42 @@ export const anyOldJobRun = (db: DbOrTx, w: Pick<PruneWindow, 'cutoff'>) =>
   anyRow(db, sql`SELECT 1 FROM job_runs j WHERE ${oldRun(w, 'j')}`);
 
 /**
- * One page of finished job runs that ended before the cutoff, deleted (their step runs and skip records go
- * with them by cascade). Keyed by the run ID.
+ * Deletes one keyset page of `table` by its `id` key: the rows `old` selects, after the checkpoint `after`
+ * (the key's type), `old` checked again as they are deleted. `lastKey` is the page's largest key as text.
  */
-export function pruneJobRunsChunk(db: DbOrTx, w: PruneWindow): Promise<ChunkCounts> {
+function deletePageById(
+  db: DbOrTx,
+  w: PruneWindow,
+  q: { table: 'job_runs' | 'imports'; old: (alias: string) => SQL; after: SQL; lastKey: SQL },
+): Promise<ChunkCounts> {
+  const table = sql.raw(q.table);
   return chunkCounts(
     db,
     sql`
     WITH page AS (
-      SELECT id FROM job_runs j
-      WHERE ${oldRun(w, 'j')} AND id > ${w.after ?? '00000000-0000-0000-0000-000000000000'}::uuid
-      ORDER BY id
-      LIMIT ${w.limit}
+      SELECT id FROM ${table} x WHERE ${q.old('x')} AND id > ${q.after} ORDER BY id LIMIT ${w.limit}
     ), deleted AS (
-      DELETE FROM job_runs j USING page WHERE j.id = page.id AND ${oldRun(w, 'j')}
-      RETURNING j.id
+      DELETE FROM ${table} x USING page WHERE x.id = page.id AND ${q.old('x')}
+      RETURNING x.id
     )
     SELECT (SELECT count(*) FROM page)::int AS read,
            (SELECT count(*) FROM deleted)::int AS written,
-           (SELECT max(id::text) FROM page) AS last_key`,
+           (SELECT ${q.lastKey} FROM page) AS last_key`,
   );
+}
+
+/**
+ * One page of finished job runs that ended before the cutoff, deleted (their step runs and skip records go
+ * with them by cascade). Keyed by the run ID.
+ */
+export function pruneJobRunsChunk(db: DbOrTx, w: PruneWindow): Promise<ChunkCounts> {
+  return deletePageById(db, w, {
+    table: 'job_runs',
+    old: (alias) => oldRun(w, alias),
+    after: sql`${w.after ?? '00000000-0000-0000-0000-000000000000'}::uuid`,
+    // UUIDs as text sort as the UUIDs do (fixed-width lower-case hex).
+    lastKey: sql`max(id::text)`,
+  });
 }
 
 /** The checkpoint of a page keyed by a bigint and a text: `[1, "key"]`. */
@@ -168,20 +184,10 @@ export async function pruneStagedImportRowsChunk(db: DbOrTx, w: PruneWindow): Pr
  * after `pruneStagedImportRowsChunk`, but a dry run deletes nothing). Keyed by the import ID.
  */
 export function pruneImportsChunk(db: DbOrTx, w: PruneWindow): Promise<ChunkCounts> {
-  return chunkCounts(
-    db,
-    sql`
-    WITH page AS (
-      SELECT id FROM imports i
-      WHERE ${oldImport(w, 'i')} AND id > ${w.after ?? '0'}::bigint
-      ORDER BY id
-      LIMIT ${w.limit}
-    ), deleted AS (
-      DELETE FROM imports i USING page WHERE i.id = page.id AND ${oldImport(w, 'i')}
-      RETURNING i.id
-    )
-    SELECT (SELECT count(*) FROM page)::int AS read,
-           (SELECT count(*) FROM deleted)::int AS written,
-           (SELECT max(id)::text FROM page) AS last_key`,
-  );
+  return deletePageById(db, w, {
+    table: 'imports',
+    old: (alias) => oldImport(w, alias),
+    after: sql`${w.after ?? '0'}::bigint`,
+    lastKey: sql`max(id)::text`,
+  });
 }
