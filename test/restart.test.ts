@@ -13,7 +13,7 @@ import {
   recordStepWithNothingToDo,
 } from '../src/db/queries/runs.ts';
 import { jobRuns, stepRuns } from '../src/db/schema.ts';
-import type { JobInput, JobResult } from '../src/jobs/definition.ts';
+import type { JobInput, JobResult, RunSettings } from '../src/jobs/definition.ts';
 import { ptpass } from './helpers/cli.ts';
 import { useJobTestEnvironment } from './helpers/job-test.ts';
 import { seedManyPasses, seedPackage, seedUser, uniqueAsOf } from './helpers/seed.ts';
@@ -306,13 +306,16 @@ describe('restarting a failed run continues where it stopped', () => {
    * Fixes the cause and runs the instance again with the same partitions; checks that every pass is now
    * expired and that those `before` (the failed run's) were not written again. Returns the expire step.
    */
-  async function restartPartitioned(before: Array<{ id: number; modified_at: string }>) {
+  async function restartPartitioned(
+    before: Array<{ id: number; modified_at: string }>,
+    settings: RunSettings = partitioned,
+  ) {
     await fixTheCause();
     const launched = await launchJob(env.launchDeps(), {
       job: 'pass-lifecycle',
       asOf: T,
       wait: true,
-      settings: partitioned,
+      settings,
     });
     if (launched.outcome !== 'completed') throw new Error(`unexpected ${launched.outcome}`);
     const after = await modifiedAtOfExpired();
@@ -326,6 +329,16 @@ describe('restarting a failed run continues where it stopped', () => {
     await failedPartitionedRun();
     const { expire } = await restartPartitioned(await modifiedAtOfExpired());
     // Two partitions of 150 passes: 12 full pages and a last one of 6 each, every chunk once.
+    expect(expire).toMatchObject({ partitions: 2, read: PASSES, written: PASSES, chunks: 26 });
+  });
+
+  it('a restart that asks for one partition still continues the two of the run it continues', async () => {
+    await failedPartitionedRun();
+    const { expire } = await restartPartitioned(await modifiedAtOfExpired(), {
+      ...partitioned,
+      steps: { expire: { chunkSize: CHUNK, partitions: 1 } },
+    });
+    // The failed run's two ranges, each from its checkpoint: every chunk once, as in the restart above.
     expect(expire).toMatchObject({ partitions: 2, read: PASSES, written: PASSES, chunks: 26 });
   });
 

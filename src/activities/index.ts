@@ -202,6 +202,8 @@ export function createActivities(deps: ActivityDeps) {
       /** The run's logical time and parameters, for the step's row estimate (absent in older runs). */
       asOf?: string;
       params?: Record<string, unknown>;
+      /** The run asked for the step to run (one partition): no `hasWork` check. */
+      always?: boolean;
     }) {
       const handler = findHandler(runnerDeps, input.job, input.step);
       // A restart keeps the partitions of the run it continues, so each resumes from its own checkpoint.
@@ -212,7 +214,13 @@ export function createActivities(deps: ActivityDeps) {
         : undefined;
       // Nothing due: the step is recorded as completed with nothing read, and no range is returned, so the
       // workflow runs no activity for it (a restart finds the record and keeps it).
-      if (input.jobRunId && ctx && handler.hasWork && !(await handler.hasWork(deps.db, ctx))) {
+      if (
+        input.jobRunId &&
+        ctx &&
+        !input.always &&
+        handler.hasWork &&
+        !(await handler.hasWork(deps.db, ctx))
+      ) {
         await recordStepWithNothingToDo(deps.db, { jobRunId: input.jobRunId, step: input.step });
         return [];
       }

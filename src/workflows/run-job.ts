@@ -147,9 +147,13 @@ export async function runJob(job: JobDefinition, rawInput: unknown): Promise<Job
       // which also finds a step with nothing due (no ranges).
       // A restarted run keeps the partitions of the run it continues (planStep finds them).
       const requested = input.settings.steps?.[settings.name]?.partitions;
-      // (Runs started before planStep chose partitions replay as they ran: one range unless asked.)
+      // One partition asked for: the step runs whatever planning would find, but a restart still continues
+      // the ranges of the run it continues. (Runs started before planStep chose partitions, or before it
+      // planned one asked-for partition, replay as they ran: one range unless asked.)
+      const oneAsked = requested === 1;
       const ranges =
-        requested === 1 || (!patched('auto-partitions') && settings.partitions <= 1)
+        (oneAsked && !patched('one-partition-planned')) ||
+        (!oneAsked && !patched('auto-partitions') && settings.partitions <= 1)
           ? [{ partition: 0, after: null, upTo: null }]
           : await bookkeeping.planStep({
               jobRunId,
@@ -158,6 +162,7 @@ export async function runJob(job: JobDefinition, rawInput: unknown): Promise<Job
               partitions: requested ?? 0,
               asOf,
               params: input.params as Record<string, unknown>,
+              ...(oneAsked ? { always: true } : {}),
             });
       const runPart = (range: (typeof ranges)[number]) => () =>
         stepActivity(
