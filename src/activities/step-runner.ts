@@ -306,9 +306,8 @@ export async function runStep(deps: StepRunnerDeps, input: StepInput): Promise<S
   const finished =
     handler.finish && !input.dryRun
       ? await deps.db.transaction(async (tx) => {
-          await lockStepFinish(tx, input);
           const row = await finishStepRun(tx, claimed.id, lease, 'COMPLETED');
-          if (row) await finishIfLastPartition(tx, handler, input, { asOf, params }, { locked: true });
+          if (row) await finishIfLastPartition(tx, handler, input, { asOf, params });
           return row;
         })
       : await finishStepRun(deps.db, claimed.id, lease, 'COMPLETED');
@@ -362,6 +361,29 @@ async function closeAfterError(
 }
 
 /**
+ * Runs the step's `finish` with the whole step's totals when every partition of the step in this run is
+ * completed (the one completing last runs it; partitions completing at once are serialised). Called in
+ * the transaction that completes the partition, or on its own for a partition a restart adopted completed.
+ */
+async function finishIfLastPartition(
+  tx: Tx,
+  handler: StepHandler<Record<string, unknown>>,
+  input: StepInput,
+  ctx: { asOf: Date; params: Record<string, unknown> },
+): Promise<void> {
+  if (!handler.finish) return;
+  // After this partition's own record is written: whichever of two partitions takes the lock second sees
+  // the other's committed record.
+  await lockStepFinish(tx, input);
+  const step = await stepTotalsWhenCompleted(tx, {
+    jobRunId: input.jobRunId,
+    step: input.step,
+    partitions: input.partitions ?? 1,
+  });
+  if (step) await handler.finish(tx, { ...ctx, upTo: input.upTo }, step);
+}
+
+/**
  * The settings of a chunk's transaction (`SET LOCAL`: this transaction only), set in one round trip.
  *
  * **Its commit does not wait for its WAL to reach the disk** (`synchronous_commit = off`): one fsync per chunk
@@ -386,27 +408,6 @@ async function closeAfterError(
  * were inserted and before their statistics were) ran for minutes at 1.1. `test/chunk-plans.test.ts`
  * checks the plans.
  */
-/**
- * Runs the step's `finish` with the whole step's totals when every partition of the step in this run is
- * completed (the one completing last runs it; partitions completing at once are serialised).
- */
-async function finishIfLastPartition(
-  tx: Tx,
-  handler: StepHandler<Record<string, unknown>>,
-  input: StepInput,
-  ctx: { asOf: Date; params: Record<string, unknown> },
-  options: { locked?: boolean } = {},
-): Promise<void> {
-  if (!handler.finish) return;
-  if (!options.locked) await lockStepFinish(tx, input);
-  const step = await stepTotalsWhenCompleted(tx, {
-    jobRunId: input.jobRunId,
-    step: input.step,
-    partitions: input.partitions ?? 1,
-  });
-  if (step) await handler.finish(tx, { ...ctx, upTo: input.upTo }, step);
-}
-
 export async function chunkTransactionSettings(tx: Tx, options: { pageByKey?: boolean } = {}): Promise<void> {
   await tx.execute(
     options.pageByKey

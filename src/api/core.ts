@@ -244,28 +244,9 @@ export async function apiWrite<T>(
     .update(`${c.req.method} ${c.req.path}\n${JSON.stringify(request ?? null)}`)
     .digest('hex');
   const outcome = await db.transaction(async (tx) => {
-    // The key's record, or the first request's: a key `prune-run-records` deletes between the two
-    // statements (one past the retention age) is claimed anew, as the new request it now is.
-    for (let tries = 0; key !== undefined; tries++) {
-      const claimed = await tx
-        .insert(apiIdempotencyKeys)
-        .values({ tokenId: token.id, key, requestHash, status: 0, response: sql`'null'::jsonb` })
-        .onConflictDoNothing()
-        .returning({ key: apiIdempotencyKeys.key });
-      if (claimed.length > 0) break;
-      const [first] = await tx
-        .select()
-        .from(apiIdempotencyKeys)
-        .where(and(eq(apiIdempotencyKeys.tokenId, token.id), eq(apiIdempotencyKeys.key, key)));
-      if (!first && tries < 2) continue;
-      if (!first || first.requestHash !== requestHash)
-        throw new ApiProblem(
-          422,
-          'Idempotency key reused',
-          `Idempotency-Key '${key}' was used for another request; use a new key for a new request`,
-          { reason: 'idempotency-key-reused' },
-        );
-      return { status: first.status, body: first.response, replayed: true };
+    if (key !== undefined) {
+      const first = await claimIdempotencyKey(tx, { tokenId: token.id, key, requestHash });
+      if (first) return { status: first.status, body: first.response, replayed: true };
     }
     const result = await run(tx);
     if (result.writes.length)
@@ -292,4 +273,36 @@ export async function apiWrite<T>(
       ...(outcome.replayed ? { 'Idempotent-Replayed': 'true' } : {}),
     },
   });
+}
+
+/**
+ * Claims an `Idempotency-Key` for this request, or finds the first request's record (undefined: claimed).
+ * The same key with another request is refused (422). A key `prune-run-records` deletes between the two
+ * statements (one past the retention age) is claimed anew: it is a new request now.
+ */
+async function claimIdempotencyKey(
+  tx: Tx,
+  k: { tokenId: number; key: string; requestHash: string },
+): Promise<{ status: number; response: unknown } | undefined> {
+  for (let tries = 0; ; tries++) {
+    const claimed = await tx
+      .insert(apiIdempotencyKeys)
+      .values({ ...k, status: 0, response: sql`'null'::jsonb` })
+      .onConflictDoNothing()
+      .returning({ key: apiIdempotencyKeys.key });
+    if (claimed.length > 0) return undefined;
+    const [first] = await tx
+      .select()
+      .from(apiIdempotencyKeys)
+      .where(and(eq(apiIdempotencyKeys.tokenId, k.tokenId), eq(apiIdempotencyKeys.key, k.key)));
+    if (!first && tries < 2) continue;
+    if (!first || first.requestHash !== k.requestHash)
+      throw new ApiProblem(
+        422,
+        'Idempotency key reused',
+        `Idempotency-Key '${k.key}' was used for another request; use a new key for a new request`,
+        { reason: 'idempotency-key-reused' },
+      );
+    return first;
+  }
 }
