@@ -3,10 +3,10 @@ import { and, eq, sql } from 'drizzle-orm';
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
 import { openImportFile } from '../src/client/import-file.ts';
 import { importFile } from '../src/client/imports.ts';
-import { listImportRejects } from '../src/db/queries/imports.ts';
 import { stepRuns } from '../src/db/schema.ts';
 import type { ImportKind, JobResult } from '../src/jobs/index.ts';
 import { createTestDatabase, type TestDatabase } from './helpers/db.ts';
+import { importCounts, importedMembers, importRejects, membersCsv } from './helpers/import-files.ts';
 import { seedPackage } from './helpers/seed.ts';
 import { connectTemporal, type TemporalTestContext } from './helpers/temporal.ts';
 import { spawnWorker, type WorkerProcess, waitFor } from './helpers/worker-process.ts';
@@ -34,22 +34,6 @@ afterAll(async () => {
 
 const MEMBERS = 1500;
 const BOOKINGS = 2500;
-
-/**
- * The same file for both imports but for the prefix of its external ids; some rows are bad. `repeats`: the
- * last lines repeat the external ids of the first ones (rejected: the first line is the one imported).
- */
-function membersCsv(prefix: string, repeats = 0): string {
-  const lines = ['external_id,name,phone,status'];
-  for (let i = 1; i <= MEMBERS; i++) {
-    const name = i % 97 === 0 ? '' : `회원 ${i}`;
-    lines.push(
-      `${prefix}m${i},${name},010-${String(i).padStart(4, '0')}-0000,${i % 7 === 0 ? 'INACTIVE' : 'ACTIVE'}`,
-    );
-  }
-  for (let i = 1; i <= repeats; i++) lines.push(`${prefix}m${i},someone else ${i},,ACTIVE`);
-  return `\uFEFF${lines.join('\r\n')}\r\n`;
-}
 
 function bookingsCsv(prefix: string): string {
   const lines = ['external_id,member_external_id,starts_at,ends_at,attended'];
@@ -110,30 +94,12 @@ async function crashMidway(
   return { result, runId: started.launch.runId, importId: started.importId };
 }
 
-/** What the import's own row says once its job is done (the counts `ptpass import` and the API show). */
-const importRow = async (importId: number) => {
-  const [row] = await database.db.execute<{ status: string; written: number; rejected: number }>(sql`
-    SELECT status, written_count AS written, rejected_count AS rejected FROM imports WHERE id = ${importId}`);
-  return row;
-};
-
-const membersOf = (prefix: string) =>
-  database.db.execute<Record<string, unknown>>(sql`
-    SELECT substr(external_id, 3) AS id, name, phone, status FROM users
-    WHERE external_id LIKE ${`${prefix}%`} ORDER BY 1`);
-
 const bookingsOf = (prefix: string) =>
   database.db.execute<Record<string, unknown>>(sql`
     SELECT substr(b.external_id, 3) AS id, substr(u.external_id, 3) AS member, p.started_at::text AS pass_start,
            b.status, b.attended, b.used_pass, b.started_at::text, b.ended_at::text
     FROM bookings b JOIN users u ON u.id = b.user_id JOIN passes p ON p.id = b.pass_id
     WHERE b.external_id LIKE ${`${prefix}%`} ORDER BY 1`);
-
-const rejectsOf = async (importId: number, kind: ImportKind, prefix: string) =>
-  (await listImportRejects(database.db, importId, kind)).map((r) => [
-    r.line,
-    r.reason.replaceAll(prefix, ''),
-  ]);
 
 /** Every member of a prefix gets the same pass: bookings need one valid at their class time. */
 async function seedPasses(prefix: string, packageId: number) {
@@ -148,7 +114,7 @@ it('an import whose worker is killed with SIGKILL mid-step ends with the rows an
   const pkg = await seedPackage(database.db);
 
   // Clean imports, prefix c-.
-  const cleanMembers = await runImport('members', membersCsv('c-'), false);
+  const cleanMembers = await runImport('members', membersCsv('c-', MEMBERS), false);
   await seedPasses('c-', pkg);
   const cleanBookings = await runImport('bookings', bookingsCsv('c-'), false);
   expect(cleanMembers).toMatchObject({ rows: MEMBERS, rejected: Math.floor(MEMBERS / 97) });
@@ -157,7 +123,7 @@ it('an import whose worker is killed with SIGKILL mid-step ends with the rows an
   expect(cleanBookings.rejected).toBeGreaterThan(Math.floor(BOOKINGS / 89));
 
   // The same files, prefix k-, each with the worker killed midway.
-  const members = await crashMidway('members', membersCsv('k-'), workers.pop()!);
+  const members = await crashMidway('members', membersCsv('k-', MEMBERS), workers.pop()!);
   await seedPasses('k-', pkg);
   const bookings = await crashMidway('bookings', bookingsCsv('k-'), workers.pop()!);
 
@@ -173,17 +139,17 @@ it('an import whose worker is killed with SIGKILL mid-step ends with the rows an
     skipped: cleanBookings.rejected,
   });
   // Row by row, and reject by reject.
-  const cleanRows = await membersOf('c-');
+  const cleanRows = await importedMembers(database.db, 'c-');
   expect(cleanRows).toHaveLength(MEMBERS - Math.floor(MEMBERS / 97));
-  expect(await membersOf('k-')).toEqual(cleanRows);
+  expect(await importedMembers(database.db, 'k-')).toEqual(cleanRows);
   const cleanBookingRows = await bookingsOf('c-');
   expect(cleanBookingRows).toHaveLength(BOOKINGS - cleanBookings.rejected!);
   expect(await bookingsOf('k-')).toEqual(cleanBookingRows);
-  expect(await rejectsOf(members.importId, 'members', 'k-')).toEqual(
-    await rejectsOf(cleanMembers.importId, 'members', 'c-'),
+  expect(await importRejects(database.db, members.importId, 'members', 'k-')).toEqual(
+    await importRejects(database.db, cleanMembers.importId, 'members', 'c-'),
   );
-  expect(await rejectsOf(bookings.importId, 'bookings', 'k-')).toEqual(
-    await rejectsOf(cleanBookings.importId, 'bookings', 'c-'),
+  expect(await importRejects(database.db, bookings.importId, 'bookings', 'k-')).toEqual(
+    await importRejects(database.db, cleanBookings.importId, 'bookings', 'c-'),
   );
   const [imported] = await database.db.execute<{ n: number }>(
     sql`SELECT count(*)::int AS n FROM imports WHERE status = 'IMPORTED'`,
@@ -197,7 +163,7 @@ it('an import split into 3 line ranges, its worker killed with SIGKILL, ends as 
   // The repeated external ids sit in the last range; the lines they repeat in the first.
   const REPEATS = 20;
 
-  const cleanMembers = await runImport('members', membersCsv('o-', REPEATS), false, 1);
+  const cleanMembers = await runImport('members', membersCsv('o-', MEMBERS, REPEATS), false, 1);
   await seedPasses('o-', pkg);
   const cleanBookings = await runImport('bookings', bookingsCsv('o-'), false, 1);
   expect(cleanMembers).toMatchObject({
@@ -205,7 +171,7 @@ it('an import split into 3 line ranges, its worker killed with SIGKILL, ends as 
     rejected: Math.floor(MEMBERS / 97) + REPEATS,
   });
 
-  const members = await crashMidway('members', membersCsv('p-', REPEATS), workers.pop()!, 3);
+  const members = await crashMidway('members', membersCsv('p-', MEMBERS, REPEATS), workers.pop()!, 3);
   await seedPasses('p-', pkg);
   const bookings = await crashMidway('bookings', bookingsCsv('p-'), workers.pop()!, 3);
 
@@ -220,21 +186,21 @@ it('an import split into 3 line ranges, its worker killed with SIGKILL, ends as 
     written: cleanBookings.written,
     skipped: cleanBookings.rejected,
   });
-  expect(await membersOf('p-')).toEqual(await membersOf('o-'));
+  expect(await importedMembers(database.db, 'p-')).toEqual(await importedMembers(database.db, 'o-'));
   expect(await bookingsOf('p-')).toEqual(await bookingsOf('o-'));
-  expect(await rejectsOf(members.importId, 'members', 'p-')).toEqual(
-    await rejectsOf(cleanMembers.importId, 'members', 'o-'),
+  expect(await importRejects(database.db, members.importId, 'members', 'p-')).toEqual(
+    await importRejects(database.db, cleanMembers.importId, 'members', 'o-'),
   );
-  expect(await rejectsOf(bookings.importId, 'bookings', 'p-')).toEqual(
-    await rejectsOf(cleanBookings.importId, 'bookings', 'o-'),
+  expect(await importRejects(database.db, bookings.importId, 'bookings', 'p-')).toEqual(
+    await importRejects(database.db, cleanBookings.importId, 'bookings', 'o-'),
   );
   // The import's own counts are the whole file's, set once the last range finished.
-  expect(await importRow(members.importId)).toEqual({
+  expect(await importCounts(database.db, members.importId)).toEqual({
     status: 'IMPORTED',
     written: cleanMembers.written,
     rejected: cleanMembers.rejected,
   });
-  expect(await importRow(bookings.importId)).toEqual({
+  expect(await importCounts(database.db, bookings.importId)).toEqual({
     status: 'IMPORTED',
     written: cleanBookings.written,
     rejected: cleanBookings.rejected,

@@ -1,13 +1,17 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { Readable } from 'node:stream';
 import { and, eq, sql } from 'drizzle-orm';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { openImportFile } from '../src/client/import-file.ts';
+import { importFile } from '../src/client/imports.ts';
 import { launchJob } from '../src/client/launch-job.ts';
 import { createDb, type Db, migrateDatabase } from '../src/db/client.ts';
 import { getJobRun } from '../src/db/queries/runs.ts';
 import { stepRuns } from '../src/db/schema.ts';
 import type { JobResult } from '../src/jobs/index.ts';
 import { type OwnPostgres, startOwnPostgres } from './helpers/embedded-postgres.ts';
+import { importCounts, importedMembers, importRejects, membersCsv } from './helpers/import-files.ts';
 import {
   seedBooking,
   seedManyBookings,
@@ -22,8 +26,9 @@ import { spawnWorker, type WorkerProcess, waitFor } from './helpers/worker-proce
 
 /**
  * The worker outlives database faults: PostgreSQL restarted, crashed or stopped for 30 s under a running
- * step — a set-based step (`pass-lifecycle`) and one with effects outside the database (`class-reminders`'
- * delivery, whose pages lost in a crash are sent again under the same Idempotency-Key).
+ * step — a set-based step (`pass-lifecycle`), one with effects outside the database (`class-reminders`'
+ * delivery, whose pages lost in a crash are sent again under the same Idempotency-Key), and an import in
+ * line-range partitions (whose step `finish` sets the import's counts once the last range is done).
  * The server is one of this file's own (embedded-postgres), never the shared one.
  */
 
@@ -294,6 +299,78 @@ it('a PostgreSQL crash mid-delivery of class reminders: the same worker resumes,
     expect((await worker.exited).code).toBe(0);
   } catch (err) {
     // A worker left polling the shared task queue would take the next test's steps and keep sending.
+    worker.kill('SIGKILL');
+    throw err;
+  }
+});
+
+it("a PostgreSQL crash under a members import in 3 line ranges: the same worker resumes, and the rows, rejects and counts are a clean import's", async () => {
+  const COUNT = 3000;
+  // Lines at the end repeat external ids of the first range's lines: rejected across ranges.
+  const REPEATS = 20;
+  const { url, db } = await freshDatabase('import');
+  // Import ids apart from other files' (an import's job instance is named after its id; the namespace is shared).
+  await db.execute(sql`ALTER SEQUENCE imports_id_seq RESTART WITH 300000`);
+  const worker = await spawnWorker({ databaseUrl: url, taskQueue: temporal.taskQueue });
+  workers.push(worker);
+  const importMembers = async (prefix: string, upsert: Record<string, number>, wait: boolean) =>
+    importFile(
+      { client: temporal.client, db, taskQueue: temporal.taskQueue },
+      {
+        kind: 'members',
+        fileName: 'members.csv',
+        file: await openImportFile(
+          'members',
+          Readable.from([Buffer.from(membersCsv(prefix, COUNT, REPEATS))]),
+        ),
+        wait,
+        settings: { steps: { upsert } },
+      },
+    );
+  try {
+    const clean = await importMembers('c-', { partitions: 1 }, true);
+    expect(clean).toMatchObject({ rows: COUNT + REPEATS, rejected: Math.floor(COUNT / 97) + REPEATS });
+
+    const watched = survivingWorker(worker);
+    // Small, paced chunks: the crash finds every range part-way.
+    const started = await importMembers('x-', { partitions: 3, chunkSize: 50, pauseMs: 50 }, false);
+    expect(started.launch.outcome).toBe('started');
+    const ranges = () =>
+      db
+        .select()
+        .from(stepRuns)
+        .where(and(eq(stepRuns.jobRunId, started.launch.runId), eq(stepRuns.step, 'upsert')));
+    const atCrash = await waitFor(async () => {
+      const rows = await ranges();
+      return rows.length === 3 && rows.every((r) => r.chunks >= 3) ? rows : undefined;
+    }, 'every range of the import to commit a few chunks');
+    expect(atCrash.every((r) => r.status === 'RUNNING')).toBe(true);
+
+    await crashAndRestart(db);
+    const result = await watched.result(started.launch.workflowId, 'upsert');
+
+    // A clean import's counts, rows and rejects: chunks lost in the crash were redone, none applied twice.
+    expect(result).toMatchObject({ read: COUNT + REPEATS, written: clean.written, skipped: clean.rejected });
+    expect(result.steps[0]!.partitions).toBe(3);
+    const after = await ranges();
+    expect(after.every((r) => r.status === 'COMPLETED')).toBe(true);
+    expect(Math.max(...after.map((r) => r.attempt))).toBeGreaterThanOrEqual(2);
+    const cleanRows = await importedMembers(db, 'c-');
+    expect(cleanRows).toHaveLength(COUNT - Math.floor(COUNT / 97));
+    expect(await importedMembers(db, 'x-')).toEqual(cleanRows);
+    expect(await importRejects(db, started.importId, 'members', 'x-')).toEqual(
+      await importRejects(db, clean.importId, 'members', 'c-'),
+    );
+    // The import's own counts: the whole file's, set once after the last range.
+    expect(await importCounts(db, started.importId)).toEqual({
+      status: 'IMPORTED',
+      written: clean.written,
+      rejected: clean.rejected,
+    });
+
+    worker.kill('SIGTERM');
+    expect((await worker.exited).code).toBe(0);
+  } catch (err) {
     worker.kill('SIGKILL');
     throw err;
   }
