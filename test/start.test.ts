@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -138,6 +138,24 @@ it('npm start brings up dev server, Web UI, embedded database and worker; other 
   expect(output).toContain('Demo data not added: the database already has members.');
   const again = await ptpass(['runs', 'list', '--job', 'pass-lifecycle', '--json'], env);
   expect(again.json<unknown[]>()).toHaveLength(2);
+
+  // The embedded server killed under the running stack (SIGKILL to its postmaster): npm start brings it
+  // back on the same files, and the worker, the CLI and the data carry on.
+  const postmaster = Number(readFileSync(join(dataDir, 'postgres', 'postmaster.pid'), 'utf8').split('\n')[0]);
+  process.kill(postmaster, 'SIGKILL');
+  await waitFor(
+    async () => output.includes('embedded PostgreSQL: started again'),
+    'the database to be back',
+    60_000,
+  );
+  expect(output).toContain(`(postmaster pid ${postmaster}) went away; bringing it back`);
+  const later = new Date(Math.floor(Date.now() / 60_000) * 60_000 - 3 * 60_000 - 1000).toISOString();
+  const afterKill = await ptpass(['job', 'run', 'pass-lifecycle', '--as-of', later, '--wait', '--json'], env);
+  expect(afterKill.code, afterKill.stderr).toBe(0);
+  expect(afterKill.json<{ outcome: string }>().outcome).toBe('completed');
+  const runsNow = await ptpass(['runs', 'list', '--job', 'pass-lifecycle', '--json'], env);
+  expect(runsNow.json<unknown[]>().length).toBeGreaterThanOrEqual(3);
+
   child.kill('SIGTERM');
   expect(await restarted).toBe(0);
 });

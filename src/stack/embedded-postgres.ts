@@ -11,6 +11,10 @@ import postgres from 'postgres';
  * 127.0.0.1:`port` with trust authentication for local connections, so every ptpass process on this
  * machine reaches it with `postgres://postgres@127.0.0.1:<port>/<database>`. As root, PostgreSQL runs as
  * the `postgres` OS user (created when missing), since it refuses to run as root.
+ *
+ * While it runs it is watched: a server that goes away without being asked to (killed, crashed, out of
+ * memory) is started again, as a service manager would restart a database service, and the workers waiting
+ * for it resume from their checkpoints. One restarted from outside (`pg_ctl restart`) is adopted.
  */
 
 export interface EmbeddedPostgres {
@@ -42,6 +46,10 @@ export async function startEmbeddedPostgres(options: {
   onLog?: (line: string) => void;
   /** Extra server settings (`-c name=value`), e.g. `{ fsync: 'off' }` for a throw-away test cluster. */
   settings?: Record<string, string>;
+  /** What an operator should know: the server went away, was started again, or could not be (one line each). */
+  onEvent?: (message: string) => void;
+  /** How often the server is checked for; 1 s unless given. */
+  watchEveryMs?: number;
 }): Promise<EmbeddedPostgres> {
   const dataDir = resolve(options.dataDir);
   const database = options.database ?? 'ptpass';
@@ -99,8 +107,10 @@ export async function startEmbeddedPostgres(options: {
     throw failure(`did not start on 127.0.0.1:${options.port} (is the port in use?)`, err);
   }
 
+  // The running server, by its postmaster's pid: the one started here, or its replacement.
+  const postmasterFile = resolve(dataDir, 'postmaster.pid');
+  let postmasterPid = readPostmasterPid(postmasterFile) ?? 0;
   // Should this process end without stopping the server (a crash), the server goes with it.
-  const postmasterPid = Number(readFileSync(resolve(dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
   const stopOnExit = () => {
     try {
       process.kill(postmasterPid, 'SIGINT');
@@ -123,16 +133,97 @@ export async function startEmbeddedPostgres(options: {
     await admin.end({ timeout: 5 });
   }
 
+  const notify = (message: string) => options.onEvent?.(`embedded PostgreSQL: ${message}`);
+  let stopping = false;
+  let restarting: Promise<void> | undefined;
+  /**
+   * The server is gone: adopt one restarted from outside (a new postmaster owns the directory), else start
+   * it again, until it runs or the stack stops. The first look waits a second, so that `pg_ctl restart`,
+   * whose start follows its stop, is adopted rather than raced.
+   */
+  const restart = async () => {
+    notify(
+      `the server on 127.0.0.1:${options.port} (postmaster pid ${postmasterPid}) went away; bringing it back`,
+    );
+    await new Promise((r) => setTimeout(r, 1000));
+    /** A live postmaster other than the one that went away owns the directory: someone else started it. */
+    const adoptedFromOutside = () => {
+      const replacement = readPostmasterPid(postmasterFile);
+      if (!replacement || replacement === postmasterPid || !isAlive(replacement)) return false;
+      notify(`restarted from outside (postmaster pid ${replacement}); watching it`);
+      postmasterPid = replacement;
+      return true;
+    };
+    for (let attempt = 1; !stopping && !adoptedFromOutside(); attempt++) {
+      try {
+        // Its old backends may hold the shared memory for a moment after a kill: then it refuses to start.
+        await server.start();
+        postmasterPid = readPostmasterPid(postmasterFile) ?? postmasterPid;
+        notify(`started again (postmaster pid ${postmasterPid}); connections resume`);
+        return;
+      } catch (err) {
+        // Refused because an outside start won the race: that server is the one to watch.
+        if (adoptedFromOutside()) return;
+        const why = err instanceof Error ? err.message.split('\n')[0] : lines.at(-1);
+        notify(`could not start it again (attempt ${attempt}${why ? `: ${why}` : ''}); trying again in 2 s`);
+        await new Promise((r) => setTimeout(r, 2000));
+      }
+    }
+  };
+  const watch = setInterval(() => {
+    if (stopping || restarting || isAlive(postmasterPid)) return;
+    restarting = restart().finally(() => {
+      restarting = undefined;
+    });
+  }, options.watchEveryMs ?? 1000);
+  watch.unref();
+
   return {
     url: embeddedDatabaseUrl(options.port, database),
     adminUrl,
     dataDir,
     port: options.port,
     stop: async () => {
-      await server.stop();
+      stopping = true;
+      clearInterval(watch);
+      await restarting;
+      // By pid, not through the package: its own stop waits for an exit event that a server which died or
+      // was restarted from outside never sends.
+      // Fast shutdown (SIGINT); after 30 s an immediate one (SIGQUIT), which recovers from the WAL next start.
+      const deadline = Date.now() + 30_000;
+      for (let signal: NodeJS.Signals = 'SIGINT'; isAlive(postmasterPid); ) {
+        try {
+          process.kill(postmasterPid, signal);
+        } catch {
+          break;
+        }
+        while (isAlive(postmasterPid) && (signal === 'SIGQUIT' || Date.now() < deadline))
+          await new Promise((r) => setTimeout(r, 50));
+        signal = 'SIGQUIT';
+      }
       process.removeListener('exit', stopOnExit);
     },
   };
+}
+
+function readPostmasterPid(file: string): number | undefined {
+  try {
+    const pid = Number(readFileSync(file, 'utf8').split('\n')[0]);
+    return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function isAlive(pid: number): boolean {
+  if (!pid) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    // EPERM: alive, owned by another user.
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }
 
 /**

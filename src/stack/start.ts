@@ -63,6 +63,7 @@ export async function startStack(
         dataDir: join(dataDir, 'postgres'),
         port: config.dbPort,
         onLog: (line) => logger.debug('postgres', { line }),
+        onEvent: (message) => logger.warn(message),
       });
       closers.push(() => embedded!.stop());
       url = embedded.url;
