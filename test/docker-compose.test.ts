@@ -18,6 +18,7 @@ interface Service {
   deploy?: { replicas?: number | string };
   volumes?: string[];
   expose?: string[];
+  restart?: string;
 }
 const compose = parse(readFileSync(`${ROOT}/docker-compose.yml`, 'utf8'), { merge: true }) as {
   services: Record<string, Service>;
@@ -82,6 +83,14 @@ describe('docker-compose.yml', () => {
         if (condition === 'service_healthy') expect(services[dep]?.healthcheck, dep).toBeDefined();
       }
     }
+  });
+
+  it('brings the long-running services back after a crash or a reboot; the one-shot setup jobs only retry a failure', () => {
+    for (const name of ['postgresql', 'temporal', 'temporal-ui', 'worker', 'admin'])
+      expect(services[name]?.restart, name).toBe('unless-stopped');
+    for (const name of ['temporal-admin-tools', 'temporal-create-namespace'])
+      expect(services[name]?.restart, name).toMatch(/^on-failure:\d+$/);
+    expect(services['temporal-search-attributes']?.restart).toBe('no');
   });
 
   it('checks Temporal with what the official server image has: no temporal or tctl binary inside it', () => {
