@@ -1,4 +1,4 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { chmodSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -140,7 +140,7 @@ it('npm start brings up dev server, Web UI, embedded database and worker; other 
   expect(again.json<unknown[]>()).toHaveLength(2);
 
   // The embedded server killed under the running stack (SIGKILL to its postmaster): npm start brings it
-  // back on the same files, and the worker, the CLI and the data carry on.
+  // back on the same files; then the dev server likewise; and the worker, the CLI and the data carry on.
   const postmaster = Number(readFileSync(join(dataDir, 'postgres', 'postmaster.pid'), 'utf8').split('\n')[0]);
   process.kill(postmaster, 'SIGKILL');
   await waitFor(
@@ -149,6 +149,18 @@ it('npm start brings up dev server, Web UI, embedded database and worker; other 
     60_000,
   );
   expect(output).toContain(`(postmaster pid ${postmaster}) went away; bringing it back`);
+  // The same for the Temporal dev server (SIGKILL): started again on its port and state file, Web UI included.
+  const devServer = execFileSync('pgrep', ['-f', `start-dev --port ${ports.temporal} `], {
+    encoding: 'utf8',
+  });
+  for (const pid of devServer.trim().split('\n')) process.kill(Number(pid), 'SIGKILL');
+  await waitFor(
+    async () => output.includes('Temporal dev server: started again'),
+    'the dev server to be back',
+    120_000,
+  );
+  expect(output).toContain(`Temporal dev server: 127.0.0.1:${ports.temporal} stopped answering`);
+  expect((await fetch(`http://127.0.0.1:${ports.ui}/`)).status).toBe(200);
   const later = new Date(Math.floor(Date.now() / 60_000) * 60_000 - 3 * 60_000 - 1000).toISOString();
   const afterKill = await ptpass(['job', 'run', 'pass-lifecycle', '--as-of', later, '--wait', '--json'], env);
   expect(afterKill.code, afterKill.stderr).toBe(0);

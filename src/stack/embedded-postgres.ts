@@ -171,7 +171,7 @@ export async function startEmbeddedPostgres(options: {
     }
   };
   const watch = setInterval(() => {
-    if (stopping || restarting || isAlive(postmasterPid)) return;
+    if (stopping || restarting !== undefined || isAlive(postmasterPid)) return;
     restarting = restart().finally(() => {
       restarting = undefined;
     });

@@ -1,16 +1,15 @@
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
-import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { startAdminServer } from '../admin/server.ts';
 import { type Config, resolveTemporalAddress } from '../config.ts';
 import { createDb, migrateDatabase } from '../db/client.ts';
 import { createLogger } from '../logger.ts';
 import { prepareRuntime, runWorker, stopOnSignals } from '../worker/run-worker.ts';
-import { PTPASS_SEARCH_ATTRIBUTES } from '../workflows/search-attributes.ts';
 import { seedDemoStudio } from './demo-seed.ts';
 import { type EmbeddedPostgres, startEmbeddedPostgres } from './embedded-postgres.ts';
-import { devServerExecutable, ensureTemporalCli } from './temporal-cli.ts';
+import { ensureTemporalCli } from './temporal-cli.ts';
+import { startDevServer } from './temporal-dev-server.ts';
 
 /**
  * `npm start`: the whole stack in one process tree — the Temporal dev server with its Web UI (state in a
@@ -37,21 +36,17 @@ export async function startStack(
       const cli = await ensureTemporalCli({ explicit: config.temporalCli, log: options.out });
       mkdirSync(dataDir, { recursive: true });
       const dbFilename = join(dataDir, 'temporal.db');
-      const env = await TestWorkflowEnvironment.createLocal({
-        server: {
-          executable: devServerExecutable(cli),
-          ip: '127.0.0.1',
-          port: config.temporalPort,
-          ui: true,
-          uiPort: config.temporalUiPort,
-          dbFilename,
-          namespace: config.namespace,
-          extraArgs: ['--log-level', 'error'],
-          searchAttributes: [...PTPASS_SEARCH_ATTRIBUTES],
-        },
+      const server = await startDevServer({
+        cli,
+        ip: '127.0.0.1',
+        port: config.temporalPort,
+        uiPort: config.temporalUiPort,
+        dbFilename,
+        namespace: config.namespace,
+        onEvent: (message) => logger.warn(message),
       });
-      closers.push(() => env.teardown());
-      address = env.connection.options.address ?? address;
+      closers.push(() => server.stop());
+      address = server.address;
       temporalNote = `${address} (dev server, state in ${dbFilename})`;
     }
 
