@@ -10,6 +10,7 @@ import { createDb, type Db, migrateDatabase } from '../src/db/client.ts';
 import { getJobRun } from '../src/db/queries/runs.ts';
 import { stepRuns } from '../src/db/schema.ts';
 import type { JobResult } from '../src/jobs/index.ts';
+import { isAlive } from '../src/stack/embedded-postgres.ts';
 import { type OwnPostgres, startOwnPostgres } from './helpers/embedded-postgres.ts';
 import { importCounts, importedMembers, importRejects, membersCsv } from './helpers/import-files.ts';
 import {
@@ -66,15 +67,6 @@ async function freshDatabase(label: string): Promise<{ url: string; db: Db }> {
   return { url, db: handle.db };
 }
 
-async function alive(pid: number): Promise<boolean> {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 async function runThroughOutage(label: string, outage: (db: Db) => Promise<void>) {
   const { url, db } = await freshDatabase(label);
   const T = uniqueAsOf();
@@ -120,7 +112,7 @@ function survivingWorker(worker: WorkerProcess) {
       ])) as JobResult;
       // The same worker process finished the run: it never exited.
       expect(exitedEarly).toBe(false);
-      expect(await alive(worker.pid)).toBe(true);
+      expect(isAlive(worker.pid)).toBe(true);
       expect(worker.logs.join('\n')).not.toContain('TypeError');
       // The interrupted attempt failed with a retryable error naming the connection loss; the next resumed.
       const logs = worker.logs.flatMap((line) => {
@@ -333,7 +325,7 @@ it("a PostgreSQL crash under a members import in 3 line ranges: the same worker 
 
     const watched = survivingWorker(worker);
     // Small, paced chunks: the crash finds every range part-way.
-    const started = await importMembers('x-', { partitions: 3, chunkSize: 50, pauseMs: 50 }, false);
+    const started = await importMembers('x-', { partitions: 3, chunkSize: 50, pauseMs: 150 }, false);
     expect(started.launch.outcome).toBe('started');
     const ranges = () =>
       db

