@@ -138,3 +138,30 @@ it('stop() ends a running server and returns once it is gone', async () => {
   await own.stop();
   expect(isAlive(pid)).toBe(false);
 });
+
+it('a server left running on the files by an earlier start that was killed is stopped first, then the new one starts', async () => {
+  const files = join(dir, 'pg3');
+  const port = await freePort();
+  // The earlier `npm start`, killed without stopping its server (its watcher gone with it).
+  const killed = new AbortController();
+  killed.abort();
+  await startEmbeddedPostgres({ dataDir: files, port, stopSignal: killed.signal });
+  const left = readPostmasterPid(files)!;
+  expect(isAlive(left)).toBe(true);
+
+  const events: string[] = [];
+  const next = await startEmbeddedPostgres({ dataDir: files, port, onEvent: (m) => events.push(m) });
+  try {
+    expect(events).toEqual([
+      `embedded PostgreSQL: a server left running on ${files} by an earlier start (postmaster pid ${left}); stopping it first`,
+    ]);
+    expect(isAlive(left)).toBe(false);
+    const running = readPostmasterPid(files)!;
+    expect(running).not.toBe(left);
+    const sql = postgres(next.url, { max: 1, onnotice: () => {} });
+    expect(await sql`SELECT 1 AS one`).toEqual([{ one: 1 }]);
+    await sql.end();
+  } finally {
+    await next.stop();
+  }
+});

@@ -110,6 +110,16 @@ export async function startEmbeddedPostgres(options: {
       );
     }
   }
+  // A server left on these files by an earlier npm start that was killed (SIGKILL, or its terminal closed):
+  // stopped first, so this one can start (PostgreSQL refuses a second server on one directory).
+  const leftover = readPostmasterPid(dataDir);
+  if (leftover && runsOn(leftover, dataDir)) {
+    options.onEvent?.(
+      `embedded PostgreSQL: a server left running on ${dataDir} by an earlier start (postmaster pid ${leftover}); stopping it first`,
+    );
+    if (!(await stopProcess(leftover)))
+      throw failure(`is still served by postmaster pid ${leftover}, which did not stop`, undefined);
+  }
   try {
     await server.start();
   } catch (err) {
@@ -223,6 +233,17 @@ export function isAlive(pid: number): boolean {
   } catch {
     // No /proc (not Linux), or it went in between.
     return existsSync(`/proc/${pid}`) || !existsSync('/proc');
+  }
+}
+
+/** Whether `pid` is a PostgreSQL server on `dataDir` (its command line names the directory; Linux only). */
+function runsOn(pid: number, dataDir: string): boolean {
+  if (!isAlive(pid)) return false;
+  try {
+    const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+    return /postgres$/.test(argv[0] ?? '') && argv.includes(dataDir);
+  } catch {
+    return false;
   }
 }
 
