@@ -10,7 +10,7 @@ import { createDb, type Db, migrateDatabase } from '../src/db/client.ts';
 import { getJobRun } from '../src/db/queries/runs.ts';
 import { stepRuns } from '../src/db/schema.ts';
 import type { JobResult } from '../src/jobs/index.ts';
-import { isAlive } from '../src/stack/embedded-postgres.ts';
+import { isAlive } from '../src/stack/processes.ts';
 import { type OwnPostgres, startOwnPostgres } from './helpers/embedded-postgres.ts';
 import { importCounts, importedMembers, importRejects, membersCsv } from './helpers/import-files.ts';
 import {

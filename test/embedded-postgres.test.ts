@@ -7,10 +7,10 @@ import postgres from 'postgres';
 import { afterAll, expect, it } from 'vitest';
 import {
   type EmbeddedPostgres,
-  isAlive,
   readPostmasterPid,
   startEmbeddedPostgres,
 } from '../src/stack/embedded-postgres.ts';
+import { isAlive } from '../src/stack/processes.ts';
 import { freePort } from './helpers/cli.ts';
 import { waitFor } from './helpers/worker-process.ts';
 

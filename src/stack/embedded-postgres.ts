@@ -2,6 +2,7 @@ import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { resolve } from 'node:path';
 import postgres from 'postgres';
+import { commandLine, isAlive, stopProcess } from './processes.ts';
 import { superviseServer } from './supervisor.ts';
 
 /**
@@ -117,7 +118,7 @@ export async function startEmbeddedPostgres(options: {
     options.onEvent?.(
       `embedded PostgreSQL: a server left running on ${dataDir} by an earlier start (postmaster pid ${leftover}); stopping it first`,
     );
-    if (!(await stopProcess(leftover)))
+    if (!(await stopPostmaster(leftover)))
       throw failure(`is still served by postmaster pid ${leftover}, which did not stop`, undefined);
   }
   try {
@@ -201,7 +202,7 @@ export async function startEmbeddedPostgres(options: {
       // Whichever server runs now: the one watched, or one restarted from outside that was not yet noticed.
       // By pid, not through the package, whose stop waits for an exit its dead child never sends again.
       const pid = startedFromOutside() ?? postmasterPid;
-      if (!(await stopProcess(pid)))
+      if (!(await stopPostmaster(pid)))
         options.onEvent?.(`embedded PostgreSQL: postmaster pid ${pid} did not stop; stop it by hand`);
       process.removeListener('exit', stopOnExit);
     },
@@ -218,56 +219,22 @@ export function readPostmasterPid(dataDir: string): number | undefined {
   }
 }
 
-/** Whether a process runs (a zombie, dead but not yet reaped, does not). */
-export function isAlive(pid: number): boolean {
-  if (!(pid > 0)) return false;
-  try {
-    process.kill(pid, 0);
-  } catch (err) {
-    // EPERM: it runs, as another user.
-    if ((err as NodeJS.ErrnoException).code !== 'EPERM') return false;
-  }
-  try {
-    // Field 3 of /proc/<pid>/stat, after the parenthesised name, is the state; Z is a zombie.
-    return !/\) Z /.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
-  } catch {
-    // No /proc (not Linux), or it went in between.
-    return existsSync(`/proc/${pid}`) || !existsSync('/proc');
-  }
-}
-
 /** Whether `pid` is a PostgreSQL server on `dataDir` (its command line names the directory; Linux only). */
 function runsOn(pid: number, dataDir: string): boolean {
-  if (!isAlive(pid)) return false;
-  try {
-    const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
-    return /postgres$/.test(argv[0] ?? '') && argv.includes(dataDir);
-  } catch {
-    return false;
-  }
+  const argv = commandLine(pid);
+  return !!argv && /postgres$/.test(argv[0] ?? '') && argv.includes(dataDir);
 }
 
 /**
  * Stops a postmaster: a fast shutdown (SIGINT: sessions end, transactions roll back), after 30 s an immediate
  * one (SIGQUIT: recovery from the WAL at the next start), after 10 more s SIGKILL. False if it still runs.
  */
-async function stopProcess(pid: number): Promise<boolean> {
-  const steps: Array<[NodeJS.Signals, number]> = [
+function stopPostmaster(pid: number): Promise<boolean> {
+  return stopProcess(pid, [
     ['SIGINT', 30_000],
     ['SIGQUIT', 10_000],
     ['SIGKILL', 5_000],
-  ];
-  for (const [signal, waitMs] of steps) {
-    if (!isAlive(pid)) return true;
-    try {
-      process.kill(pid, signal);
-    } catch {
-      return !isAlive(pid);
-    }
-    const deadline = Date.now() + waitMs;
-    while (isAlive(pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-  }
-  return !isAlive(pid);
+  ]);
 }
 
 /**

@@ -1,6 +1,7 @@
 import { connect } from 'node:net';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { PTPASS_SEARCH_ATTRIBUTES } from '../workflows/search-attributes.ts';
+import { findProcesses, stopProcess } from './processes.ts';
 import { superviseServer } from './supervisor.ts';
 import { type CliLocation, devServerExecutable } from './temporal-cli.ts';
 
@@ -10,6 +11,10 @@ import { type CliLocation, devServerExecutable } from './temporal-cli.ts';
  * port and state file, as a service manager would restart it. Workers and clients reconnect by themselves,
  * and the runs in the file carry on where they were.
  */
+
+export class DevServerError extends Error {
+  override name = 'DevServerError';
+}
 
 export interface DevServer {
   /** host:port of the frontend. */
@@ -31,6 +36,32 @@ export async function startDevServer(options: {
   /** Aborted when the stack is asked to stop: from then on a server that goes away stays away. */
   stopSignal?: AbortSignal;
 }): Promise<DevServer> {
+  // A dev server left on this state file by an earlier npm start that was killed (SIGKILL): stopped first.
+  for (const pid of findProcesses(
+    (argv) => argv.includes('start-dev') && argv[argv.indexOf('--db-filename') + 1] === options.dbFilename,
+  )) {
+    options.onEvent?.(
+      `Temporal dev server: one left running on ${options.dbFilename} by an earlier start (pid ${pid}); stopping it first`,
+    );
+    await stopProcess(pid, [
+      ['SIGTERM', 10_000],
+      ['SIGKILL', 5_000],
+    ]);
+  }
+  // Anything else on the ports: say so now (the dev server would only log it, and its start time out).
+  for (const [name, port] of [
+    ['TEMPORAL_PORT', options.port],
+    ['TEMPORAL_UI_PORT', options.uiPort],
+  ] as const) {
+    if (await answers(options.ip, port))
+      throw new DevServerError(
+        `${name}: ${options.ip}:${port} is already in use${
+          name === 'TEMPORAL_PORT'
+            ? ` (another Temporal server? To use it, set TEMPORAL_ADDRESS=${options.ip}:${port}; else choose another TEMPORAL_PORT)`
+            : ' (choose another TEMPORAL_UI_PORT)'
+        }`,
+      );
+  }
   const create = (port: number) =>
     TestWorkflowEnvironment.createLocal({
       server: {

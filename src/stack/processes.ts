@@ -1,0 +1,67 @@
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+
+/**
+ * The processes `npm start` runs beside itself (the embedded PostgreSQL, the Temporal dev server), seen from
+ * outside: whether one runs, what its command line is, and how to stop it. /proc is Linux's; elsewhere a
+ * command line is unknown and leftovers are not looked for.
+ */
+
+/** Whether a process runs (a zombie, dead but not yet reaped, does not). */
+export function isAlive(pid: number): boolean {
+  if (!(pid > 0)) return false;
+  try {
+    process.kill(pid, 0);
+  } catch (err) {
+    // EPERM: it runs, as another user.
+    if ((err as NodeJS.ErrnoException).code !== 'EPERM') return false;
+  }
+  try {
+    // Field 3 of /proc/<pid>/stat, after the parenthesised name, is the state; Z is a zombie.
+    return !/\) Z /.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    // No /proc (not Linux), or it went in between.
+    return existsSync(`/proc/${pid}`) || !existsSync('/proc');
+  }
+}
+
+/** A running process's arguments, the program first; undefined when it is gone or unknown. */
+export function commandLine(pid: number): string[] | undefined {
+  if (!isAlive(pid)) return undefined;
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean);
+  } catch {
+    return undefined;
+  }
+}
+
+/** The running processes whose command line `matches` (none where there is no /proc). */
+export function findProcesses(matches: (argv: string[]) => boolean): number[] {
+  let entries: string[];
+  try {
+    entries = readdirSync('/proc');
+  } catch {
+    return [];
+  }
+  return entries
+    .filter((name) => /^\d+$/.test(name) && Number(name) !== process.pid)
+    .map(Number)
+    .filter((pid) => {
+      const argv = commandLine(pid);
+      return argv !== undefined && matches(argv);
+    });
+}
+
+/** Sends each signal in turn, waiting up to its time for the process to go. False if it still runs. */
+export async function stopProcess(pid: number, steps: Array<[NodeJS.Signals, number]>): Promise<boolean> {
+  for (const [signal, waitMs] of steps) {
+    if (!isAlive(pid)) return true;
+    try {
+      process.kill(pid, signal);
+    } catch {
+      return !isAlive(pid);
+    }
+    const deadline = Date.now() + waitMs;
+    while (isAlive(pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  }
+  return !isAlive(pid);
+}
