@@ -1,7 +1,8 @@
-import { execFile } from 'node:child_process';
-import { chmodSync, mkdtempSync, readFileSync, readlinkSync, rmSync, statSync } from 'node:fs';
+import { execFile, spawn } from 'node:child_process';
+import { chmodSync, mkdtempSync, readlinkSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import postgres from 'postgres';
 import { afterAll, expect, it } from 'vitest';
@@ -10,7 +11,7 @@ import {
   readPostmasterPid,
   startEmbeddedPostgres,
 } from '../src/stack/embedded-postgres.ts';
-import { isAlive } from '../src/stack/processes.ts';
+import { isAlive, processStat } from '../src/stack/processes.ts';
 import { freePort } from './helpers/cli.ts';
 import { waitFor } from './helpers/worker-process.ts';
 
@@ -22,6 +23,7 @@ import { waitFor } from './helpers/worker-process.ts';
  * flight have committed (the embedded-postgres patch in patches/).
  */
 
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'ptpass-embedded-'));
 // As root the server runs as the `postgres` user, which must be able to enter the directory.
 chmodSync(dir, 0o755);
@@ -34,9 +36,7 @@ afterAll(async () => {
 });
 
 const postmaster = () => readPostmasterPid(dataDir)!;
-/** Field 5 of /proc/<pid>/stat, after the parenthesised name: the process group. */
-const processGroup = (pid: number) =>
-  Number(readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')[2]);
+const processGroup = (pid: number) => processStat(pid)?.pgrp;
 
 async function count(url: string): Promise<number> {
   const sql = postgres(url, { max: 1, onnotice: () => {} });
@@ -142,10 +142,26 @@ it('stop() ends a running server and returns once it is gone', async () => {
 it('a server left running on the files by an earlier start that was killed is stopped first, then the new one starts', async () => {
   const files = join(dir, 'pg3');
   const port = await freePort();
-  // The earlier `npm start`, killed without stopping its server (its watcher gone with it).
-  const killed = new AbortController();
-  killed.abort();
-  await startEmbeddedPostgres({ dataDir: files, port, stopSignal: killed.signal });
+  // The earlier `npm start`, killed with SIGKILL: its server, in a process group of its own, runs on.
+  const earlier = spawn(
+    process.execPath,
+    ['--import', 'tsx', 'test/helpers/hold-embedded-postgres.ts', files, String(port)],
+    {
+      cwd: ROOT,
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
+  let said = '';
+  earlier.stdout?.on('data', (d: Buffer) => {
+    said += d.toString();
+  });
+  await waitFor(
+    async () =>
+      said.includes('ready') || (earlier.exitCode !== null && Promise.reject(new Error('holder exited'))),
+    'the earlier start',
+  );
+  earlier.kill('SIGKILL');
+  await new Promise((resolve) => earlier.once('exit', resolve));
   const left = readPostmasterPid(files)!;
   expect(isAlive(left)).toBe(true);
 

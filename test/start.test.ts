@@ -23,8 +23,12 @@ let child: ChildProcess | undefined;
 
 afterAll(() => {
   // The stack still running, if any: the first leads a process group (its dev server in it), the second
-  // is a plain child.
-  for (const target of [-(child?.pid ?? 0), child?.pid ?? 0]) {
+  // is a plain child; its embedded PostgreSQL leads a group of its own.
+  for (const target of [
+    -(child?.pid ?? 0),
+    child?.pid ?? 0,
+    readPostmasterPid(join(dataDir, 'postgres')) ?? 0,
+  ]) {
     try {
       if (target) process.kill(target, 'SIGKILL');
     } catch {
@@ -120,6 +124,13 @@ it('npm start brings up dev server, Web UI, embedded database and worker; other 
   expect(metrics).toMatch(/temporal_\w+/);
 
   await realPostgresChecks(`postgres://postgres@127.0.0.1:${ports.db}/ptpass`, `127.0.0.1:${ports.temporal}`);
+
+  // A second npm start on the same data directory is refused at once: its servers are not leftovers.
+  const second = await ptpass(['start'], { ...env, ADMIN_PORT: '0' });
+  expect(second.code).toBe(1);
+  expect(second.stderr.trim()).toBe(
+    `ptpass start: another npm start (pid ${child.pid}) runs on ${dataDir}; stop it first, or set PTPASS_DATA_DIR to another directory`,
+  );
 
   // Ctrl-C in a terminal: SIGINT to the whole process group, the Temporal dev server included (the embedded
   // PostgreSQL leads a group of its own and is stopped by npm start, after the worker).

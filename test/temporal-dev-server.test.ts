@@ -4,7 +4,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, expect, inject, it } from 'vitest';
-import { isAlive } from '../src/stack/processes.ts';
+import { findProcesses, isAlive } from '../src/stack/processes.ts';
 import { DevServerError, startDevServer } from '../src/stack/temporal-dev-server.ts';
 import { freePort } from './helpers/cli.ts';
 import { waitFor } from './helpers/worker-process.ts';
@@ -81,6 +81,36 @@ it('a dev server left on the state file by a killed npm start is stopped first, 
     expect(isAlive(left.pid!)).toBe(false);
     expect(server.address).toBe(`127.0.0.1:${port}`);
     expect((await fetch(`http://127.0.0.1:${uiPort}/`)).status).toBe(200);
+  } finally {
+    await server.stop();
+  }
+});
+
+it('once the stack is stopping, a dev server that goes away is not started again', async () => {
+  const port = await freePort();
+  const stopping = new AbortController();
+  const events: string[] = [];
+  const server = await startDevServer({
+    cli,
+    ip: '127.0.0.1',
+    port,
+    uiPort: await freePort(),
+    dbFilename: join(dir, 'stopping.db'),
+    namespace: 'default',
+    onEvent: (message) => events.push(message),
+    watchEveryMs: 100,
+    stopSignal: stopping.signal,
+  });
+  try {
+    // Ctrl-C: the stack's stop signal, and the SIGINT that reaches the dev server in the same process group.
+    stopping.abort();
+    const [pid] = findProcesses((argv) => argv.includes('start-dev') && argv.includes(String(port)));
+    expect(pid).toBeDefined();
+    process.kill(pid!, 'SIGINT');
+    await waitFor(async () => !isAlive(pid!), 'the dev server to stop');
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(events).toEqual([]);
+    expect(findProcesses((argv) => argv.includes('start-dev') && argv.includes(String(port)))).toEqual([]);
   } finally {
     await server.stop();
   }

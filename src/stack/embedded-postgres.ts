@@ -2,7 +2,7 @@ import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { resolve } from 'node:path';
 import postgres from 'postgres';
-import { commandLine, isAlive, stopProcess } from './processes.ts';
+import { commandLine, isAlive, stopProcess, workingDirectory } from './processes.ts';
 import { superviseServer } from './supervisor.ts';
 
 /**
@@ -146,7 +146,7 @@ export async function startEmbeddedPostgres(options: {
     const [row] = await admin`SELECT count(*)::int AS n FROM pg_database WHERE datname = ${database}`;
     if (!row?.n) await admin.unsafe(`CREATE DATABASE "${database}"`);
   } catch (err) {
-    await server.stop();
+    await stopPostmaster(postmasterPid);
     process.removeListener('exit', stopOnExit);
     throw failure(`could not create database ${database}`, err);
   } finally {
@@ -156,7 +156,7 @@ export async function startEmbeddedPostgres(options: {
   /** A live postmaster other than the one watched owns the directory: someone started it (`pg_ctl restart`). */
   const startedFromOutside = () => {
     const pid = readPostmasterPid(dataDir);
-    return pid && pid !== postmasterPid && isAlive(pid) ? pid : undefined;
+    return pid && pid !== postmasterPid && runsOn(pid, dataDir) ? pid : undefined;
   };
   const adopt = (pid: number) => {
     postmasterPid = pid;
@@ -179,9 +179,8 @@ export async function startEmbeddedPostgres(options: {
         // Refused because an outside start won the race: that server is the one to watch.
         const raced = startedFromOutside();
         if (raced) return adopt(raced);
-        const fatal = lines
-          .slice(-Math.min(logged - before, lines.length))
-          .findLast((line) => /FATAL|PANIC|ERROR/.test(line));
+        const fresh = logged > before ? lines.slice(-Math.min(logged - before, lines.length)) : [];
+        const fatal = fresh.findLast((line) => /FATAL|PANIC|ERROR/.test(line));
         throw new Error(fatal ?? 'the server exited while starting');
       }
       postmasterPid = readPostmasterPid(dataDir) ?? postmasterPid;
@@ -219,10 +218,15 @@ export function readPostmasterPid(dataDir: string): number | undefined {
   }
 }
 
-/** Whether `pid` is a PostgreSQL server on `dataDir` (its command line names the directory; Linux only). */
+/**
+ * Whether `pid` is a PostgreSQL server on `dataDir` (Linux only): a `postgres` program whose command line
+ * names the directory, or whose working directory it is (a postmaster moves into its data directory, so
+ * this holds for one `pg_ctl` started with a relative path too).
+ */
 function runsOn(pid: number, dataDir: string): boolean {
   const argv = commandLine(pid);
-  return !!argv && /postgres$/.test(argv[0] ?? '') && argv.includes(dataDir);
+  if (!argv || !/postgres$/.test(argv[0] ?? '')) return false;
+  return argv.includes(dataDir) || workingDirectory(pid) === dataDir;
 }
 
 /**

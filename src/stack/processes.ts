@@ -1,4 +1,4 @@
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 
 /**
  * The processes `npm start` runs beside itself (the embedded PostgreSQL, the Temporal dev server), seen from
@@ -15,12 +15,28 @@ export function isAlive(pid: number): boolean {
     // EPERM: it runs, as another user.
     if ((err as NodeJS.ErrnoException).code !== 'EPERM') return false;
   }
+  if (!existsSync('/proc')) return true;
+  return processStat(pid)?.state !== 'Z';
+}
+
+/** A process's state (`Z`: a zombie), parent and process group, from /proc/<pid>/stat; undefined when gone. */
+export function processStat(pid: number): { state: string; ppid: number; pgrp: number } | undefined {
   try {
-    // Field 3 of /proc/<pid>/stat, after the parenthesised name, is the state; Z is a zombie.
-    return !/\) Z /.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // After the parenthesised name, which may itself hold spaces and parentheses.
+    const [state, ppid, pgrp] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return { state: state ?? '', ppid: Number(ppid), pgrp: Number(pgrp) };
   } catch {
-    // No /proc (not Linux), or it went in between.
-    return existsSync(`/proc/${pid}`) || !existsSync('/proc');
+    return undefined;
+  }
+}
+
+/** A running process's working directory; undefined when it is gone or unknown. */
+export function workingDirectory(pid: number): string | undefined {
+  try {
+    return readlinkSync(`/proc/${pid}/cwd`);
+  } catch {
+    return undefined;
   }
 }
 

@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { startAdminServer } from '../admin/server.ts';
@@ -8,6 +8,7 @@ import { createLogger } from '../logger.ts';
 import { prepareRuntime, runWorker, stopOnSignals } from '../worker/run-worker.ts';
 import { seedDemoStudio } from './demo-seed.ts';
 import { type EmbeddedPostgres, startEmbeddedPostgres } from './embedded-postgres.ts';
+import { commandLine, isAlive } from './processes.ts';
 import { ensureTemporalCli } from './temporal-cli.ts';
 import { startDevServer } from './temporal-dev-server.ts';
 
@@ -20,9 +21,11 @@ export async function startStack(
   config: Config,
   options: { demo: boolean; out: (line: string) => void },
 ): Promise<void> {
-  const logger = createLogger(config.logLevel, { service: 'ptpass' });
   const dataDir = resolve(config.dataDir);
-  const closers: Array<() => Promise<void>> = [];
+  mkdirSync(dataDir, { recursive: true });
+  // Before anything starts: another npm start on this directory is refused with nothing done.
+  const closers: Array<() => Promise<void>> = [claimDataDir(dataDir)];
+  const logger = createLogger(config.logLevel, { service: 'ptpass' });
   const stopSignal = stopOnSignals(logger, (signal) =>
     options.out(`\n${signal}: stopping — letting the chunks in flight commit...`),
   );
@@ -34,7 +37,6 @@ export async function startStack(
     let temporalNote = `${address} (external)`;
     if (!config.temporalAddress) {
       const cli = await ensureTemporalCli({ explicit: config.temporalCli, log: options.out });
-      mkdirSync(dataDir, { recursive: true });
       const dbFilename = join(dataDir, 'temporal.db');
       const server = await startDevServer({
         cli,
@@ -130,4 +132,41 @@ export async function startStack(
       await close().catch((err: unknown) => logger.warn('shutdown step failed', { error: err }));
     }
   }
+}
+
+export class DataDirInUseError extends Error {
+  override name = 'DataDirInUseError';
+}
+
+/**
+ * One `npm start` per data directory: its pid in `<dataDir>/npm-start.pid`. Another `npm start` still
+ * running there is refused, so that its dev server and database are never taken for the leftovers of a
+ * killed one (which the servers' start-up stops); the file of one that is gone is taken over. Returns the
+ * release, which removes the file.
+ */
+function claimDataDir(dataDir: string): () => Promise<void> {
+  const file = join(dataDir, 'npm-start.pid');
+  let other: number | undefined;
+  try {
+    other = Number(readFileSync(file, 'utf8').trim()) || undefined;
+  } catch {
+    // No file: nobody runs here.
+  }
+  if (other && other !== process.pid && isAlive(other)) {
+    const argv = commandLine(other);
+    // Without /proc the command line is unknown: a live pid is taken to be an npm start.
+    const ours = !argv || (argv.includes('start') && argv.some((a) => /client\.[jt]s$|ptpass$/.test(a)));
+    if (ours)
+      throw new DataDirInUseError(
+        `another npm start (pid ${other}) runs on ${dataDir}; stop it first, or set PTPASS_DATA_DIR to another directory${argv ? '' : ` (if pid ${other} is not one, delete ${file})`}`,
+      );
+  }
+  writeFileSync(file, `${process.pid}\n`);
+  return async () => {
+    try {
+      if (readFileSync(file, 'utf8').trim() === String(process.pid)) rmSync(file);
+    } catch {
+      // Gone already.
+    }
+  };
 }

@@ -1,12 +1,13 @@
 /**
  * Watches a server the stack started and brings it back when it goes away, as a service manager would: it
- * checks `isUp` every `everyMs` (1 s); after `misses` failed checks in a row (1) it says what went away,
- * waits `graceMs` (0), and calls `bringBack` until that succeeds, waiting 2 s, 4 s, ... up to 30 s between
- * failed attempts, one line each. Once the stack stops (`stopSignal`, or `stop()`) it starts nothing more:
- * a terminal's Ctrl-C also reaches the servers in the stack's process group, and those are not to come back.
+ * checks `isUp` every `everyMs` (1 s), one check at a time; after `misses` failed checks in a row (1) it says
+ * what went away, waits `graceMs` (0), and calls `bringBack` until that succeeds, waiting 2 s, 4 s, ... up to
+ * 30 s between failed attempts, one line each. Once the stack stops (`stopSignal`, even one aborted before
+ * the watch began, or `stop()`) it starts nothing more: a terminal's Ctrl-C also reaches the servers in the
+ * stack's process group, and those are not to come back.
  */
 export interface Supervisor {
-  /** Stops watching; resolves once an attempt to bring the server back, if any, has ended. */
+  /** Stops watching; waits (at most 15 s) for an attempt to bring the server back that is under way. */
   stop(): Promise<void>;
 }
 
@@ -22,21 +23,38 @@ export function superviseServer(options: {
   stopSignal?: AbortSignal;
   everyMs?: number;
 }): Supervisor {
-  let stopping = false;
+  const stopped = new AbortController();
   let bringing: Promise<void> | undefined;
+  let checking = false;
   let missed = 0;
-  const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
+  /** Waits `ms`, or less when the watch stops. */
+  const pause = (ms: number) =>
+    new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      stopped.signal.addEventListener(
+        'abort',
+        () => {
+          clearTimeout(timer);
+          resolve();
+        },
+        { once: true },
+      );
+    });
 
   const bringBackUntilUp = async () => {
     options.notify(options.wentAway());
     if (options.graceMs) await pause(options.graceMs);
-    for (let attempt = 1, wait = 2000; !stopping; attempt++, wait = Math.min(wait * 2, 30_000)) {
+    for (
+      let attempt = 1, wait = 2000;
+      !stopped.signal.aborted;
+      attempt++, wait = Math.min(wait * 2, 30_000)
+    ) {
       try {
         const back = await options.bringBack();
         options.notify(back);
         return;
       } catch (err) {
-        if (stopping) return;
+        if (stopped.signal.aborted) return;
         const why = err instanceof Error ? err.message.split('\n')[0] : String(err);
         options.notify(
           `could not bring it back (attempt ${attempt}: ${why}); trying again in ${wait / 1000} s`,
@@ -47,9 +65,20 @@ export function superviseServer(options: {
   };
 
   const check = async () => {
-    if (stopping || bringing !== undefined) return;
-    missed = (await options.isUp()) ? 0 : missed + 1;
-    if (missed < (options.misses ?? 1) || stopping || bringing !== undefined) return;
+    if (checking || stopped.signal.aborted || bringing !== undefined) return;
+    checking = true;
+    let up: boolean;
+    try {
+      up = await options.isUp();
+    } catch {
+      up = false;
+    } finally {
+      checking = false;
+    }
+    // What the check found counts only if nothing changed while it ran.
+    if (stopped.signal.aborted || bringing !== undefined) return;
+    missed = up ? 0 : missed + 1;
+    if (missed < (options.misses ?? 1)) return;
     missed = 0;
     bringing = bringBackUntilUp().finally(() => {
       bringing = undefined;
@@ -58,10 +87,12 @@ export function superviseServer(options: {
   const timer = setInterval(() => void check(), options.everyMs ?? 1000);
   timer.unref();
   const stop = async () => {
-    stopping = true;
+    stopped.abort();
     clearInterval(timer);
-    await bringing;
+    if (bringing !== undefined)
+      await Promise.race([bringing, new Promise((r) => setTimeout(r, 15_000).unref())]);
   };
-  options.stopSignal?.addEventListener('abort', () => void stop(), { once: true });
+  if (options.stopSignal?.aborted) void stop();
+  else options.stopSignal?.addEventListener('abort', () => void stop(), { once: true });
   return { stop };
 }

@@ -37,17 +37,7 @@ export async function startDevServer(options: {
   stopSignal?: AbortSignal;
 }): Promise<DevServer> {
   // A dev server left on this state file by an earlier npm start that was killed (SIGKILL): stopped first.
-  for (const pid of findProcesses(
-    (argv) => argv.includes('start-dev') && argv[argv.indexOf('--db-filename') + 1] === options.dbFilename,
-  )) {
-    options.onEvent?.(
-      `Temporal dev server: one left running on ${options.dbFilename} by an earlier start (pid ${pid}); stopping it first`,
-    );
-    await stopProcess(pid, [
-      ['SIGTERM', 10_000],
-      ['SIGKILL', 5_000],
-    ]);
-  }
+  await stopLeftovers(options.dbFilename, options.onEvent);
   // Anything else on the ports: say so now (the dev server would only log it, and its start time out).
   for (const [name, port] of [
     ['TEMPORAL_PORT', options.port],
@@ -90,6 +80,8 @@ export async function startDevServer(options: {
       // The dead server's handle: nothing left to stop but its bookkeeping.
       if (live) await env.teardown().catch(() => {});
       live = false;
+      // One an earlier attempt started but could not connect to holds the port: stopped first.
+      await stopLeftovers(options.dbFilename);
       env = await create(port);
       live = true;
       return `started again on ${address}; workers reconnect`;
@@ -106,6 +98,29 @@ export async function startDevServer(options: {
       if (live) await env.teardown();
     },
   };
+}
+
+/**
+ * Stops dev servers running on `dbFilename` (this data directory's: only one `npm start` runs on a data
+ * directory, so any found is a leftover of one that was killed, or of a start that failed half-way).
+ */
+async function stopLeftovers(dbFilename: string, onEvent?: (message: string) => void): Promise<void> {
+  const found = findProcesses(
+    (argv) => argv.includes('start-dev') && argv[argv.indexOf('--db-filename') + 1] === dbFilename,
+  );
+  for (const pid of found) {
+    onEvent?.(
+      `Temporal dev server: one left running on ${dbFilename} by an earlier start (pid ${pid}); stopping it first`,
+    );
+    const stopped = await stopProcess(pid, [
+      ['SIGTERM', 10_000],
+      ['SIGKILL', 5_000],
+    ]);
+    if (!stopped)
+      throw new DevServerError(
+        `the dev server left on ${dbFilename} (pid ${pid}) did not stop; stop it by hand`,
+      );
+  }
 }
 
 /** Whether something accepts TCP connections on host:port (within a second). */

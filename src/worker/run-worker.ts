@@ -145,10 +145,11 @@ export async function runWorker(options: RunWorkerOptions): Promise<void> {
   }
 }
 
-/** Aborts the returned signal on SIGTERM/SIGINT (once), logging it. */
+/** Aborts the returned signal on SIGTERM, SIGINT or SIGHUP (once), logging it. */
 export function stopOnSignals(logger: Logger, onStop?: (signal: string) => void): AbortSignal {
   const controller = new AbortController();
-  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+  // SIGHUP: the terminal it runs in was closed.
+  for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) {
     process.on(signal, () => {
       if (controller.signal.aborted) return;
       logger.info('stop requested; letting the chunks in flight commit', { signal });
