@@ -24,14 +24,25 @@ export async function ptpass(args: string[], env: NodeJS.ProcessEnv): Promise<Cl
   return { code, stdout, stderr, json: <T>() => JSON.parse(stdout) as T };
 }
 
+/** Ports `freePort` gave out in this process. */
+const handedOut = new Set<number>();
+
 export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
+  for (;;) {
+    const port = await new Promise<number>((resolve, reject) => {
+      const server = createServer();
+      server.once('error', reject);
+      server.listen(0, '127.0.0.1', () => {
+        const address = server.address();
+        const found = typeof address === 'object' && address ? address.port : 0;
+        server.close(() => resolve(found));
+      });
     });
-  });
+    // A port is free again once its probe closes, so the system may offer it twice: a test asking for
+    // several ports (Temporal, its UI, the admin web) gets different ones.
+    if (!handedOut.has(port)) {
+      handedOut.add(port);
+      return port;
+    }
+  }
 }
