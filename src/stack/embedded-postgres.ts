@@ -111,7 +111,7 @@ export async function startEmbeddedPostgres(options: {
       );
     }
   }
-  // A server left on these files by an earlier npm start that was killed (SIGKILL, or its terminal closed):
+  // A server left on these files by an earlier npm start that was killed (SIGKILL, a crash of node):
   // stopped first, so this one can start (PostgreSQL refuses a second server on one directory).
   const leftover = readPostmasterPid(dataDir);
   if (leftover && runsOn(leftover, dataDir)) {
