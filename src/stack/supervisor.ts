@@ -1,3 +1,5 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+
 /**
  * Watches a server the stack started and brings it back when it goes away, as a service manager would: it
  * checks `isUp` every `everyMs` (1 s), one check at a time; after `misses` failed checks in a row (1) it says
@@ -27,19 +29,8 @@ export function superviseServer(options: {
   let bringing: Promise<void> | undefined;
   let checking = false;
   let missed = 0;
-  /** Waits `ms`, or less when the watch stops. */
-  const pause = (ms: number) =>
-    new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, ms);
-      stopped.signal.addEventListener(
-        'abort',
-        () => {
-          clearTimeout(timer);
-          resolve();
-        },
-        { once: true },
-      );
-    });
+  /** Waits `ms`, or less when the watch stops (the timer's own abort listener goes with it). */
+  const pause = (ms: number) => sleep(ms, undefined, { signal: stopped.signal }).catch(() => {});
 
   const bringBackUntilUp = async () => {
     options.notify(options.wentAway());
