@@ -6,7 +6,7 @@ import pretty from 'pino-pretty';
  * stderr is a terminal (pino-pretty, in-process: no worker thread). Fields are IDs, times and counts —
  * never names, phone numbers or message text; a field that slips through under a personal or secret name
  * is redacted, and a password inside a connection URL is masked wherever a string field holds one.
- * Errors under `error` or `err` keep their type, message, stack and `cause` chain.
+ * Errors under `error` or `err` keep their type, message, stack and `cause` chain, less a failed query's values.
  */
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
@@ -67,7 +67,7 @@ export function createLogger(
         level: (label) => ({ level: label }),
         log: (fields) => Object.fromEntries(Object.entries(fields).map(([k, v]) => [k, maskUrls(v)])),
       },
-      serializers: { err: pino.stdSerializers.errWithCause, error: serializeError },
+      serializers: { err: serializeError, error: serializeError },
       redact: { paths: REDACT_PATHS, censor: '[redacted]' },
       hooks: {
         logMethod(args, method) {
@@ -80,9 +80,37 @@ export function createLogger(
   return wrap(Object.keys(base).length ? root.child(base) : root);
 }
 
-/** An `error` field: pino's error serializer (type, message, stack, cause chain) for errors, as-is otherwise. */
+/**
+ * An `error` or `err` field: pino's error serializer (type, message, stack, cause chain) for errors, as-is
+ * otherwise. A failed query's values never reach the line: its message's `params:` line (Drizzle lists the
+ * statement's parameters there: names, phone numbers), PostgreSQL's `detail` (`Key (phone)=(...)`,
+ * `Failing row contains (...)`) and the quoted value in a data exception's message are redacted, in the
+ * error and every cause.
+ */
 function serializeError(value: unknown): unknown {
-  return value instanceof Error ? pino.stdSerializers.errWithCause(value) : value;
+  return value instanceof Error ? withoutQueryValues(pino.stdSerializers.errWithCause(value)) : value;
+}
+
+const QUERY_VALUE_KEYS = new Set(['params', 'parameters', 'detail']);
+
+function withoutQueryValues(value: unknown, depth = 0, quotesValues = false): unknown {
+  if (typeof value === 'string') {
+    const text = value.replace(/^params: .*$/gm, 'params: [redacted]');
+    return quotesValues ? text.replace(/"[^"\n]*"/g, '"[redacted]"') : text;
+  }
+  if (!value || typeof value !== 'object' || depth > 10) return value;
+  if (Array.isArray(value)) return value.map((item) => withoutQueryValues(item, depth + 1));
+  // PostgreSQL's data exceptions (class 22) quote the value they refused: `invalid input syntax for type
+  // integer: "010-..."`.
+  const dataException = 'code' in value && typeof value.code === 'string' && value.code.startsWith('22');
+  return Object.fromEntries(
+    Object.entries(value).map(([key, item]) => [
+      key,
+      QUERY_VALUE_KEYS.has(key)
+        ? '[redacted]'
+        : withoutQueryValues(item, depth + 1, dataException && (key === 'message' || key === 'stack')),
+    ]),
+  );
 }
 
 function wrap(p: pino.Logger): Logger {

@@ -11,7 +11,15 @@ import { bookings, bulkPasses, jobRuns } from '../src/db/schema.ts';
 import { seedDemoStudio } from '../src/stack/demo-seed.ts';
 import { addDays, businessDayOf } from '../src/time.ts';
 import { ADMIN_PASSWORD, ADMIN_USER, type AdminStack, startAdminStack } from './helpers/admin.ts';
-import { seedBooking, seedGroup, seedPackage, seedPass, seedUser, uniqueAsOf } from './helpers/seed.ts';
+import {
+  seedBooking,
+  seedBulkPass,
+  seedGroup,
+  seedPackage,
+  seedPass,
+  seedUser,
+  uniqueAsOf,
+} from './helpers/seed.ts';
 import { seedStatsPass, seoul } from './helpers/statistics.ts';
 
 /** The admin web in a real browser: Debian's Chromium driven by playwright-core. */
@@ -243,7 +251,7 @@ describe.skipIf(!hasChromium)('admin web in Chromium', () => {
     await page.waitForLoadState();
     // The message of `ptpass grant` for the same options; the form keeps what was entered.
     expect(await page.getByRole('alert').textContent()).toBe(
-      `--end ${seoul('2031-04-01 10:00').toISOString()} is not after the start ${seoul('2031-05-01 10:00').toISOString()}`,
+      '--end 2031-04-01 10:00:00 (Asia/Seoul) is not after the start 2031-05-01 10:00:00 (Asia/Seoul)',
     );
     expect(await page.locator('input[name="count"]').inputValue()).toBe('5');
     expect(await page.locator('select[name="group"]').inputValue()).toBe(String(group));
@@ -414,6 +422,90 @@ describe.skipIf(!hasChromium)('admin web in Chromium', () => {
     expect(
       await chart.locator('g.day').evaluateAll((gs) => gs.map((g) => g.getAttribute('data-day'))),
     ).toEqual(days.slice(7, 10));
+  });
+
+  it('long unbroken text (a 200-character URL as a note, a reason, a name) wraps: no page scrolls sideways at 1280 px', async () => {
+    const db = stack.database.db;
+    const url = (what: string) => `https://example.com/${what}/${'x'.repeat(200)}`.slice(0, 200);
+    /** The page fits the window: nothing scrolls sideways and the header bar spans the whole page. */
+    const fitsTheWindow = async (what: string) => {
+      const sizes = await page.locator('html').evaluate((root) => ({
+        scrollWidth: root.scrollWidth,
+        clientWidth: root.clientWidth,
+        header: root.querySelector('header')!.getBoundingClientRect().width,
+      }));
+      expect(sizes.scrollWidth, what).toBeLessThanOrEqual(sizes.clientWidth);
+      expect(sizes.header, what).toBe(sizes.clientWidth);
+    };
+    /** Short words in the same table (a status) stay whole, on one line. */
+    const oneLine = async (selector: string) => {
+      const lines = await page
+        .locator(selector)
+        .evaluateAll((els) => els.map((e) => e.getClientRects().length));
+      expect(lines.length, selector).toBeGreaterThan(0);
+      expect(
+        lines.every((n) => n === 1),
+        selector,
+      ).toBe(true);
+    };
+
+    // A schedule paused with a 200-character note (the form's limit), through its own form.
+    await loggedIn('/schedules');
+    const row = page.locator('tr[data-schedule="statistics"]');
+    await row.getByRole('textbox').fill(url('note'));
+    await row.getByRole('button', { name: 'Pause' }).click();
+    await page.waitForURL(/done=paused/);
+    try {
+      expect(await row.textContent()).toContain(url('note'));
+      await page.screenshot({ path: `${RESULTS}admin-schedules-long-note.png`, fullPage: true });
+      await fitsTheWindow('schedules');
+      const runNow = await row.getByRole('button', { name: 'Run now' }).boundingBox();
+      const resume = await row.getByRole('button', { name: 'Resume' }).boundingBox();
+      for (const box of [runNow!, resume!]) expect(box.x + box.width).toBeLessThanOrEqual(1280);
+      await oneLine('tr[data-schedule] [data-state]');
+    } finally {
+      await stack.client.schedule.getHandle('statistics').unpause();
+    }
+
+    // A hold whose reason is a URL, entered through the form.
+    const member = await seedUser(db, `Member${'M'.repeat(190)}`);
+    const pkg = await seedPackage(db, 10, 30);
+    const pass = await seedPass(db, {
+      userId: member,
+      packageId: pkg,
+      status: 'PROGRESSED',
+      startedAt: new Date(Date.now() - 24 * hour),
+      endedAt: new Date(Date.now() + 60 * 24 * hour),
+    });
+    const today = businessDayOf(new Date(), 'Asia/Seoul');
+    await loggedIn('/holds');
+    await page.locator('input[name="pass"]').fill(String(pass));
+    await page.locator('input[name="from"]').fill(addDays(today, 20));
+    await page.locator('input[name="to"]').fill(addDays(today, 21));
+    await page.locator('input[name="reason"]').fill(url('reason'));
+    await page.getByRole('button', { name: 'Put on hold' }).click();
+    await page.waitForURL(/done=added/);
+    expect(await page.locator('tr[data-hold]').first().textContent()).toContain(url('reason'));
+    await fitsTheWindow('holds');
+    await page.screenshot({ path: `${RESULTS}admin-holds-long-reason.png`, fullPage: true });
+
+    // A member and a group whose names have no spaces: the member search and the bulk pass form.
+    const longGroup = await seedGroup(db, [member], `Group${'G'.repeat(195)}`);
+    await seedBulkPass(db, {
+      packageId: pkg,
+      groupId: longGroup,
+      startedAt: new Date(Date.UTC(2031, 0, 1)),
+      status: 'COMPLETED',
+    });
+    await loggedIn(`/members?q=${member}`);
+    await fitsTheWindow('members');
+    await loggedIn(`/members/${member}`);
+    expect(await page.locator('h1').textContent()).toBe(`Member${'M'.repeat(190)}`);
+    await fitsTheWindow('member');
+    await loggedIn('/bulk-passes');
+    await fitsTheWindow('bulk passes');
+    await oneLine('tr[data-bulk-pass] [data-status]');
+    await page.screenshot({ path: `${RESULTS}admin-bulk-passes-long-names.png`, fullPage: true });
   });
 });
 

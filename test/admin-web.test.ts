@@ -478,6 +478,9 @@ describe('admin web: dashboard', () => {
       ['days=93', 'days must be a whole number from 1 to 92'],
       ['days=-1', 'days must be a whole number from 1 to 92'],
       ['days=1.5', 'days must be a whole number from 1 to 92'],
+      // A date picker offers 9999-12-31: a refusal with the form, not a 500 from the day arithmetic.
+      ['end=9999-12-31&days=3', 'the last day must be from 2000-01-01 to 2100-12-31'],
+      ['end=1999-12-31', 'the last day must be from 2000-01-01 to 2100-12-31'],
     ]) {
       const response = await browser.get(`/dashboard?${query}`);
       expect(response.status, query).toBe(400);
@@ -490,6 +493,18 @@ describe('admin web: dashboard', () => {
     const today = businessDayOf(new Date(), 'Asia/Seoul');
     expect(page).toContain(`${addDays(today, -13)} to ${today}`);
     expect(page.match(/<tr data-day="\d{4}-\d{2}-\d{2}"/g)).toHaveLength(14);
+    // The first and last accepted days, with the longest range.
+    for (const [end, from] of [
+      ['2100-12-31', '2100-10-01'],
+      ['2000-01-01', '1999-10-02'],
+    ]) {
+      const edge = await browser.get(`/dashboard?end=${end}&days=92`);
+      expect(edge.status, end).toBe(200);
+      expect(await edge.text(), end).toContain(`${from} to ${end}`);
+    }
+    expect(await (await browser.get('/dashboard')).text()).toContain(
+      'type="date" name="end" value="' + today + '" min="2000-01-01" max="2100-12-31"',
+    );
   });
 });
 
@@ -650,6 +665,52 @@ describe('admin web: bulk passes', () => {
     expect((await waiting.describe()).status.name).toBe('RUNNING');
     await waiting.terminate('test over');
   });
+  it('the group choices count each group’s ACTIVE members and all its members', async () => {
+    const db = stack.database.db;
+    const active = [];
+    for (let i = 0; i < 5; i++) active.push(await seedUser(db, `Yoga ${i}`));
+    const inactive = [];
+    for (let i = 0; i < 3; i++) inactive.push(await seedUser(db, `Lapsed yoga ${i}`, 'INACTIVE'));
+    const yoga = await seedGroup(db, [...active, ...inactive], 'Evening Yoga');
+    const pilates = await seedGroup(db, [active[0]!, active[1]!, inactive[0]!], 'Morning Pilates');
+    const empty = await seedGroup(db, [], 'Nobody yet');
+    const browser = new AdminBrowser(base);
+    await browser.login();
+    const page = await (await browser.get('/bulk-passes')).text();
+    const groups = /<select name="group"[\s\S]*?<\/select>/.exec(page)![0];
+    const option = (id: number) =>
+      unescapeHtml(new RegExp(`<option value="${id}">([^<]*)</option>`).exec(groups)![1]!);
+    expect(option(yoga)).toBe(`Evening Yoga (${yoga}: 5 active of 8)`);
+    expect(option(pilates)).toBe(`Morning Pilates (${pilates}: 2 active of 3)`);
+    expect(option(empty)).toBe(`Nobody yet (${empty}: 0 active of 0)`);
+  });
+
+  it('refuses a time outside 2000-01-01 to 2100-12-31, keeping the form and writing nothing', async () => {
+    const db = stack.database.db;
+    const pkg = await seedPackage(db, 10, 30);
+    const group = await seedGroup(db, [await seedUser(db, 'Far A')], 'Far future');
+    const browser = new AdminBrowser(base);
+    await browser.login();
+    const csrf = await browser.csrfFrom('/bulk-passes');
+    const before = await domainRowCounts();
+    for (const [field, text] of [
+      ['start', '9999-12-31T23:59'],
+      ['end', '2101-01-01T00:00'],
+      ['at', '1999-12-31T23:59'],
+    ] as const) {
+      const form = { package: String(pkg), group: String(group), start: '', end: '', count: '', at: '' };
+      form[field] = text;
+      const response = await browser.post('/bulk-passes', { csrf, ...form });
+      expect(response.status, field).toBe(400);
+      const page = await response.text();
+      expect(pageError(page), field).toBe(
+        `--${field} '${text}' must be a time from 2000-01-01 to 2100-12-31 (read in Asia/Seoul)`,
+      );
+      expect(page, field).toContain(`name="${field}" value="${text}"`);
+    }
+    expect(await domainRowCounts()).toEqual(before);
+  });
+
   it('warns on the page when the issue-bulk-passes schedule is paused', async () => {
     const browser = new AdminBrowser(base);
     await browser.login();
@@ -805,6 +866,55 @@ describe('admin web: holds, closures and skipped items', () => {
     const closurePageText = await (await browser.get(`/closures/${closureId}`)).text();
     expect(closurePageText).toContain(`data-booking="${booking}"`);
     expect(closurePageText).toContain(`href="/members/${member}"`);
+  });
+
+  it('refuses a held or closed day outside 2000-01-01 to 2100-12-31 and writes nothing', async () => {
+    const db = stack.database.db;
+    const member = await seedUser(db, 'Far Hold');
+    const pkg = await seedPackage(db, 10, 30);
+    const [pass] = await db
+      .insert(passes)
+      .values({
+        userId: member,
+        packageId: pkg,
+        status: 'PROGRESSED',
+        remainingCount: 5,
+        startedAt: new Date(Date.now() - 86_400_000),
+        endedAt: new Date(Date.now() + 20 * 86_400_000),
+      })
+      .returning();
+    const browser = new AdminBrowser(base);
+    await browser.login();
+    const csrf = await browser.csrfFrom('/holds');
+    const count = async () => {
+      const [row] = await db.execute<{ n: number }>(sql`
+        SELECT (SELECT count(*) FROM pass_holds) + (SELECT count(*) FROM studio_closures)::int AS n`);
+      return Number(row!.n);
+    };
+    const before = await count();
+    const hold = await browser.post('/holds', {
+      csrf,
+      pass: String(pass!.id),
+      from: '9999-12-30',
+      to: '9999-12-31',
+      reason: 'far',
+    });
+    expect(hold.status).toBe(400);
+    expect(pageError(await hold.text())).toBe(
+      '--from 9999-12-30 must be a day from 2000-01-01 to 2100-12-31',
+    );
+    for (const [from, to, message] of [
+      ['1999-12-30', '2000-01-02', '--from 1999-12-30 must be a day from 2000-01-01 to 2100-12-31'],
+      ['2100-12-30', '2101-01-02', '--to 2101-01-02 must be a day from 2000-01-01 to 2100-12-31'],
+    ]) {
+      const closure = await browser.post('/closures', { csrf, from: from!, to: to!, reason: 'far' });
+      expect(closure.status, from).toBe(400);
+      expect(pageError(await closure.text()), from).toBe(message);
+    }
+    expect(await count()).toBe(before);
+    expect(await (await browser.get('/holds')).text()).toContain(
+      'type="date" name="from" value="" min="2000-01-01" max="2100-12-31"',
+    );
   });
 
   it('a run page lists skipped items in number order, linked to the member, booking and pass they concern', async () => {

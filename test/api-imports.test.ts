@@ -113,3 +113,26 @@ it('refuses a file that cannot be imported, a read token and a missing token, wr
   expect((await api('/imports/999999/rejects')).status).toBe(404);
   expect(await counts()).toEqual(before);
 });
+
+it('refuses a body that is not text/csv with 415, naming the type, and writes nothing; text/csv with a charset is a CSV', async () => {
+  const before = await counts();
+  for (const type of ['application/json', 'application/octet-stream', 'text/plain', 'text/csvx', undefined]) {
+    const response = await api('/imports/members', {
+      method: 'POST',
+      body: new Blob([CSV]),
+      headers: type ? { 'Content-Type': type } : {},
+    });
+    expect(response.status, type).toBe(415);
+    expect(response.headers.get('content-type'), type).toContain('application/problem+json');
+    const problem = (await response.json()) as { status: number; detail: string };
+    expect(problem.status, type).toBe(415);
+    expect(problem.detail, type).toBe(
+      `send the file as Content-Type: text/csv (got ${type ? `'${type}'` : 'none'}); nothing was written`,
+    );
+  }
+  expect(await counts()).toEqual(before);
+  const withCharset = await upload('members', CSV, { 'Content-Type': 'text/csv; charset=utf-8' });
+  expect(withCharset.status).toBe(202);
+  const started = (await withCharset.json()) as { workflowId: string };
+  await stack.client.workflow.getHandle(started.workflowId).result();
+});

@@ -3,6 +3,7 @@ import { Ajv2020 } from 'ajv/dist/2020.js';
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApiToken, revokeApiToken } from '../src/db/queries/api-tokens.ts';
+import { JOB_NAMES } from '../src/jobs/index.ts';
 import { type AdminStack, startAdminStack } from './helpers/admin.ts';
 import { ptpass } from './helpers/cli.ts';
 import { seedPackage, seedPass, seedUser } from './helpers/seed.ts';
@@ -154,6 +155,11 @@ describe('API auth', () => {
 describe('API members and groups', () => {
   it('creates, reads, updates, lists and searches members, recording the token of every write', async () => {
     const created = await call('POST', '/members', { body: { name: 'Kim Minji', phone: '010-1234-5678' } });
+    // The phone rule of the CSV import: digits, spaces and ( ) - . with an optional leading +.
+    const dotted = await call('POST', '/members', {
+      body: { name: 'Dot Phone', phone: '+82 (10) 1234.5678' },
+    });
+    expect(dotted.status).toBe(201);
     expect(created.status).toBe(201);
     expect(created.body).toMatchObject({ name: 'Kim Minji', phone: '010-1234-5678', status: 'ACTIVE' });
     expect(created.body.createdAt).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\+09:00$/);
@@ -205,6 +211,14 @@ describe('API members and groups', () => {
     expect(bad.contentType).toBe('application/problem+json');
     const fields = bad.body.errors.map((e: { field: string }) => e.field);
     expect(fields).toEqual(expect.arrayContaining(['name', 'phone']));
+    // A NUL (PostgreSQL's text refuses it) or another control character is the field's problem, not a 500.
+    for (const name of ['Park\u0000Jiwoo', 'Park\tJiwoo']) {
+      const control = await call('POST', '/members', { body: { name, phone: '010-9999-8888' } });
+      expect(control.status).toBe(400);
+      expect(control.body.errors).toEqual([
+        { field: 'name', message: 'must not contain control characters' },
+      ]);
+    }
     const malformed = await call('POST', '/members', { body: '{"name": ' });
     expect(malformed.status).toBe(400);
     expect(malformed.contentType).toBe('application/problem+json');
@@ -326,6 +340,132 @@ describe('API packages and passes', () => {
       expect.objectContaining({ id: current.body.id, remaining: 3, reserved: 1, freeToBook: 2 }),
     ]);
     expect((await call('GET', '/members/{id}/passes', { params: { id: 999999 } })).status).toBe(404);
+  });
+
+  it('issues a pass whose start has come PROGRESSED and a later one READY, as `ptpass grant` does', async () => {
+    const db = stack.database.db;
+    const packageId = await seedPackage(db, 10, 30);
+    const member = await seedUser(db, 'Status Holder');
+    const issue = async (startedAt?: string) => {
+      const response = await call('POST', '/members/{id}/passes', {
+        params: { id: member },
+        body: { packageId, ...(startedAt ? { startedAt } : {}) },
+      });
+      expect(response.status, startedAt).toBe(201);
+      return response.body as { id: number; status: string };
+    };
+    const byDefault = await issue();
+    const started = await issue(new Date(Date.now() - DAY).toISOString());
+    const later = await issue(new Date(Date.now() + DAY).toISOString());
+    expect([byDefault.status, started.status, later.status]).toEqual(['PROGRESSED', 'PROGRESSED', 'READY']);
+    const rows = await db.execute<{ id: number; status: string }>(
+      sql`SELECT id::int, status FROM passes WHERE user_id = ${member} ORDER BY id`,
+    );
+    expect(rows).toEqual([
+      { id: byDefault.id, status: 'PROGRESSED' },
+      { id: started.id, status: 'PROGRESSED' },
+      { id: later.id, status: 'READY' },
+    ]);
+    // The grant of the same package to the same member now: its issued pass has the same status.
+    const grant = await ptpass(
+      ['grant', '--package', String(packageId), '--users', String(member), '--wait', '--json'],
+      stack.env,
+    );
+    expect(grant.code, grant.stderr).toBe(0);
+    const granted = await db.execute<{ status: string }>(
+      sql`SELECT status FROM passes WHERE user_id = ${member} AND bulk_pass_id IS NOT NULL`,
+    );
+    expect(granted).toEqual([{ status: byDefault.status }]);
+  });
+
+  it('refuses a time outside 2000-01-01 to 2100-12-31 on every route, naming the field, and writes nothing', async () => {
+    const db = stack.database.db;
+    const packageId = await seedPackage(db, 10, 30);
+    const member = await seedUser(db, 'Far Future');
+    const passId = await seedPass(db, {
+      userId: member,
+      packageId,
+      startedAt: new Date(Date.now() - DAY),
+      endedAt: new Date(Date.now() + 30 * DAY),
+    });
+    const outside = (text: string) =>
+      `'${text}' must be a time from 2000-01-01 to 2100-12-31 (business days in Asia/Seoul)`;
+    const before = await rowCounts();
+    const refusals: Array<[string, string, unknown, Record<string, string | number>, string, string]> = [
+      [
+        'POST',
+        '/members/{id}/passes',
+        { packageId, startedAt: '9999-12-31T23:59' },
+        { id: member },
+        'startedAt',
+        '9999-12-31T23:59',
+      ],
+      [
+        'POST',
+        '/members/{id}/passes',
+        { packageId, endedAt: '2101-01-01T00:00' },
+        { id: member },
+        'endedAt',
+        '2101-01-01T00:00',
+      ],
+      [
+        'POST',
+        '/members/{id}/passes',
+        { packageId, startedAt: '1999-12-31T23:59' },
+        { id: member },
+        'startedAt',
+        '1999-12-31T23:59',
+      ],
+      // The last second of 2100 in Seoul is 15:00 UTC that day; 15:00Z is 2101 there.
+      [
+        'POST',
+        '/members/{id}/passes',
+        { packageId, startedAt: '2100-12-31T15:00:00Z' },
+        { id: member },
+        'startedAt',
+        '2100-12-31T15:00:00Z',
+      ],
+      [
+        'POST',
+        '/bookings',
+        { memberId: member, passId, startedAt: '9999-12-31T10:00', endedAt: '9999-12-31T11:00' },
+        {},
+        'startedAt',
+        '9999-12-31T10:00',
+      ],
+      [
+        'POST',
+        '/bulk-passes',
+        { packageId, memberIds: [member], issueAt: '9999-01-01T00:00' },
+        {},
+        'issueAt',
+        '9999-01-01T00:00',
+      ],
+      [
+        'POST',
+        '/jobs/{job}/runs',
+        { asOf: '9999-12-31T23:59' },
+        { job: 'pass-lifecycle' },
+        'asOf',
+        '9999-12-31T23:59',
+      ],
+    ];
+    for (const [method, template, body, params, field, text] of refusals) {
+      const refused = await call(method, template, { params, body });
+      expect(refused.status, `${template} ${field}`).toBe(400);
+      expect(refused.body.errors, `${template} ${field}`).toContainEqual({ field, message: outside(text) });
+    }
+    expect(await rowCounts()).toEqual(before);
+    // The last day is in: a pass from its last minute gets the package's 30 days, in ISO-8601.
+    const last = await call('POST', '/members/{id}/passes', {
+      params: { id: member },
+      body: { packageId, startedAt: '2100-12-31T23:59' },
+    });
+    expect(last.status).toBe(201);
+    expect(last.body).toMatchObject({
+      startedAt: '2100-12-31T23:59:00+09:00',
+      endedAt: '2101-01-30T23:59:00+09:00',
+    });
   });
 });
 
@@ -474,6 +614,66 @@ describe('API bookings', () => {
     const unknownJob = await call('POST', '/jobs/{job}/runs', { params: { job: 'no-such-job' }, body: {} });
     expect(unknownJob.status).toBe(400);
     expect(unknownJob.body.detail).toContain("unknown job 'no-such-job'");
+    // Parameters naming a row that does not exist: refused at launch, nothing started in Temporal.
+    for (const [job, params, detail] of [
+      ['import-members', { importId: 99999 }, 'import-members: no import 99999'],
+      ['apply-closure', { closureId: 88888 }, 'apply-closure: no closure 88888'],
+      ['issue-bulk-passes', { bulkPassId: 77777 }, 'issue-bulk-passes: no bulk pass 77777'],
+    ] as const) {
+      const refused = await call('POST', '/jobs/{job}/runs', { params: { job }, body: { params } });
+      expect(refused.status).toBe(400);
+      expect(refused.body.detail).toContain(detail);
+    }
+    for await (const workflow of stack.client.workflow.list())
+      expect(workflow.workflowId).not.toMatch(/-(import-99999|closure-88888|bulk-77777)$/);
+  });
+});
+
+describe('API strictness', () => {
+  it('a cancel takes no fields: {} is a cancel, an unknown field is refused and cancels nothing', async () => {
+    const db = stack.database.db;
+    const userId = await seedUser(db, 'Strict Canceller');
+    const packageId = await seedPackage(db, 5, null);
+    const passId = await seedPass(db, {
+      userId,
+      packageId,
+      startedAt: new Date(Date.now() - DAY),
+      endedAt: new Date(Date.now() + 30 * DAY),
+    });
+    const booked = await call('POST', '/bookings', {
+      body: {
+        memberId: userId,
+        passId,
+        startedAt: new Date(Date.now() + 5 * DAY).toISOString(),
+        endedAt: new Date(Date.now() + 5 * DAY + HOUR).toISOString(),
+      },
+    });
+    expect(booked.status).toBe(201);
+    const before = await rowCounts();
+    const extra = await call('POST', '/bookings/{id}/cancel', {
+      params: { id: booked.body.id },
+      body: { x: 1 },
+    });
+    expect(extra.status).toBe(400);
+    expect(extra.contentType).toBe('application/problem+json');
+    expect(extra.body.detail).toContain('"x"');
+    expect(await rowCounts()).toEqual(before);
+    const cancelled = await call('POST', '/bookings/{id}/cancel', {
+      params: { id: booked.body.id },
+      body: {},
+    });
+    expect(cancelled.status).toBe(200);
+    expect(cancelled.body.status).toBe('CANCELLED');
+  });
+
+  it('GET /runs?job= refuses a job that does not exist, naming the jobs there are', async () => {
+    const unknown = await call('GET', '/runs', { query: { job: 'nosuch' } });
+    expect(unknown.status).toBe(400);
+    expect(unknown.body.errors).toEqual([
+      { field: 'query.job', message: `'nosuch' is not a job: one of ${JOB_NAMES.join(', ')}` },
+    ]);
+    expect(unknown.body.errors[0].message).toContain('pass-lifecycle, prune-run-records, deduct-sessions');
+    expect((await call('GET', '/runs', { query: { job: 'pass-lifecycle' } })).status).toBe(200);
   });
 });
 

@@ -2,6 +2,7 @@ import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { positionalArity } from '../src/cli/command.ts';
 import { COMMANDS } from '../src/cli/commands/index.ts';
+import { imports } from '../src/db/schema.ts';
 import { ptpass } from './helpers/cli.ts';
 import { createTestDatabase, type TestDatabase } from './helpers/db.ts';
 import { seedGroup, seedPackage, seedUser } from './helpers/seed.ts';
@@ -17,6 +18,7 @@ let temporal: TemporalTestContext;
 let env: NodeJS.ProcessEnv;
 let group: number;
 let pkg: number;
+let importId: number;
 
 beforeAll(async () => {
   database = await createTestDatabase('cli_refusals');
@@ -30,6 +32,11 @@ beforeAll(async () => {
   const user = await seedUser(database.db);
   pkg = await seedPackage(database.db);
   group = await seedGroup(database.db, [user]);
+  const [staged] = await database.db
+    .insert(imports)
+    .values({ kind: 'members', fileName: 'members.csv', columnCount: 2 })
+    .returning({ id: imports.id });
+  importId = staged!.id;
 });
 afterAll(async () => {
   await temporal?.close();
@@ -90,6 +97,27 @@ const reported = (): Array<[string[], RegExp]> => [
   [['notifications', 'retry', UUID], new RegExp(`no notification ${UUID}`)],
   [['notifications', 'retry', 'not-an-id'], /'not-an-id' is not a notification ID/],
   [['runs', 'show', UUID], new RegExp(`no run ${UUID}`)],
+  // An unknown run is bad input for every runs command: one line, exit 2, no progress line, nothing sent.
+  [
+    ['runs', 'restart', UUID],
+    new RegExp(`^ptpass runs restart: no run ${UUID} \\(see \`ptpass runs list\`\\)$`),
+  ],
+  [['runs', 'restart', UUID, '--wait'], new RegExp(`^ptpass runs restart: no run ${UUID} `)],
+  [['runs', 'stop', UUID], new RegExp(`^ptpass runs stop: no run ${UUID} \\(see \`ptpass runs list\`\\)$`)],
+  // A flag given twice would silently take its last value.
+  [
+    ['grant', '--package', String(pkg), '--package', '999', '--group', String(group)],
+    /^ptpass grant: --package is given twice$/,
+  ],
+  [['runs', 'list', '--limit', '5', '--limit=6'], /^ptpass runs list: --limit is given twice$/],
+  [
+    ['job', 'run', 'pass-lifecycle', '--param', 'x=1', '--param', 'x=2'],
+    /^ptpass job run: --param x is given twice$/,
+  ],
+  [
+    ['import', 'rejects', String(importId), '--out', '/nonexistent/rejects.csv'],
+    /^ptpass import rejects: cannot write \/nonexistent\/rejects.csv: ENOENT$/,
+  ],
   [['runs', 'show', 'a', 'b'], /^ptpass runs show: unexpected argument 'b'/],
   [
     ['schedules', 'pause', 'pass-lifecycle', '--note', LONG],

@@ -372,3 +372,73 @@ describe('bad import input', () => {
     expect(runs!.n).toBe(0);
   });
 });
+
+describe('a large file after small ones', () => {
+  it('gets fresh planner statistics for its staged rows before its job runs', async () => {
+    await importCsv('members', await file('tiny.csv', 'external_id,name\nt1,Kim\nt2,Lee\n'));
+    // As autovacuum would leave them: statistics of a staged table holding two rows.
+    await env.database.db.execute(sql`ANALYZE import_member_rows`);
+    const lines = Array.from({ length: 3000 }, (_, i) => `big${i},Member ${i}`);
+    const big = await importCsv('members', await file('big.csv', `external_id,name\n${lines.join('\n')}\n`));
+    expect(big).toMatchObject({ rows: 3000, written: 3000, rejected: 0 });
+    // The planner knows the 3,000 staged rows (it planned every chunk for two before: minutes at 60,000).
+    const [stats] = await env.database.db.execute<{ reltuples: number }>(
+      sql`SELECT reltuples::int AS reltuples FROM pg_class WHERE relname = 'import_member_rows'`,
+    );
+    expect(stats!.reltuples).toBeGreaterThanOrEqual(3000);
+  });
+});
+
+describe('ptpass job run of an import job', () => {
+  it('refuses an import id that does not exist, or of the other kind, with exit 2 and one line; nothing starts', async () => {
+    const staged = await importCsv('members', await file('one.csv', 'external_id,name\nr1,Kim\n'));
+    for (const [id, line] of [
+      [77777, 'import-bookings: no import 77777 (see `ptpass import` and GET /imports/bookings/{id})'],
+      [
+        staged.importId,
+        `import-bookings: import ${staged.importId} is a members import; run import-members for it`,
+      ],
+    ] as const) {
+      const run = await ptpass(
+        ['job', 'run', 'import-bookings', '--param', `importId=${id}`, '--wait'],
+        cliEnv,
+      );
+      expect(run.code).toBe(2);
+      expect(run.stderr.trim()).toBe(`ptpass job run: ${line}`);
+    }
+    const [runs] = await env.database.db.execute<{ n: number }>(sql`SELECT count(*)::int AS n FROM job_runs`);
+    expect(runs!.n).toBe(1);
+  });
+
+  it('--wait on a run that fails says why, and which run to look at and restart', async () => {
+    const user = await env.database.db.execute<{ id: number }>(
+      sql`INSERT INTO users (name) VALUES ('Due') RETURNING id::int`,
+    );
+    const pkg = await seedPackage(env.database.db);
+    const asOf = new Date('2024-02-29T03:17:00Z'); // an instance no other test file runs
+    await seedPass(env.database.db, {
+      userId: user[0]!.id,
+      packageId: pkg,
+      status: 'PROGRESSED',
+      startedAt: new Date('2024-01-01T00:00:00Z'),
+      endedAt: new Date('2024-02-01T00:00:00Z'),
+    });
+    await env.database.db.execute(sql`
+      CREATE OR REPLACE FUNCTION refuse_expiry() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN RAISE EXCEPTION 'test: expiry refused'; END $$;
+      CREATE TRIGGER refuse_expiry BEFORE UPDATE ON passes FOR EACH ROW EXECUTE FUNCTION refuse_expiry()`);
+    try {
+      const run = await ptpass(
+        ['job', 'run', 'pass-lifecycle', '--as-of', asOf.toISOString(), '--max-attempts', '1', '--wait'],
+        cliEnv,
+      );
+      expect(run.code).toBe(1);
+      const last = run.stderr.trim().split('\n').at(-1)!;
+      expect(last).toMatch(
+        /^ptpass job run: pass-lifecycle as of 2024-02-29T03:17:00.000Z failed: test: expiry refused ← .* \(run ([0-9a-f-]{36}): `ptpass runs show \1`, then `ptpass runs restart \1`\)$/,
+      );
+    } finally {
+      await env.database.db.execute(sql`DROP TRIGGER refuse_expiry ON passes`);
+    }
+  });
+});

@@ -114,7 +114,7 @@ describe('ptpass grant', () => {
       ],
       [
         ['--package', P, '--group', group, '--start', '2030-01-10T10:00', '--end', '2030-01-10T10:00'],
-        /--end 2030-01-10T01:00:00.000Z is not after the start 2030-01-10T01:00:00.000Z/,
+        /^ptpass grant: --end 2030-01-10 10:00:00 \(Asia\/Seoul\) is not after the start 2030-01-10 10:00:00 \(Asia\/Seoul\)$/m,
       ],
       [
         ['--package', P, '--group', group, '--start', '2030-01-10', '--end', '2030-01-09T10:00'],
@@ -126,11 +126,21 @@ describe('ptpass grant', () => {
       ],
       [
         ['--package', P, '--group', group, '--start', '2019-01-01T00:00Z', '--end', '2020-01-01T00:00Z'],
-        /--end 2020-01-01T00:00:00.000Z has already passed/,
+        /--end 2020-01-01 09:00:00 \(Asia\/Seoul\) has already passed/,
+      ],
+      // The same when the end comes from the package's period (30 days here): passes over before issued.
+      [
+        ['--package', P, '--group', group, '--start', '2019-01-01T00:00Z'],
+        /the passes would end at 2019-01-31 09:00:00 \(Asia\/Seoul\) \(the start plus package \d+'s 30 days\), which has already passed; give a later --start or an --end/,
       ],
       [['--package', P, '--group', group, '--at', '2030-02-30T10:00'], /--at '2030-02-30T10:00' is not/],
       [['--package', P, '--group', group, '--at', 'tomorrow'], /--at 'tomorrow' is not an ISO-8601/],
       [['--package', P, '--group', group, '--bogus'], /Unknown option '--bogus'/],
+      // A grant for later is issued by a workflow that sleeps until then: there is nothing to wait for.
+      [
+        ['--package', P, '--group', group, '--at', '2031-05-05T10:00', '--wait'],
+        /^ptpass grant: the grant would be issued at 2031-05-05 10:00:00 \(Asia\/Seoul\), so there is nothing to wait for now; leave out --wait and follow it with the command it prints$/m,
+      ],
     ];
 
     const before = await tableCounts();
@@ -236,7 +246,7 @@ describe('ptpass grant', () => {
     // The group it made is named in business time (Asia/Seoul, as every page shows times).
     const [group] = await db.select().from(userGroups).where(eq(userGroups.id, started.groupId));
     expect(group!.name).toMatch(
-      /^grant of package \d+ to 2 users at \d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} \(Asia\/Seoul\)$/,
+      /^grant of package \d+ to 2 users at \d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} \(Asia\/Seoul\)$/m,
     );
     const issueAt = new Date(started.issueAt);
     const seoul = new Date(issueAt.getTime() + 9 * 3_600_000).toISOString().slice(0, 19).replace('T', ' ');
@@ -268,6 +278,9 @@ describe('ptpass grant', () => {
       `waiting until 2031-05-05 10:00:00 (Asia/Seoul): workflow ${workflowId} issues it then`,
     );
     const handle = temporal.client.workflow.getHandle(workflowId);
+    // The run it records at the issue time is the workflow's run: the command to follow it.
+    const { runId } = await handle.describe();
+    expect(out.stdout).toContain(`follow it from then: ptpass runs show ${runId}\n`);
     expect((await handle.describe()).status.name).toBe('RUNNING');
     await handle.terminate('test over');
     const [row] = await db.select().from(bulkPasses).where(eq(bulkPasses.groupId, group));

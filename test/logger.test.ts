@@ -1,5 +1,16 @@
-import { expect, it } from 'vitest';
+import { sql } from 'drizzle-orm';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { users } from '../src/db/schema.ts';
 import { createLogger } from '../src/logger.ts';
+import { createTestDatabase, type TestDatabase } from './helpers/db.ts';
+
+let database: TestDatabase;
+beforeAll(async () => {
+  database = await createTestDatabase('logger');
+});
+afterAll(async () => {
+  await database.drop();
+});
 
 /** What an operator needs from a log line survives; secrets and personal fields do not. */
 
@@ -45,6 +56,35 @@ it('secrets and personal fields are redacted, URL passwords masked', () => {
     target: 'postgres://app:***@db/ptpass',
     recipient: { userId: 7, phone: '[redacted]' },
     msg: 'delivery to postgres://app:***@db/ptpass failed',
+  });
+});
+
+it("a failed query's values stay out of the line: its parameters, PostgreSQL's detail and a refused value", async () => {
+  const { logger, records } = capture();
+  const failures: unknown[] = [];
+  // Real PostgreSQL errors: a value its type refuses (quoted in the message), a duplicate key (in `detail`).
+  await database.db
+    .execute(sql`SELECT ${'Kim Minji'}::text, ${'010-1234-5678'}::int`)
+    .catch((e) => failures.push(e));
+  await database.db.insert(users).values({ name: 'Lee Jiwoo', externalId: 'x-1', phone: '010-5555-6666' });
+  await database.db
+    .insert(users)
+    .values({ name: 'Lee Jiwoo', externalId: 'x-1', phone: '010-5555-6666' })
+    .catch((e) => failures.push(e));
+  expect(failures).toHaveLength(2);
+  for (const error of failures) logger.error('API request failed', { error });
+  logger.error('step failed', { err: failures[1] });
+  const text = JSON.stringify(records());
+  for (const personal of ['Kim Minji', '010-1234-5678', 'Lee Jiwoo', '010-5555-6666', 'x-1'])
+    expect(text).not.toContain(personal);
+  // What an operator needs stays: the statement, the error, its code and constraint.
+  const [refused, duplicate] = records();
+  expect(refused!.error).toMatchObject({
+    message: expect.stringMatching(/^Failed query: SELECT \$1::text, \$2::int\nparams: \[redacted\]$/),
+    cause: { code: '22P02', message: 'invalid input syntax for type integer: "[redacted]"' },
+  });
+  expect(duplicate!.error).toMatchObject({
+    cause: { code: '23505', detail: '[redacted]', constraint_name: expect.any(String) },
   });
 });
 

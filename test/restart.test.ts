@@ -4,8 +4,11 @@ import { promisify } from 'node:util';
 import { WorkflowFailedError } from '@temporalio/client';
 import { and, eq, sql } from 'drizzle-orm';
 import { beforeEach, describe, expect, inject, it } from 'vitest';
+import { runCli } from '../src/cli/run-cli.ts';
 import { launchJob } from '../src/client/launch-job.ts';
 import { watchProgress } from '../src/client/progress.ts';
+import { reconcileRuns } from '../src/client/reconcile-runs.ts';
+import { restartRun } from '../src/client/restart-run.ts';
 import {
   claimStepRun,
   finishStepRun,
@@ -201,9 +204,23 @@ describe('restarting a failed run continues where it stopped', () => {
     expect(show.stdout).toContain(': FAILED');
     expect(show.stdout).toContain(`error: ${TRIGGER_MESSAGE}`);
     const description = await env.temporal.client.workflow.getHandle(workflowId(), runId).describe();
-    const memo = (await description.memo) as { ptpass?: { status?: string; error?: string } };
+    const memo = (await description.memo) as {
+      ptpass?: { status?: string; error?: string; read?: number; written?: number };
+    };
     expect(memo.ptpass?.status).toBe('FAILED');
     expect(memo.ptpass?.error?.startsWith(TRIGGER_MESSAGE)).toBe(true);
+    // What the run did, the failed step's 5 committed chunks included, in the record, the memo, `runs list`
+    // and the search attribute the Web UI queries (`PtpassWritten > 0`); not just the steps that completed.
+    const [run] = await env.database.db.select().from(jobRuns).where(eq(jobRuns.id, runId));
+    const activate = (
+      await env.database.db
+        .select()
+        .from(stepRuns)
+        .where(and(eq(stepRuns.jobRunId, runId), eq(stepRuns.step, 'activate')))
+    )[0]!;
+    expect(run).toMatchObject({ writeCount: activate.writeCount + 60 });
+    expect(memo.ptpass).toMatchObject({ written: activate.writeCount + 60 });
+    expect(description.searchAttributes.PtpassWritten).toEqual([activate.writeCount + 60]);
   });
 
   it('Web UI Reset to the first workflow task: a new run that skips done steps and resumes expire', async () => {
@@ -410,7 +427,10 @@ describe('restarting a failed statistics range', () => {
       settings: { maxAttempts: 1, steps: { compute: { chunkSize: 1 } } },
       wait: true,
     };
-    await expect(launchJob(env.launchDeps(), request)).rejects.toThrow(WorkflowFailedError);
+    // `--wait` says why the run failed, and which run to restart.
+    await expect(launchJob(env.launchDeps(), request)).rejects.toThrow(
+      /^statistics as of .* failed: test trigger: day 2024-01-31 refused ← .*ptpass runs restart/,
+    );
     const written = () =>
       env.database.db.execute<{ day: string; modified_at: string }>(
         sql`SELECT day::text, max(modified_at)::text AS modified_at FROM statistics GROUP BY day ORDER BY day`,
@@ -431,10 +451,9 @@ describe('restarting a failed statistics range', () => {
 });
 
 describe('pausing and stopping a step', () => {
-  const slow = {
-    heartbeatTimeoutSeconds: 2,
-    steps: { expire: { chunkSize: CHUNK, pauseMs: 300 } },
-  };
+  // The default heartbeat timeout (60 s): a Pause, a stop or a Reset must reach the step within about a
+  // second (the worker's heartbeat throttle), long before its 25 chunks of 0.3 s are done.
+  const slow = { steps: { expire: { chunkSize: CHUNK, pauseMs: 300 } } };
 
   async function slowRun(): Promise<string> {
     await fixTheCause();
@@ -503,6 +522,27 @@ describe('pausing and stopping a step', () => {
     expect(rows).toEqual({ expired: PASSES, at_t: PASSES });
   });
 
+  it('Web UI Terminate, then a restart at once: the terminated attempt stops at its next chunk, the counts are one pass', async () => {
+    const runId = await slowRun();
+    await temporalCli('workflow', 'terminate', '--workflow-id', workflowId(), '--reason', 'test terminate');
+    // At once, as an operator would (ptpass runs restart): the terminated run's step is still running, as
+    // its activity learns of the termination only from the answer to a heartbeat.
+    const deps = { client: env.temporal.client, db: env.database.db, taskQueue: env.temporal.taskQueue };
+    await reconcileRuns(deps);
+    const restarted = await restartRun(deps, runId, { wait: true });
+    if (restarted.outcome !== 'completed') throw new Error(`unexpected ${restarted.outcome}`);
+    // The restart adopted the checkpoint and took the step's lease: no chunk of the terminated attempt
+    // committed after that, so the new run's counts are every pass once.
+    const expire = restarted.result?.steps.find((step) => step.step === 'expire');
+    expect(expire).toMatchObject({ read: PASSES, written: PASSES });
+    expect(await expireRecord(runId)).toMatchObject({ status: 'FAILED' });
+    const [rows] = await env.database.db.execute<{ expired: number; at_t: number }>(sql`
+      SELECT count(*) FILTER (WHERE status = 'EXPIRED')::int AS expired,
+             count(*) FILTER (WHERE expired_at = ${T.toISOString()}::timestamptz)::int AS at_t
+      FROM passes`);
+    expect(rows).toEqual({ expired: PASSES, at_t: PASSES });
+  });
+
   it('Web UI Pause stops the step after its chunk, no chunk commits while paused, Unpause completes it', async () => {
     const runId = await slowRun();
     const activityId = String((await pendingActivity())?.activityId);
@@ -541,6 +581,11 @@ describe('pausing and stopping a step', () => {
       sql`SELECT count(*)::int AS n FROM passes WHERE status = 'EXPIRED'`,
     );
     expect(rows?.n).toBe(Number(stopped?.checkpoint));
+    // A run that is not running is refused (exit 3), checked before the progress line is printed.
+    const again = await ptpass(['runs', 'stop', runId], cliEnv());
+    expect(again.code).toBe(3);
+    expect(again.stdout).toBe(`run ${runId} is not running (it is STOPPED)\n`);
+    expect(again.stderr).toBe('');
 
     const restarted = await ptpass(['runs', 'restart', runId, '--wait', '--json'], cliEnv());
     expect(restarted.code).toBe(0);
@@ -551,6 +596,64 @@ describe('pausing and stopping a step', () => {
       written: PASSES,
       chunks: CLEAN_CHUNKS,
     });
+  });
+
+  it('ptpass runs stop of a run that completes before the stop takes effect says so, with no restart advice', async () => {
+    await fixTheCause();
+    const db = env.database.db;
+    // The run record is closed COMPLETED only when the test lets go of a lock: its steps are done by then.
+    await db.execute(
+      sql.raw(`
+      CREATE OR REPLACE FUNCTION hold_completion() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN PERFORM pg_advisory_xact_lock(4242); RETURN NEW; END $$;
+      CREATE TRIGGER hold_completion BEFORE UPDATE ON job_runs FOR EACH ROW
+        WHEN (OLD.status = 'RUNNING' AND NEW.status = 'COMPLETED') EXECUTE FUNCTION hold_completion();`),
+    );
+    const lock = await env.database.sql.reserve();
+    try {
+      await lock`SELECT pg_advisory_lock(4242)`;
+      const handle = await env.temporal.client.workflow.start('passLifecycle', {
+        taskQueue: env.temporal.taskQueue,
+        workflowId: workflowId(),
+        args: [{ asOf: T.toISOString() }],
+      });
+      const runId = handle.firstExecutionRunId;
+      await until(async () => {
+        const [waiting] = await db.execute<{ n: number }>(
+          sql`SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND objid = 4242 AND NOT granted`,
+        );
+        return (waiting?.n ?? 0) > 0;
+      });
+      // The progress line is printed once Temporal has the stop: then the completion may go on.
+      let stdout = '';
+      let stderr = '';
+      let sent!: () => void;
+      const signalled = new Promise<void>((resolve) => {
+        sent = resolve;
+      });
+      const stopping = runCli(['runs', 'stop', runId], {
+        stdout: (text) => {
+          stdout += text;
+        },
+        stderr: (text) => {
+          stderr += text;
+          sent();
+        },
+        env: cliEnv(),
+      });
+      await signalled;
+      await lock`SELECT pg_advisory_unlock(4242)`;
+      const code = await stopping;
+      expect(code, stderr).toBe(0);
+      expect(stdout).toBe(`run ${runId}: COMPLETED before the stop took effect\n`);
+      expect(stderr).toBe(`stopping run ${runId} after its current chunk...\n`);
+      const [run] = await db.select().from(jobRuns).where(eq(jobRuns.id, runId));
+      expect(run?.status).toBe('COMPLETED');
+    } finally {
+      await lock`SELECT pg_advisory_unlock_all()`;
+      lock.release();
+      await db.execute(sql`DROP TRIGGER IF EXISTS hold_completion ON job_runs`);
+    }
   });
 });
 

@@ -10,7 +10,7 @@ import { applySchedules } from '../src/client/schedules.ts';
 import { jobRuns, passes } from '../src/db/schema.ts';
 import { SCHEDULES } from '../src/jobs/schedules.ts';
 import { createLogger } from '../src/logger.ts';
-import { addDays, businessDayOf, startOfBusinessDay } from '../src/time.ts';
+import { addDays, businessDayOf, formatBusinessTime, startOfBusinessDay } from '../src/time.ts';
 import { createPtpassWorker } from '../src/worker/create-worker.ts';
 import { ptpass } from './helpers/cli.ts';
 import { createTestDatabase, type TestDatabase } from './helpers/db.ts';
@@ -118,7 +118,10 @@ describe('schedules', () => {
         note: 'studio closed for holidays',
       }),
     );
-    expect((await ptpass(['schedules', 'resume', 'pass-lifecycle'], env)).code).toBe(0);
+    const resumed = await ptpass(['schedules', 'resume', 'pass-lifecycle'], env);
+    expect(resumed.code).toBe(0);
+    // It never ran: nothing was missed.
+    expect(resumed.stdout).toBe('pass-lifecycle: resumed\n');
     const description = await client.schedule.getHandle('pass-lifecycle').describe();
     expect(description.state.paused).toBe(false);
 
@@ -136,6 +139,19 @@ describe('schedules', () => {
     // The workflow ID carries the nominal time; the run's logical time is that same instant.
     const suffix = record.workflowId.replace(/^pass-lifecycle-/, '');
     expect(new Date(suffix).toISOString()).toBe(record.asOf.toISOString());
+
+    // Paused after that run and resumed: Temporal does not run the times missed while paused, and resume
+    // says so, with the backfill that runs them (from just after the last run, which it names).
+    expect((await ptpass(['schedules', 'pause', 'pass-lifecycle'], env)).code).toBe(0);
+    await new Promise((resolve) => setTimeout(resolve, 2000)); // paused over a whole second at least
+    const resumed = await ptpass(['schedules', 'resume', 'pass-lifecycle'], env);
+    expect(resumed.code).toBe(0);
+    const after = new Date(record.asOf.getTime() + 1000).toISOString(); // the as-of is the run's whole second
+    expect(resumed.stdout).toMatch(
+      new RegExp(
+        `^pass-lifecycle: resumed\\n  times it missed while paused \\(after ${formatBusinessTime(record.asOf, zone)} \\(${zone}\\)\\) do not run by themselves;\\n  to run them: ptpass schedules backfill pass-lifecycle --from ${after.replace('.', '\\.')} --to \\S+Z\\n$`,
+      ),
+    );
   });
 
   it('a backfill over 3 past days creates 3 job instances with those logical times, and a manual run of one is not run again', async () => {

@@ -117,6 +117,20 @@ it('npm start brings up dev server, Web UI, embedded database and worker; other 
   expect(schedules.json<Array<{ scheduleId: string; exists: boolean }>>()).toContainEqual(
     expect.objectContaining({ scheduleId: 'pass-lifecycle', exists: true }),
   );
+  // The demo's bulk pass (due 3 minutes after seeding) waits in its own workflow, as a grant's does, not
+  // for the hourly sweep (or has been issued by it already, on a slow start).
+  const temporal = await Connection.connect({ address: `127.0.0.1:${ports.temporal}` });
+  try {
+    const waiting: string[] = [];
+    for await (const w of new Client({ connection: temporal }).workflow.list({
+      query: `WorkflowType = 'issueBulkPassAt'`,
+    }))
+      waiting.push(w.status.name);
+    expect(waiting).toHaveLength(1);
+    expect(['RUNNING', 'COMPLETED']).toContain(waiting[0]);
+  } finally {
+    await temporal.close();
+  }
   const metrics = await (await fetch(`http://127.0.0.1:${ports.metrics}/metrics`)).text();
   expect(metrics).toContain(`ptpass_job_runs_total{job="pass-lifecycle",outcome="COMPLETED"} ${runs.length}`);
   expect(metrics).toContain('ptpass_step_rows_total{job="pass-lifecycle",step="activate",kind="written"} 10');

@@ -142,9 +142,9 @@ export function createActivities(deps: ActivityDeps) {
       status: 'COMPLETED' | 'FAILED' | 'STOPPED';
       result: JobResult;
       error?: string;
-    }): Promise<void> {
+    }): Promise<{ read: number; written: number; skipped: number }> {
       const { result } = input;
-      await finishJobRun(deps.db, {
+      const recorded = await finishJobRun(deps.db, {
         jobRunId: input.jobRunId,
         status: input.status,
         read: result.read,
@@ -153,13 +153,7 @@ export function createActivities(deps: ActivityDeps) {
         result: result as unknown as Record<string, unknown>,
         error: input.error,
       });
-      const fields = {
-        job: result.job,
-        jobRunId: input.jobRunId,
-        read: result.read,
-        written: result.written,
-        skipped: result.skipped,
-      };
+      const fields = { job: result.job, jobRunId: input.jobRunId, ...recorded };
       if (input.status === 'FAILED') {
         deps.logger.error('job failed', { ...fields, error: input.error });
         if (deps.operatorAlertTo) {
@@ -185,9 +179,11 @@ export function createActivities(deps: ActivityDeps) {
       await deps.hooks?.onJobFinished?.({
         job: result.job,
         status: input.status,
-        result,
+        result: { ...result, ...recorded },
         error: input.error,
       });
+      // What the run record says it did (for a failed or stopped run, its step records' counts).
+      return recorded;
     },
 
     /**

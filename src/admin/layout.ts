@@ -96,6 +96,13 @@ header nav a[aria-current="page"] { color: #fff; border-bottom: 2px solid #fff; 
 header .logout { display: flex; gap: .6rem; align-items: center; margin: 0; }
 header .who { color: #cfd8ea; }
 main { max-width: 1200px; margin: 0 auto; padding: 1rem 1.5rem 2rem; }
+/* Text people enter (notes, reasons, names, a 200-character URL) wraps, mid-word if it must, instead of
+   widening the page past the window. A cell is at most 20rem wide, so such a text takes that much and the
+   short words beside it ("admin:owner", a button) keep theirs; figures, times and statuses never break. */
+main { overflow-wrap: anywhere; }
+td { max-width: 20rem; }
+th, td.num, td.time, .status, label, button { overflow-wrap: normal; }
+input, select { max-width: 100%; }
 h1 { font-size: 1.4rem; margin: .6rem 0 1rem; }
 h2 { font-size: 1.1rem; margin: 1.5rem 0 .5rem; }
 table { border-collapse: collapse; width: 100%; background: #fff; border: 1px solid var(--line); }

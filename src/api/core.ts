@@ -7,6 +7,7 @@ import type { Tx } from '../db/client.ts';
 import type { ApiTokenScope } from '../db/queries/api-tokens.ts';
 import { apiIdempotencyKeys, apiWrites } from '../db/schema.ts';
 import { parseInstant, zoneOffsetMs } from '../time.ts';
+import { DAY_RANGE, isInstantOutOfRange } from '../time-range.ts';
 
 /**
  * What every API route shares: the token on the context, problem+json errors (RFC 9457), the write
@@ -95,6 +96,8 @@ export function problems(...statuses: number[]) {
     403: 'The token lacks the write scope',
     404: 'No such resource',
     409: 'Refused by a business rule; `reason` says which',
+    413: 'The body is too large',
+    415: 'The body is not of the type the route takes; `detail` names it',
     422: 'The Idempotency-Key was used with another request',
   };
   return Object.fromEntries(
@@ -124,8 +127,21 @@ export function isoInZone(instant: Date, timeZone: string): string {
 export const isoOrNull = (instant: Date | null | undefined, timeZone: string) =>
   instant ? isoInZone(instant, timeZone) : null;
 
+/**
+ * Free text a request stores (a name): trimmed, not empty, at most `max` characters, and no control
+ * characters (PostgreSQL's text refuses NUL; a tab or newline in a name is a paste accident).
+ */
+export const Text = (max: number) =>
+  z
+    .string()
+    .trim()
+    .min(1, 'must not be empty')
+    .max(max, `must be at most ${max} characters`)
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is the point
+    .regex(/^[^\u0000-\u001f\u007f]*$/, 'must not contain control characters');
+
 export const InstantInput = z.string().openapi({
-  description: 'ISO-8601; without an offset it is read in BUSINESS_TIMEZONE (2026-12-01T10:00)',
+  description: `ISO-8601; without an offset it is read in BUSINESS_TIMEZONE (2026-12-01T10:00); on a business day from ${DAY_RANGE}`,
   example: '2026-12-01T10:00',
 });
 export const InstantOutput = z.string().openapi({
@@ -133,7 +149,10 @@ export const InstantOutput = z.string().openapi({
   example: '2026-12-01T10:00:00+09:00',
 });
 
-/** Reads input times with the CLI's rule (src/time.ts); every bad one is named. */
+/**
+ * Reads input times with the CLI's rule (src/time.ts), on business days from 2000-01-01 to 2100-12-31 (the
+ * admin web's rule, src/time-range.ts); every bad one is named.
+ */
 export function parseTimes<K extends string>(
   values: Partial<Record<K, string | undefined>>,
   timeZone: string,
@@ -143,7 +162,12 @@ export function parseTimes<K extends string>(
   for (const [field, text] of Object.entries(values) as Array<[K, string | undefined]>) {
     if (text === undefined) continue;
     const parsed = parseInstant(text, timeZone);
-    if (parsed) out[field] = parsed;
+    if (parsed && isInstantOutOfRange(parsed, timeZone))
+      errors.push({
+        field,
+        message: `'${text}' must be a time from ${DAY_RANGE} (business days in ${timeZone})`,
+      });
+    else if (parsed) out[field] = parsed;
     else
       errors.push({
         field,

@@ -15,6 +15,7 @@ export interface OptionSpec {
   /** Shown in --help, e.g. `--as-of ISO  Logical time (default: this minute)`. */
   placeholder?: string;
   description: string;
+  /** Repeatable (`--param A=1 --param B=2`); any other option given twice is refused. */
   multiple?: boolean;
   /** A whole-number option: refused before the command runs unless it is within these bounds. */
   integer?: { min: number; max: number };
@@ -108,10 +109,12 @@ export function parseCommandArgs(command: Command, argv: string[]) {
       options,
       allowPositionals: true,
       strict: true,
+      tokens: true,
     });
   } catch (err) {
     throw new UsageError(err instanceof Error ? cleanParseError(err.message) : String(err));
   }
+  checkRepeats(command, parsed.tokens ?? []);
   const values = parsed.values as Record<string, string | boolean | string[] | undefined>;
   for (const [name, spec] of Object.entries(command.options)) checkOption(name, spec, values[name]);
   checkPositionals(command, parsed.positionals);
@@ -136,6 +139,19 @@ function joinNegativeValues(argv: string[], options: NonNullable<ParseArgsConfig
     } else out.push(token);
   }
   return out;
+}
+
+/**
+ * A flag given twice would take its last value without a word (`grant --package 1 --package 2` granted
+ * package 2): refused unless the option is declared `multiple` (`--param`).
+ */
+function checkRepeats(command: Command, tokens: NonNullable<ReturnType<typeof parseArgs>['tokens']>): void {
+  const seen = new Set<string>();
+  for (const token of tokens) {
+    if (token.kind !== 'option' || command.options[token.name]?.multiple) continue;
+    if (seen.has(token.name)) throw new UsageError(`--${token.name} is given twice`);
+    seen.add(token.name);
+  }
 }
 
 /** The arity declared by `args`: each `<x>` is required, `[<x>]` optional, `...` takes any number. */

@@ -9,7 +9,7 @@ import {
 } from '../db/queries/bulk-passes.ts';
 import { jobWorkflowId, normaliseAsOf } from '../jobs/definition.ts';
 import { issueBulkPassesJob } from '../jobs/issue-bulk-passes.ts';
-import { formatBusinessTime, parseInstant } from '../time.ts';
+import { formatBusinessTime, localParts, parseInstant, zonedTimeToInstant } from '../time.ts';
 
 /**
  * A one-off grant: a bulk pass for a group (or for listed users, through a group made for them), issued
@@ -129,8 +129,21 @@ export interface Grant {
 
 export type GrantOutcome = { ok: true; grant: Grant } | { ok: false; problem: string };
 
-/** Checks that need no database; the message names the option. */
-export function checkGrantShape(request: GrantRequest, now: Date): string | undefined {
+/** An instant as the studio reads it, zone named: `2026-11-22 10:00:00 (Asia/Seoul)`. */
+export function businessTime(instant: Date, timeZone: string): string {
+  return `${formatBusinessTime(instant, timeZone)} (${timeZone})`;
+}
+
+/** When the grant is issued: its --at, else now (whole seconds, as a job's as-of). */
+export function grantIssueAt(request: Pick<GrantRequest, 'issueAt'>, now: Date): Date {
+  return normaliseAsOf(request.issueAt ?? now);
+}
+
+/**
+ * Checks that need no database; the message names the option, and its times are shown in `timeZone`
+ * (BUSINESS_TIMEZONE, as every surface shows times).
+ */
+export function checkGrantShape(request: GrantRequest, now: Date, timeZone: string): string | undefined {
   if (
     request.count !== undefined &&
     (!Number.isInteger(request.count) || request.count <= 0 || request.count > MAX_SESSION_COUNT)
@@ -138,13 +151,12 @@ export function checkGrantShape(request: GrantRequest, now: Date): string | unde
     return `--count must be a whole number from 1 to ${MAX_SESSION_COUNT} (got '${request.count}')`;
   }
   if ('userIds' in request.target && request.target.userIds.length === 0) return '--users lists no users';
-  const issueAt = normaliseAsOf(request.issueAt ?? now);
-  const startedAt = request.startedAt ?? issueAt;
+  const startedAt = request.startedAt ?? grantIssueAt(request, now);
   if (request.endedAt && request.endedAt.getTime() <= startedAt.getTime()) {
-    return `--end ${request.endedAt.toISOString()} is not after the start ${startedAt.toISOString()}`;
+    return `--end ${businessTime(request.endedAt, timeZone)} is not after the start ${businessTime(startedAt, timeZone)}`;
   }
   if (request.endedAt && request.endedAt.getTime() <= now.getTime()) {
-    return `--end ${request.endedAt.toISOString()} has already passed; the passes would be over before they are used`;
+    return `--end ${businessTime(request.endedAt, timeZone)} has already passed; the passes would be over before they are used`;
   }
   return undefined;
 }
@@ -156,14 +168,24 @@ export async function createGrant(
   now: Date,
   timeZone: string,
 ): Promise<GrantOutcome> {
-  const shape = checkGrantShape(request, now);
+  const shape = checkGrantShape(request, now, timeZone);
   if (shape) return { ok: false, problem: shape };
-  const issueAt = normaliseAsOf(request.issueAt ?? now);
+  const issueAt = grantIssueAt(request, now);
   const startedAt = request.startedAt ?? issueAt;
 
   return db.transaction(async (tx): Promise<GrantOutcome> => {
     const pkg = await findPackage(tx, request.packageId);
     if (!pkg) return { ok: false, problem: `package ${request.packageId} does not exist` };
+    // The end the package's period gives (no --end): refused as an explicit one would be when it has passed.
+    if (!request.endedAt && pkg.periodDays !== null) {
+      const local = localParts(startedAt, timeZone);
+      const end = zonedTimeToInstant({ ...local, day: local.day + pkg.periodDays }, timeZone);
+      if (end.getTime() <= now.getTime())
+        return {
+          ok: false,
+          problem: `the passes would end at ${businessTime(end, timeZone)} (the start plus package ${pkg.id}'s ${pkg.periodDays} days), which has already passed; give a later --start or an --end`,
+        };
+    }
     if (request.count !== undefined && pkg.sessionCount === null) {
       return {
         ok: false,
@@ -204,7 +226,7 @@ export async function createGrant(
       }
       groupId = await insertAdHocGroup(
         tx,
-        `grant of package ${pkg.id} to ${ids.length} user${ids.length > 1 ? 's' : ''} at ${formatBusinessTime(issueAt, timeZone)} (${timeZone})`,
+        `grant of package ${pkg.id} to ${ids.length} user${ids.length > 1 ? 's' : ''} at ${businessTime(issueAt, timeZone)}`,
         ids,
       );
       adHocGroup = true;

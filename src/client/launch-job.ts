@@ -1,6 +1,6 @@
-import { type Client, WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
+import { type Client, WorkflowExecutionAlreadyStartedError, WorkflowFailedError } from '@temporalio/client';
 import type { Db } from '../db/client.ts';
-import { findCompletedRun } from '../db/queries/runs.ts';
+import { findCompletedRun, getJobRun } from '../db/queries/runs.ts';
 import {
   findJob,
   JOB_NAMES,
@@ -11,6 +11,7 @@ import {
   parseJobInput,
   type RunSettings,
 } from '../jobs/index.ts';
+import { findMissingRow } from './job-references.ts';
 
 /**
  * Launching a job instance. The instance is the job name plus its normalised logical time; Temporal's
@@ -28,6 +29,8 @@ export interface LaunchRequest {
   rerun?: boolean;
   wait?: boolean;
   settings?: RunSettings;
+  /** Told once the workflow has started (not for an instance reported or refused): progress for `--wait`. */
+  onStarted?: (started: { workflowId: string; runId: string }) => void;
 }
 
 export type LaunchOutcome =
@@ -46,6 +49,16 @@ export class JobAlreadyRunningError extends LaunchError {
 /** The instance already ran with other parameters: launching it again would silently ignore the new ones. */
 export class ParamsConflictError extends LaunchError {
   override name = 'ParamsConflictError';
+}
+
+/** The parameters name a row that does not exist (an import, a closure, a bulk pass): see job-references.ts. */
+export class MissingRowError extends LaunchError {
+  override name = 'MissingRowError';
+}
+
+/** A run waited for (`--wait`) failed or was stopped: says why, with the run to look at or restart. */
+export class JobRunFailedError extends Error {
+  override name = 'JobRunFailedError';
 }
 
 export interface LaunchDeps {
@@ -109,6 +122,8 @@ export async function launchJob(deps: LaunchDeps, request: LaunchRequest): Promi
   const now = deps.now?.() ?? new Date();
   const { job, asOf, input, workflowId, params } = prepareLaunch(request, now);
   const asOfIso = asOf.toISOString();
+  const missing = await findMissingRow(deps.db, job.name, params);
+  if (missing) throw new MissingRowError(missing);
 
   if (!request.rerun && !request.dryRun) {
     const done = await findCompletedRun(deps.db, workflowId);
@@ -156,8 +171,19 @@ export async function launchJob(deps: LaunchDeps, request: LaunchRequest): Promi
     return { outcome: 'already-completed', workflowId, runId: description.runId, asOf: asOfIso, result };
   }
 
-  if (!request.wait)
-    return { outcome: 'started', workflowId, runId: handle.firstExecutionRunId, asOf: asOfIso };
-  const result = (await handle.result()) as JobResult;
-  return { outcome: 'completed', workflowId, runId: handle.firstExecutionRunId, asOf: asOfIso, result };
+  const runId = handle.firstExecutionRunId;
+  request.onStarted?.({ workflowId, runId });
+  if (!request.wait) return { outcome: 'started', workflowId, runId, asOf: asOfIso };
+  try {
+    const result = (await handle.result()) as JobResult;
+    return { outcome: 'completed', workflowId, runId, asOf: asOfIso, result };
+  } catch (err) {
+    if (!(err instanceof WorkflowFailedError)) throw err;
+    // The run record says why (the whole cause chain) and whether an operator stopped it.
+    const run = (await getJobRun(deps.db, runId))?.run;
+    throw new JobRunFailedError(
+      `${job.name} as of ${asOfIso} ${run?.status === 'STOPPED' ? 'was stopped' : 'failed'}: ${run?.error ?? err.cause?.message ?? err.message} ` +
+        `(run ${runId}: \`ptpass runs show ${runId}\`, then \`ptpass runs restart ${runId}\`)`,
+    );
+  }
 }

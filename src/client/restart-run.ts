@@ -12,10 +12,19 @@ import { LaunchError } from './launch-job.ts';
  */
 
 export interface RunControlDeps {
-  client: Client;
+  /** A client, or how to get one: Temporal is only asked once the run record allows the restart or stop. */
+  client: Client | (() => Promise<Client>);
   db: Db;
   taskQueue: string;
 }
+
+/** The run ID names no run: a wrong input (the CLI exits 2), not a run in the wrong state. */
+export class UnknownRunError extends LaunchError {
+  override name = 'UnknownRunError';
+}
+
+const clientOf = (deps: Pick<RunControlDeps, 'client'>) =>
+  typeof deps.client === 'function' ? deps.client() : Promise.resolve(deps.client);
 
 export type RestartOutcome =
   | { outcome: 'started'; workflowId: string; runId: string; restartedRunId: string }
@@ -31,10 +40,14 @@ export type RestartOutcome =
 export async function restartRun(
   deps: RunControlDeps,
   runId: string,
-  options: { wait?: boolean } = {},
+  options: {
+    wait?: boolean;
+    /** Called once the new run has started (before waiting for it). */
+    onStarted?: () => void;
+  } = {},
 ): Promise<RestartOutcome> {
   const found = await getJobRun(deps.db, runId);
-  if (!found) throw new LaunchError(`no run ${runId}`);
+  if (!found) throw new UnknownRunError(`no run ${runId}`);
   const { run } = found;
   if (run.dryRun) throw new LaunchError(`run ${runId} is a dry run; launch the dry run again instead`);
   const job = findJob(run.job);
@@ -50,17 +63,18 @@ export async function restartRun(
       `run ${runId} completed; to run the instance again use \`ptpass job run ${run.job} --as-of ${run.asOf.toISOString()} --rerun\``,
     );
   }
-  const open = await describeLatest(deps.client, run.workflowId);
+  const client = await clientOf(deps);
+  const open = await describeLatest(client, run.workflowId);
   if (open === 'RUNNING') {
     throw new LaunchError(`run ${runId} is still running (workflow ${run.workflowId}); stop it first`);
   }
 
-  const input = (await originalInput(deps.client, run.workflowId, run.id)) ?? {
+  const input = (await originalInput(client, run.workflowId, run.id)) ?? {
     asOf: run.asOf.toISOString(),
     dryRun: false,
     params: run.params,
   };
-  const handle = await deps.client.workflow.start(job.workflowType, {
+  const handle = await client.workflow.start(job.workflowType, {
     taskQueue: deps.taskQueue,
     workflowId: run.workflowId,
     args: [input],
@@ -69,6 +83,7 @@ export async function restartRun(
     workflowIdConflictPolicy: 'FAIL',
   });
   const started = { workflowId: run.workflowId, runId: handle.firstExecutionRunId, restartedRunId: runId };
+  options.onStarted?.();
   if (!options.wait) return { outcome: 'started', ...started };
   try {
     const result = (await handle.result()) as JobResult;
@@ -86,21 +101,28 @@ export async function restartRun(
 
 /**
  * Asks a running run to stop after the chunk each of its steps is committing, and waits until it has:
- * the run is then STOPPED and can be restarted like a failed one.
+ * the run is then STOPPED and can be restarted like a failed one — or COMPLETED, when its last chunk was
+ * committed before the stop arrived.
  */
 export async function stopRun(
   deps: Omit<RunControlDeps, 'taskQueue'>,
   runId: string,
+  options: {
+    /** Called once the stop has been sent (before waiting for the run to stop). */
+    onSignalled?: () => void;
+  } = {},
 ): Promise<{ workflowId: string; status: string; error: string | null }> {
   const found = await getJobRun(deps.db, runId);
-  if (!found) throw new LaunchError(`no run ${runId}`);
+  if (!found) throw new UnknownRunError(`no run ${runId}`);
   const { run } = found;
-  if (run.status !== 'RUNNING' || (await describeLatest(deps.client, run.workflowId)) !== 'RUNNING') {
+  const client = run.status === 'RUNNING' ? await clientOf(deps) : undefined;
+  if (!client || (await describeLatest(client, run.workflowId)) !== 'RUNNING') {
     throw new LaunchError(`run ${runId} is not running (it is ${run.status})`);
   }
   // The newest Temporal run of the instance is the one working (a Reset may reuse an older run's record).
-  const handle = deps.client.workflow.getHandle(run.workflowId);
+  const handle = client.workflow.getHandle(run.workflowId);
   await handle.signal(STOP_SIGNAL);
+  options.onSignalled?.();
   await handle.result().catch((err: unknown) => {
     if (!(err instanceof WorkflowFailedError)) throw err;
   });

@@ -198,10 +198,25 @@ export async function pauseSchedule(deps: ScheduleDeps, scheduleId: string, note
   await (await existingHandle(deps.client, scheduleId)).pause(note ?? 'paused with ptpass schedules pause');
 }
 
-export async function resumeSchedule(deps: ScheduleDeps, scheduleId: string, note?: string): Promise<void> {
+/**
+ * Resumes a paused schedule. Temporal does not run the times a schedule missed while paused (its catch-up
+ * window covers a server outage, not a pause): what resumed says when the last run before the pause was,
+ * so the caller can name the missed times and the backfill that runs them (`schedules backfill`).
+ */
+export async function resumeSchedule(
+  deps: ScheduleDeps,
+  scheduleId: string,
+  note?: string,
+): Promise<{ wasPaused: boolean; lastRunAt: Date | null }> {
   knownSchedule(scheduleId);
   const declared = SCHEDULES.find((d) => d.job === scheduleId);
-  await (await existingHandle(deps.client, scheduleId)).unpause(note ?? declared?.note);
+  const handle = await existingHandle(deps.client, scheduleId);
+  const description = await handle.describe();
+  await handle.unpause(note ?? declared?.note);
+  return {
+    wasPaused: description.state.paused,
+    lastRunAt: description.info.recentActions.at(-1)?.scheduledAt ?? null,
+  };
 }
 
 export async function triggerSchedule(deps: ScheduleDeps, scheduleId: string): Promise<void> {

@@ -24,7 +24,7 @@ export async function seedDemoStudio(
   db: Db,
   now: Date,
   timeZone: string,
-): Promise<{ seeded: boolean; members: number }> {
+): Promise<{ seeded: boolean; members: number; bulkPass?: { bulkPassId: number; issueAt: Date } }> {
   const existing = await db.$count(users);
   if (existing > 0) return { seeded: false, members: existing };
   const minutes = (n: number) => new Date(now.getTime() + n * 60_000);
@@ -128,13 +128,16 @@ export async function seedDemoStudio(
       return i % 3 === 0 ? [finished, soon] : i % 3 === 1 ? [finished, later] : [soon];
     });
     await tx.insert(bookings).values(bookingRows);
-    await tx.insert(bulkPasses).values({
-      packageId: tenSessions!.id,
-      groupId: evening!.id,
-      count: 4,
-      startedAt: minutes(3),
-      endedAt: days(30),
-    });
+    const [bulkPass] = await tx
+      .insert(bulkPasses)
+      .values({
+        packageId: tenSessions!.id,
+        groupId: evening!.id,
+        count: 4,
+        startedAt: minutes(3),
+        endedAt: days(30),
+      })
+      .returning({ id: bulkPasses.id, issueAt: bulkPasses.startedAt });
     await seedHistory(tx, {
       now,
       timeZone,
@@ -142,7 +145,12 @@ export async function seedDemoStudio(
       memberIds: members.filter((_, i) => people[i]!.status === 'ACTIVE').map((m) => m.id),
     });
     await tx.execute(sql`ANALYZE`);
-    return { seeded: true, members: members.length };
+    // Issued at its time by its own workflow (started by the caller, as a grant is), not by the hourly sweep.
+    return {
+      seeded: true,
+      members: members.length,
+      bulkPass: { bulkPassId: bulkPass!.id, issueAt: bulkPass!.issueAt },
+    };
   });
 }
 

@@ -2,6 +2,7 @@ import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { startAdminServer } from '../admin/server.ts';
+import { startGrantIssue } from '../client/grant.ts';
 import { type Config, resolveTemporalAddress } from '../config.ts';
 import { createDb, migrateDatabase } from '../db/client.ts';
 import { createLogger } from '../logger.ts';
@@ -71,8 +72,14 @@ export async function startStack(
     const database = createDb({ url, max: 10, applicationName: 'ptpass-worker' });
     closers.push(database.close);
 
+    const connection = await Connection.connect({ address });
+    closers.push(() => connection.close());
+    const client = new Client({ connection, namespace: config.namespace });
+
     if (options.demo) {
       const seeded = await seedDemoStudio(database.db, new Date(), config.businessTimeZone);
+      // The demo's bulk pass is issued at its time by its own workflow, as a grant's is.
+      if (seeded.bulkPass) await startGrantIssue({ client, taskQueue: config.taskQueue }, seeded.bulkPass);
       options.out(
         seeded.seeded
           ? `Demo studio seeded: ${seeded.members} members in 2 groups, passes and bookings around now.`
@@ -83,9 +90,6 @@ export async function startStack(
     // The admin web, on the same database and Temporal; ADMIN_PORT=0 turns it off.
     let adminNote = 'off (ADMIN_PORT=0)';
     if (config.adminPort) {
-      const connection = await Connection.connect({ address });
-      closers.push(() => connection.close());
-      const client = new Client({ connection, namespace: config.namespace });
       const admin = await startAdminServer({
         config,
         db: database.db,

@@ -52,5 +52,11 @@ export async function createPtpassWorker(options: PtpassWorkerOptions): Promise<
     // In-flight chunks get this long to commit after SIGTERM/SIGINT before activities are cancelled.
     shutdownGraceTime: `${options.shutdownGraceSeconds ?? 30} seconds`,
     maxConcurrentActivityTaskExecutions: options.maxConcurrentActivityTaskExecutions ?? 16,
+    // A step's heartbeats reach Temporal at most once a second (the SDK's default: 0.8 × the heartbeat
+    // timeout, 48 s at the default 60 s). A stop, a Pause or a Reset reaches the running step in the
+    // answer to a heartbeat, so it takes effect within a second and a chunk, not up to 48 s later
+    // (`ptpass runs stop` of a run of a few seconds came back COMPLETED).
+    maxHeartbeatThrottleInterval: '1 second',
+    defaultHeartbeatThrottleInterval: '1 second',
   });
 }

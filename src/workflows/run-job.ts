@@ -193,11 +193,14 @@ export async function runJob(job: JobDefinition, rawInput: unknown): Promise<Job
     const message = stopped
       ? 'stopped by an operator (ptpass runs stop); restart it to continue'
       : describeCauses(err);
-    await CancellationScope.nonCancellable(() =>
+    // The run record counts what the steps' records say, the failed step's committed chunks included (runs
+    // begun before it did so replay with the steps that completed: their marker holds no counts).
+    const recorded = await CancellationScope.nonCancellable(() =>
       bookkeeping.finishJobRun({ jobRunId, status, result: result(), error: message }),
     );
-    upsertMemo({ ptpass: { ...memoOf(result()), status, error: message } });
-    markRun(job.name, status, input.dryRun ? 0 : result().written);
+    const counts = { ...result(), ...recorded };
+    upsertMemo({ ptpass: { ...memoOf(counts), status, error: message } });
+    markRun(job.name, status, input.dryRun ? 0 : counts.written);
     throw ApplicationFailure.create({
       message: `${job.name} ${stopped ? 'stopped' : 'failed'}: ${message}`,
       type: stopped ? ERROR_NAMES.jobStopped : ERROR_NAMES.jobFailed,

@@ -10,6 +10,7 @@ import { listSchedules } from '../../client/schedules.ts';
 import { groupChoices, listBulkPasses, packageChoices } from '../../db/queries/bulk-passes.ts';
 import { issueBulkPassesJob } from '../../jobs/issue-bulk-passes.ts';
 import { SCHEDULES } from '../../jobs/schedules.ts';
+import { DAY_RANGE, FIRST_DAY, isInstantOutOfRange, LAST_DAY } from '../../time-range.ts';
 import { type AdminApp, adminPage } from '../app.ts';
 import { type Html, html } from '../html.ts';
 import { type AdminRequest, htmlReply, type Reply, redirect } from '../http.ts';
@@ -39,17 +40,37 @@ const formSchema = z.object({
   at: text('at'),
 });
 
+/** The date picker offers the accepted days only; the server checks them anyway. */
+const TIME_LIMITS = html` min="${FIRST_DAY}T00:00" max="${LAST_DAY}T23:59"`;
+
 const EMPTY_FORM: BulkPassForm = { package: '', group: '', start: '', end: '', count: '', at: '' };
 
-/** The grant a form asks for, or the message `ptpass grant` would print for the same options. */
+/** The form's times: the request's field each one fills. */
+const TIME_FIELDS = [
+  ['start', 'startedAt'],
+  ['end', 'endedAt'],
+  ['at', 'issueAt'],
+] as const;
+
+/**
+ * The grant a form asks for, or the message `ptpass grant` would print for the same options; a time
+ * outside the days the admin web accepts (src/time-range.ts) is refused too.
+ */
 function formRequest(form: BulkPassForm, timeZone: string): GrantRequest | string {
   const values = Object.fromEntries(FIELDS.filter((f) => form[f] !== '').map((f) => [f, form[f]]));
+  let request: GrantRequest;
   try {
-    return parseGrantOptions(values, timeZone);
+    request = parseGrantOptions(values, timeZone);
   } catch (err) {
     if (err instanceof GrantInputError) return err.message;
     throw err;
   }
+  for (const [field, key] of TIME_FIELDS) {
+    const at = request[key];
+    if (at && isInstantOutOfRange(at, timeZone))
+      return `--${field} '${form[field]}' must be a time from ${DAY_RANGE} (read in ${timeZone})`;
+  }
+  return request;
 }
 
 async function issuingScheduleWarning(app: AdminApp): Promise<string | undefined> {
@@ -114,10 +135,10 @@ async function renderPage(
       )}
     </select>`,
   )}
-  ${field('start', html`Start <span class="muted">(default: the issue time)</span>`, html`<input type="datetime-local" name="start" value="${form.start}">`)}
-  ${field('end', html`End <span class="muted">(default: the package period)</span>`, html`<input type="datetime-local" name="end" value="${form.end}">`)}
+  ${field('start', html`Start <span class="muted">(default: the issue time)</span>`, html`<input type="datetime-local" name="start" value="${form.start}"${TIME_LIMITS}>`)}
+  ${field('end', html`End <span class="muted">(default: the package period)</span>`, html`<input type="datetime-local" name="end" value="${form.end}"${TIME_LIMITS}>`)}
   ${field('count', html`Sessions per pass <span class="muted">(default: the package's)</span>`, html`<input type="number" name="count" value="${form.count}" step="1">`)}
-  ${field('at', html`Issue at <span class="muted">(default: now)</span>`, html`<input type="datetime-local" name="at" value="${form.at}">`)}
+  ${field('at', html`Issue at <span class="muted">(default: now)</span>`, html`<input type="datetime-local" name="at" value="${form.at}"${TIME_LIMITS}>`)}
   <button type="submit">Create bulk pass</button>
 </form>
 <p class="muted">Times are read in ${tz}. Each ACTIVE member of the group gets one pass; INACTIVE members are

@@ -9,6 +9,7 @@ import {
   utilisation,
 } from '../../db/queries/statistics.ts';
 import { addDays, businessDayOf, isBusinessDay } from '../../time.ts';
+import { DAY_RANGE, FIRST_DAY, isDayOutOfRange, LAST_DAY } from '../../time-range.ts';
 import { type AdminApp, adminPage } from '../app.ts';
 import { type ChartDay, dailyChart } from '../chart.ts';
 import { html } from '../html.ts';
@@ -32,6 +33,7 @@ const dashboardQuery = z.object({
       .string()
       .trim()
       .refine(isBusinessDay, { message: 'the last day must be a calendar day YYYY-MM-DD, e.g. 2026-11-21' })
+      .refine((day) => !isDayOutOfRange(day), { message: `the last day must be from ${DAY_RANGE}` })
       .optional(),
   ),
   days: z.preprocess(
@@ -50,7 +52,7 @@ const dashboardQuery = z.object({
 
 function rangeForm(end: string, days: string) {
   return html`<form class="search" method="get" action="/dashboard">
-  <label>Last day <input type="date" name="end" value="${end}" required></label>
+  <label>Last day <input type="date" name="end" value="${end}" min="${FIRST_DAY}" max="${LAST_DAY}" required></label>
   <label>Days <input type="number" name="days" value="${days}" min="1" max="${MAX_DASHBOARD_DAYS}" required></label>
   <button type="submit">Show</button>
 </form>`;

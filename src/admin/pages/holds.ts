@@ -3,6 +3,7 @@ import { launchClosure } from '../../client/closures.ts';
 import { bookingsInClosure, insertClosure, listClosures } from '../../db/queries/closures.ts';
 import { addHold, checkHoldShape, endHold, listHolds } from '../../db/queries/holds.ts';
 import { businessDayOf } from '../../time.ts';
+import { DAY_RANGE, FIRST_DAY, isDayOutOfRange, LAST_DAY } from '../../time-range.ts';
 import { type AdminApp, adminPage } from '../app.ts';
 import { html } from '../html.ts';
 import { type AdminRequest, HttpError, htmlReply, type Reply, redirect } from '../http.ts';
@@ -40,6 +41,13 @@ function formValues<T extends z.ZodObject>(schema: T, req: AdminRequest) {
 
 const who = (req: AdminRequest) => `admin:${req.session?.user ?? 'unknown'}`;
 
+/** A held or closed day outside the days the admin web accepts (src/time-range.ts), named as the CLI's flag. */
+function dayOutOfRange(form: { from: string; to: string }): string | undefined {
+  for (const name of ['from', 'to'] as const)
+    if (isDayOutOfRange(form[name])) return `--${name} ${form[name]} must be a day from ${DAY_RANGE}`;
+  return undefined;
+}
+
 async function renderHolds(
   app: AdminApp,
   req: AdminRequest,
@@ -54,8 +62,8 @@ async function renderHolds(
 <form class="grant" method="post" action="/holds">
   ${csrf}
   <label data-field="pass">Pass ID <input type="number" name="pass" value="${form.pass}" min="1" required></label>
-  <label data-field="from">First held day <input type="date" name="from" value="${form.from}" required></label>
-  <label data-field="to">Last held day <input type="date" name="to" value="${form.to}" required></label>
+  <label data-field="from">First held day <input type="date" name="from" value="${form.from}" min="${FIRST_DAY}" max="${LAST_DAY}" required></label>
+  <label data-field="to">Last held day <input type="date" name="to" value="${form.to}" min="${FIRST_DAY}" max="${LAST_DAY}" required></label>
   <label data-field="reason">Reason <input type="text" name="reason" value="${form.reason}" maxlength="200" required></label>
   <button type="submit">Put on hold</button>
 </form>
@@ -128,7 +136,7 @@ export async function createHoldAction(app: AdminApp, req: AdminRequest): Promis
     reason: form.reason,
     createdBy: who(req),
   };
-  const shape = checkHoldShape(hold);
+  const shape = dayOutOfRange(form) ?? checkHoldShape(hold);
   if (shape) return renderHolds(app, req, { form, status: 400, error: shape });
   const outcome = await addHold(app.db, hold, app.config.businessTimeZone);
   if (!outcome.ok) return renderHolds(app, req, { form, status: 400, error: outcome.problem });
@@ -157,8 +165,8 @@ async function renderClosures(
   const body = html`<h2>Close the studio</h2>
 <form class="grant" method="post" action="/closures">
   <input type="hidden" name="csrf" value="${req.csrfToken ?? ''}">
-  <label data-field="from">First closed day <input type="date" name="from" value="${form.from}" required></label>
-  <label data-field="to">Last closed day <input type="date" name="to" value="${form.to}" required></label>
+  <label data-field="from">First closed day <input type="date" name="from" value="${form.from}" min="${FIRST_DAY}" max="${LAST_DAY}" required></label>
+  <label data-field="to">Last closed day <input type="date" name="to" value="${form.to}" min="${FIRST_DAY}" max="${LAST_DAY}" required></label>
   <label data-field="reason">Reason <input type="text" name="reason" value="${form.reason}" maxlength="200" required></label>
   <button type="submit">Add closure</button>
 </form>
@@ -211,7 +219,7 @@ export async function createClosureAction(app: AdminApp, req: AdminRequest): Pro
     });
   const form = parsed.data as ClosureForm;
   const closure = { startsOn: form.from, endsOn: form.to, reason: form.reason, createdBy: who(req) };
-  const shape = checkHoldShape(closure);
+  const shape = dayOutOfRange(form) ?? checkHoldShape(closure);
   if (shape) return renderClosures(app, req, { form, status: 400, error: shape });
   const created = await insertClosure(app.db, closure);
   if (!created.ok) return renderClosures(app, req, { form, status: 400, error: created.problem });

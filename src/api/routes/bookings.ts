@@ -140,7 +140,12 @@ export function registerBookings(api: OpenAPIHono<ApiEnv>) {
       description:
         'Inside LATE_CANCEL_HOURS of the class start (or after it) the cancel is late: the booking is CANCELLED ' +
         'with `lateCancel: true` and deduct-sessions still charges its session.',
-      request: { params: BookingParam, headers: IdempotencyHeader },
+      request: {
+        params: BookingParam,
+        headers: IdempotencyHeader,
+        // No fields: no body, or `{}`. Like every other body, one with an unknown field is refused.
+        body: { ...json(z.object({}).strict().openapi('BookingCancel')), required: false },
+      },
       responses: {
         200: { description: 'The booking', ...json(BookingSchema) },
         ...problems(400, 403, 404, 409, 422),

@@ -19,6 +19,7 @@ import {
   json,
   notFound,
   problems,
+  Text,
 } from '../core.ts';
 
 /**
@@ -56,6 +57,9 @@ const ImportSchema = z
   })
   .openapi('Import');
 
+/** The media type of a Content-Type header, without its parameters: `text/csv; charset=utf-8` is text/csv. */
+const mediaType = (header: string | undefined) => (header ?? '').split(';')[0]!.trim().toLowerCase();
+
 export function registerImports(api: OpenAPIHono<ApiEnv>) {
   api.openapi(
     createRoute({
@@ -73,13 +77,14 @@ export function registerImports(api: OpenAPIHono<ApiEnv>) {
       ] as const,
       summary: 'Upload a CSV file of members or bookings; it is staged and imported by its job',
       description:
-        'The body is the file (Content-Type: text/csv), up to 64 MiB, in the format of README "Imports". A file ' +
+        'The body is the file (Content-Type: text/csv, parameters such as charset=utf-8 allowed; any other type ' +
+        'is refused with 415), up to 64 MiB, in the format of README "Imports". A file ' +
         'that cannot be imported at all (wrong columns, not UTF-8, malformed CSV) is refused whole with 400 and ' +
         'nothing is written; bad rows are skipped by the job and listed by GET /imports/{id}/rejects.',
       request: {
         params: z.object({ kind: Kind }),
         query: z.object({
-          fileName: z.string().trim().min(1).max(200).optional().openapi({
+          fileName: Text(200).optional().openapi({
             description: 'Recorded with the import (default upload.csv)',
           }),
         }),
@@ -91,13 +96,20 @@ export function registerImports(api: OpenAPIHono<ApiEnv>) {
       },
       responses: {
         202: { description: 'Staged, and the import job started', ...json(ImportStarted) },
-        ...problems(400, 403, 413, 422),
+        ...problems(400, 403, 413, 415, 422),
       },
     }),
     async (c) => {
       const { kind } = c.req.valid('param');
       const fileName = c.req.valid('query').fileName ?? 'upload.csv';
       const { config, db } = c.var.admin;
+      const type = c.req.header('content-type');
+      if (mediaType(type) !== 'text/csv')
+        throw new ApiProblem(
+          415,
+          'Unsupported media type',
+          `send the file as Content-Type: text/csv (got ${type ? `'${type}'` : 'none'}); nothing was written`,
+        );
       const body = Buffer.from(await c.req.arrayBuffer());
       if (body.length === 0)
         throw badRequest([

@@ -1,6 +1,7 @@
 import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
 import { and, asc, eq, gt, ilike, inArray, or, sql } from 'drizzle-orm';
 import type { DbOrTx, Tx } from '../../db/client.ts';
+import { PHONE_PATTERN } from '../../db/queries/imports.ts';
 import { likePattern } from '../../db/queries/members.ts';
 import { userGroupMembers, userGroups, users } from '../../db/schema.ts';
 import {
@@ -18,6 +19,7 @@ import {
   pageFrom,
   pageOf,
   problems,
+  Text,
 } from '../core.ts';
 
 /** Members (the `users` table) and groups of members. */
@@ -35,11 +37,11 @@ export const MemberSchema = z
   })
   .openapi('Member');
 
-const name = z.string().trim().min(1, 'must not be empty').max(200, 'must be at most 200 characters');
+const name = Text(200);
 const phone = z
   .string()
   .trim()
-  .regex(/^\+?[0-9 ()-]{3,30}$/, 'must be a phone number: digits, spaces, ()- and an optional leading +')
+  .regex(PHONE_PATTERN, 'must be a phone number: digits, spaces, ( ) - . and an optional leading +')
   .nullable();
 
 const MemberCreate = z
@@ -162,7 +164,7 @@ export function registerMembers(api: OpenAPIHono<ApiEnv>) {
       summary: 'List members, or search them by name or phone',
       request: {
         query: PageQuery.extend({
-          q: z.string().trim().min(1).max(100).optional().openapi({ description: 'Part of a name or phone' }),
+          q: Text(100).optional().openapi({ description: 'Part of a name or phone' }),
           status: MemberStatus.optional(),
         }),
       },

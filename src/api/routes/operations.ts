@@ -5,6 +5,7 @@ import { JobAlreadyRunningError, LaunchError, launchJob } from '../../client/lau
 import type { Db } from '../../db/client.ts';
 import { getJobRun } from '../../db/queries/runs.ts';
 import { bulkPasses, jobRuns, packages, runStatus } from '../../db/schema.ts';
+import { JOB_NAMES } from '../../jobs/index.ts';
 import {
   type ApiEnv,
   ApiProblem,
@@ -251,7 +252,18 @@ export function registerOperations(api: OpenAPIHono<ApiEnv>) {
       path: '/runs',
       tags: ['runs'],
       summary: 'Job runs, newest first',
-      request: { query: PageQuery.extend({ job: z.string().max(100).optional() }) },
+      request: {
+        query: PageQuery.extend({
+          // An unknown job is refused, as `ptpass runs list --job` refuses it, not answered with no runs.
+          job: z
+            .enum(JOB_NAMES, {
+              error: (issue) =>
+                `'${String(issue.input).slice(0, 100)}' is not a job: one of ${JOB_NAMES.join(', ')}`,
+            })
+            .optional()
+            .openapi({ description: 'Only runs of this job' }),
+        }),
+      },
       responses: {
         200: { description: 'A page of runs', ...json(pageOf(RunSchema, 'RunPage')) },
         ...problems(400),

@@ -2,6 +2,8 @@ import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
 import { and, asc, eq, gt, sql } from 'drizzle-orm';
 import { checkGrantShape } from '../../client/grant.ts';
 import { reservedSessions } from '../../db/queries/bookings.ts';
+import { issuedPassStatus } from '../../db/queries/bulk-passes.ts';
+import { instant } from '../../db/queries/passes.ts';
 import { packages, passes, users } from '../../db/schema.ts';
 import {
   type ApiEnv,
@@ -22,6 +24,7 @@ import {
   parseTimes,
   problems,
   refused,
+  Text,
 } from '../core.ts';
 
 /** Packages, and passes of a package issued to one member (the rules of a grant). */
@@ -73,11 +76,7 @@ export function registerPasses(api: OpenAPIHono<ApiEnv>) {
           ...json(
             z
               .object({
-                name: z
-                  .string()
-                  .trim()
-                  .min(1, 'must not be empty')
-                  .max(200, 'must be at most 200 characters'),
+                name: Text(200),
                 sessionCount: positiveOrUnlimited('sessions'),
                 periodDays: positiveOrUnlimited('days'),
               })
@@ -189,6 +188,7 @@ export function registerPasses(api: OpenAPIHono<ApiEnv>) {
       const shape = checkGrantShape(
         { packageId: input.packageId, target: { userIds: [memberId] }, count: input.count, ...times },
         now,
+        tz,
       );
       if (shape) {
         const field = shape.startsWith('--count')
@@ -227,6 +227,8 @@ export function registerPasses(api: OpenAPIHono<ApiEnv>) {
           .values({
             userId: memberId,
             packageId: pkg.id,
+            // As `ptpass grant` issues it: live at once when its start has come, else READY until then.
+            status: issuedPassStatus(instant(startedAt), now),
             remainingCount: input.count ?? pkg.sessionCount,
             startedAt,
             endedAt,

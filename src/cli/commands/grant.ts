@@ -1,8 +1,10 @@
 import {
+  businessTime,
   checkGrantShape,
   createGrant,
   type Grant,
   GrantInputError,
+  grantIssueAt,
   MAX_SESSION_COUNT,
   parseGrantOptions,
   startGrantIssue,
@@ -11,7 +13,6 @@ import type { LaunchOutcome } from '../../client/launch-job.ts';
 import { workflowUrl } from '../../config.ts';
 import { getBulkPass } from '../../db/queries/bulk-passes.ts';
 import { issueBulkPassesJob } from '../../jobs/issue-bulk-passes.ts';
-import { formatBusinessTime } from '../../time.ts';
 import { type Command, UsageError } from '../command.ts';
 
 export const grantCommand: Command = {
@@ -20,8 +21,9 @@ export const grantCommand: Command = {
   details: [
     'Creates a bulk pass. Without --at (or with --at now or earlier) its passes are issued at once through the',
     'issue-bulk-passes job; with a future --at a workflow of its own waits on a durable timer and issues them',
-    'then (the hourly issue-bulk-passes schedule is the safety net). Each ACTIVE member gets exactly',
-    'one pass; INACTIVE members of a group are skipped and counted. --users makes a group of the listed users.',
+    'then (the hourly issue-bulk-passes schedule is the safety net); --wait goes only with a grant for now (a',
+    'future --at prints the command to follow its run). Each ACTIVE member gets exactly one pass; INACTIVE',
+    'members of a group are skipped and counted. --users makes a group of the listed users.',
     "Sessions per pass: --count, else the package's (refused for a package with unlimited sessions).",
     'End: --end, else the start plus the package period in business days (unlimited without a period).',
     'Every check runs before anything is written; a bad grant writes nothing (exit 2).',
@@ -49,25 +51,37 @@ export const grantCommand: Command = {
       integer: { min: 1, max: MAX_SESSION_COUNT },
     },
     at: { type: 'string', placeholder: 'ISO', description: 'When to issue (default: now)' },
-    wait: { type: 'boolean', description: 'Wait for the issuance and print what was issued' },
+    wait: {
+      type: 'boolean',
+      description: 'Wait for the issuance and print what was issued (not with a future --at)',
+    },
   },
   async run({ values, positionals }, ctx) {
     if (positionals.length) throw new UsageError(`unexpected argument '${positionals[0]}'`);
+    const tz = ctx.config.businessTimeZone;
     let request: ReturnType<typeof parseGrantOptions>;
     try {
-      request = parseGrantOptions(values, ctx.config.businessTimeZone);
+      request = parseGrantOptions(values, tz);
     } catch (err) {
       if (err instanceof GrantInputError) throw new UsageError(err.message);
       throw err;
     }
-    const shape = checkGrantShape(request, new Date());
+    const checkedAt = new Date();
+    const shape = checkGrantShape(request, checkedAt, tz);
     if (shape) throw new UsageError(shape);
+    // A grant for later is issued by a workflow that sleeps until then: --wait would wait for nothing now.
+    const issueAt = grantIssueAt(request, checkedAt);
+    if (values.wait === true && issueAt.getTime() > checkedAt.getTime()) {
+      throw new UsageError(
+        `the grant would be issued at ${businessTime(issueAt, tz)}, so there is nothing to wait for now; leave out --wait and follow it with the command it prints`,
+      );
+    }
 
     // Reach Temporal before writing, so an unreachable server does not leave a bulk pass nobody issues
     // until the hourly schedule finds it.
     const [db, client] = await Promise.all([ctx.db(), ctx.temporal()]);
     const now = new Date();
-    const created = await createGrant(db, request, now, ctx.config.businessTimeZone);
+    const created = await createGrant(db, request, now, tz);
     if (!created.ok) throw new UsageError(created.problem);
     const { grant } = created;
 
@@ -81,8 +95,9 @@ export const grantCommand: Command = {
           run: { workflowId: issue.workflowId, runId: issue.runId, url },
         },
         text: [
-          describeGrant(grant, ctx.config.businessTimeZone),
-          `  waiting until ${businessTime(grant.issueAt, ctx.config.businessTimeZone)}: workflow ${issue.workflowId} issues it then`,
+          describeGrant(grant, tz),
+          `  waiting until ${businessTime(grant.issueAt, tz)}: workflow ${issue.workflowId} issues it then`,
+          `  follow it from then: ptpass runs show ${issue.runId}`,
           `  Web UI: ${url}`,
         ].join('\n'),
       };
@@ -106,7 +121,7 @@ export const grantCommand: Command = {
       return {
         json: { outcome: 'started', ...grantJson(grant), run },
         text: [
-          describeGrant(grant, ctx.config.businessTimeZone),
+          describeGrant(grant, tz),
           `  issuing now: workflow ${outcome.workflowId}  run ${outcome.runId}`,
           `  Web UI: ${url}`,
         ].join('\n'),
@@ -127,7 +142,7 @@ export const grantCommand: Command = {
         run,
       },
       text: [
-        describeGrant(grant, ctx.config.businessTimeZone),
+        describeGrant(grant, tz),
         completed
           ? `  issued ${issued} pass${issued === 1 ? '' : 'es'} to ${issued} of ${members} member${members === 1 ? '' : 's'}` +
             (skipped ? ` (${skipped} INACTIVE skipped)` : '')
@@ -140,10 +155,6 @@ export const grantCommand: Command = {
 };
 
 /** Text output shows times as the studio reads them (JSON keeps ISO-8601 instants). */
-function businessTime(instant: Date, timeZone: string): string {
-  return `${formatBusinessTime(instant, timeZone)} (${timeZone})`;
-}
-
 function describeGrant(g: Grant, timeZone: string): string {
   const sessions = g.count === null ? 'unlimited sessions' : `${g.count} session${g.count === 1 ? '' : 's'}`;
   const end = g.endedAt

@@ -89,7 +89,7 @@ export const holdsEndCommand: Command = {
   summary: 'End a hold early: the pass is usable again from --on (default today), its end moves back.',
   details: [
     "The end moves back by the days from --on to the hold's last day that the hold had added. --on on or before",
-    'the first held day cancels the hold whole. Refused: a hold already ended, or already over.',
+    'the first held day cancels the hold whole. Refused: a hold already ended, or a day after its last.',
   ].join('\n'),
   options: {
     on: {

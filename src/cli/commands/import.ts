@@ -113,8 +113,8 @@ export const importRejectsCommand: Command = {
       throw err;
     });
     if (out) {
-      const { writeFile } = await import('node:fs/promises');
-      await writeFile(out, found.csv);
+      const { writeOutFile } = await import('../out-file.ts');
+      await writeOutFile(out, found.csv);
       return {
         json: { importId: Number(id), rejected: found.rejected, out },
         text: `${found.rejected} rejected rows of import ${id} written to ${out}`,

@@ -87,8 +87,14 @@ export const jobRunCommand: Command = {
     }
     const params = { ...parseParams(values.param), ...jobFlagParams(name, values) };
     // Loaded here: launching needs the Temporal client, which other commands should not pay for.
-    const { JobAlreadyRunningError, LaunchError, launchJob, ParamsConflictError, prepareLaunch } =
-      await import('../../client/launch-job.ts');
+    const {
+      JobAlreadyRunningError,
+      LaunchError,
+      launchJob,
+      MissingRowError,
+      ParamsConflictError,
+      prepareLaunch,
+    } = await import('../../client/launch-job.ts');
     const { watchProgress } = await import('../../client/progress.ts');
     const request = {
       job: name,
@@ -107,7 +113,6 @@ export const jobRunCommand: Command = {
       throw err;
     }
     const [client, db] = await Promise.all([ctx.temporal(), ctx.db()]);
-    if (request.wait) ctx.progress(`${name}: started, waiting for it to finish...`);
     // While waiting, the steps' heartbeats go to stderr as progress lines; stdout keeps the one result.
     const watching = new AbortController();
     const progress = request.wait
@@ -115,11 +120,20 @@ export const jobRunCommand: Command = {
       : undefined;
     let outcome: LaunchOutcome;
     try {
-      outcome = await launchJob({ client, db, taskQueue: ctx.config.taskQueue }, request);
+      outcome = await launchJob(
+        { client, db, taskQueue: ctx.config.taskQueue },
+        {
+          ...request,
+          onStarted: () => {
+            if (request.wait) ctx.progress(`${name}: started, waiting for it to finish...`);
+          },
+        },
+      );
     } catch (err) {
       if (err instanceof JobAlreadyRunningError)
         return { json: { outcome: 'already-running', error: err.message }, text: err.message, exitCode: 3 };
-      if (err instanceof ParamsConflictError) throw new UsageError(err.message);
+      if (err instanceof ParamsConflictError || err instanceof MissingRowError)
+        throw new UsageError(err.message);
       throw err;
     } finally {
       watching.abort();
@@ -171,6 +185,7 @@ function parseParams(raw: unknown): Record<string, unknown> {
     const at = String(pair).indexOf('=');
     if (at <= 0) throw new UsageError(`--param '${pair}' must be KEY=VALUE`);
     const key = String(pair).slice(0, at);
+    if (Object.hasOwn(params, key)) throw new UsageError(`--param ${key} is given twice`);
     const value = String(pair).slice(at + 1);
     params[key] = /^-?\d+(\.\d+)?$/.test(value)
       ? Number(value)

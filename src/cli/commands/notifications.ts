@@ -5,6 +5,7 @@ import {
   type NotificationStatus,
   requeueFailedNotifications,
 } from '../../db/queries/notifications.ts';
+import { formatBusinessTime } from '../../time.ts';
 import { type Command, optionalString, positiveInt, table, UsageError } from '../command.ts';
 
 const STATUSES: NotificationStatus[] = ['PENDING', 'SENT', 'FAILED'];
@@ -41,10 +42,21 @@ export const notificationsListCommand: Command = {
       sentAt: r.sent_at,
       lastError: r.last_error,
     }));
+    const tz = ctx.config.businessTimeZone;
+    const shown = (instant: string | null) => (instant ? formatBusinessTime(new Date(instant), tz) : '');
     const text = json.length
       ? table(
-          ['id', 'event', 'user', 'status', 'attempts', 'due', 'sent', 'last error'],
-          json.map((n) => [n.id, n.event, n.userId, n.status, n.attempts, n.dueAt, n.sentAt, n.lastError]),
+          ['id', 'event', 'user', 'status', 'attempts', `due (${tz})`, `sent (${tz})`, 'last error'],
+          json.map((n) => [
+            n.id,
+            n.event,
+            n.userId,
+            n.status,
+            n.attempts,
+            shown(n.dueAt),
+            shown(n.sentAt),
+            n.lastError,
+          ]),
         )
       : 'no notifications';
     return { json, text };

@@ -3,7 +3,15 @@ import type { restartRun } from '../../client/restart-run.ts';
 import { workflowUrl } from '../../config.ts';
 import { getJobRun, listJobRuns } from '../../db/queries/runs.ts';
 import { JOB_NAMES } from '../../jobs/index.ts';
-import { type Command, optionalString, positiveInt, table, UsageError } from '../command.ts';
+import { formatBusinessTime } from '../../time.ts';
+import {
+  type Command,
+  type CommandOutput,
+  optionalString,
+  positiveInt,
+  table,
+  UsageError,
+} from '../command.ts';
 import { summaryTable } from './job.ts';
 
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -35,24 +43,27 @@ export const runsListCommand: Command = {
       endedAt: r.endedAt?.toISOString() ?? null,
       error: r.error,
     }));
+    const tz = ctx.config.businessTimeZone;
     const text = runs.length
       ? table(
-          ['run', 'job', 'as of', 'status', 'read', 'written', 'skipped', 'started'],
-          json.map((r) => [
-            r.runId,
+          ['run', 'job', `as of (${tz})`, 'status', 'read', 'written', 'skipped', `started (${tz})`],
+          runs.map((r) => [
+            r.id,
             r.job + (r.dryRun ? ' (dry)' : ''),
-            r.asOf,
+            formatBusinessTime(r.asOf, tz),
             r.status,
-            r.read,
-            r.written,
-            r.skipped,
-            r.startedAt,
+            r.readCount,
+            r.writeCount,
+            r.skipCount,
+            formatBusinessTime(r.startedAt, tz),
           ]),
         )
       : 'no runs yet';
     return { json, text };
   },
 };
+
+const unknownRun = (runId: string) => new UsageError(`no run ${runId} (see \`ptpass runs list\`)`);
 
 function runIdArgument(positionals: string[]): string {
   const [runId, extra] = positionals;
@@ -77,21 +88,22 @@ export const runsRestartCommand: Command = {
   },
   async run({ values, positionals }, ctx) {
     const runId = runIdArgument(positionals);
-    const [client, db] = await Promise.all([ctx.temporal(), ctx.db()]);
+    const db = await ctx.db();
+    // Temporal is reached only when a record says RUNNING, or the run is there to restart.
+    const client = () => ctx.temporal();
     await reconcileRuns({ client, db });
     // Loaded here: restarting needs the Temporal SDK, which `runs list` should not pay for.
     const { restartRun } = await import('../../client/restart-run.ts');
-    const { LaunchError } = await import('../../client/launch-job.ts');
-    if (values.wait) ctx.progress(`restarting run ${runId}, waiting for it to finish...`);
     let outcome: Awaited<ReturnType<typeof restartRun>>;
     try {
       outcome = await restartRun({ client, db, taskQueue: ctx.config.taskQueue }, runId, {
         wait: values.wait === true,
+        onStarted: () => {
+          if (values.wait) ctx.progress(`restarting run ${runId}, waiting for it to finish...`);
+        },
       });
     } catch (err) {
-      if (err instanceof LaunchError)
-        return { json: { outcome: 'refused', error: err.message }, text: err.message, exitCode: 3 };
-      throw err;
+      return runControlRefusal(runId, err);
     }
     const url = workflowUrl(ctx.config, outcome.workflowId, outcome.runId);
     const lines = [
@@ -116,23 +128,39 @@ export const runsStopCommand: Command = {
   options: {},
   async run({ positionals }, ctx) {
     const runId = runIdArgument(positionals);
-    const [client, db] = await Promise.all([ctx.temporal(), ctx.db()]);
+    const db = await ctx.db();
     const { stopRun } = await import('../../client/restart-run.ts');
-    const { LaunchError } = await import('../../client/launch-job.ts');
-    ctx.progress(`stopping run ${runId} after its current chunk...`);
+    let stopped: Awaited<ReturnType<typeof stopRun>>;
     try {
-      const stopped = await stopRun({ client, db }, runId);
-      return {
-        json: { runId, ...stopped },
-        text: `run ${runId}: ${stopped.status}; restart it with \`ptpass runs restart ${runId}\``,
-      };
+      stopped = await stopRun({ client: () => ctx.temporal(), db }, runId, {
+        onSignalled: () => ctx.progress(`stopping run ${runId} after its current chunk...`),
+      });
     } catch (err) {
-      if (err instanceof LaunchError)
-        return { json: { outcome: 'refused', error: err.message }, text: err.message, exitCode: 3 };
-      throw err;
+      return runControlRefusal(runId, err);
     }
+    return {
+      json: { runId, ...stopped },
+      // Its last chunk was committed before the stop arrived: there is nothing left to restart.
+      text:
+        stopped.status === 'COMPLETED'
+          ? `run ${runId}: COMPLETED before the stop took effect`
+          : `run ${runId}: ${stopped.status}; restart it with \`ptpass runs restart ${runId}\``,
+    };
   },
 };
+
+/**
+ * Why a restart or stop was refused: an unknown run is bad input (one line, exit 2, as `runs show`); a run
+ * in the wrong state (completed, still running, not running) is printed with exit 3.
+ */
+async function runControlRefusal(runId: string, err: unknown): Promise<CommandOutput> {
+  const { UnknownRunError } = await import('../../client/restart-run.ts');
+  const { LaunchError } = await import('../../client/launch-job.ts');
+  if (err instanceof UnknownRunError) throw unknownRun(runId);
+  if (err instanceof LaunchError)
+    return { json: { outcome: 'refused', error: err.message }, text: err.message, exitCode: 3 };
+  throw err;
+}
 
 export const runsShowCommand: Command = {
   words: ['runs', 'show'],
@@ -147,7 +175,7 @@ export const runsShowCommand: Command = {
     const db = await ctx.db();
     await reconcileRuns({ client: () => ctx.temporal(), db });
     const found = await getJobRun(db, runId);
-    if (!found) throw new UsageError(`no run ${runId} (see \`ptpass runs list\`)`);
+    if (!found) throw unknownRun(runId);
     const { run, steps, skips } = found;
     const url = workflowUrl(ctx.config, run.workflowId, run.id);
     const json = {
@@ -180,10 +208,11 @@ export const runsShowCommand: Command = {
       skips,
       url,
     };
+    const tz = ctx.config.businessTimeZone;
     const lines = [
-      `${run.job} as of ${json.asOf}${run.dryRun ? ' (dry run)' : ''}: ${run.status}`,
+      `${run.job} as of ${formatBusinessTime(run.asOf, tz)} (${tz})${run.dryRun ? ' (dry run)' : ''}: ${run.status}`,
       `  run ${run.id}  workflow ${run.workflowId}`,
-      `  started ${json.startedAt}${json.endedAt ? `, ended ${json.endedAt}` : ''}`,
+      `  started ${formatBusinessTime(run.startedAt, tz)}${run.endedAt ? `, ended ${formatBusinessTime(run.endedAt, tz)}` : ''} (${tz})`,
       ...(Object.keys(run.params).length ? [`  params ${JSON.stringify(run.params)}`] : []),
       ...(Object.keys(run.settings).length ? [`  settings ${JSON.stringify(run.settings)}`] : []),
       table(

@@ -1,7 +1,7 @@
 import type { ScheduleDeps } from '../../client/schedules.ts';
 import type { Config } from '../../config.ts';
 import { SCHEDULES } from '../../jobs/schedules.ts';
-import { addDays, isBusinessDay, parseInstant, startOfBusinessDay } from '../../time.ts';
+import { addDays, formatBusinessTime, isBusinessDay, parseInstant, startOfBusinessDay } from '../../time.ts';
 import {
   type CliContext,
   type Command,
@@ -64,16 +64,18 @@ export const schedulesListCommand: Command = {
   options: {},
   async run(_input, ctx) {
     const states = await (await schedules()).listSchedules(await scheduleDeps(ctx));
+    const tz = ctx.config.businessTimeZone;
+    const shown = (iso: string | null | undefined) => (iso ? formatBusinessTime(new Date(iso), tz) : '');
     return {
       json: states,
       text: table(
-        ['schedule', 'calendar', 'state', 'next run', 'last run', 'note'],
+        ['schedule', 'calendar', 'state', `next run (${tz})`, `last run (${tz})`, 'note'],
         states.map((s) => [
           s.scheduleId,
           `${s.calendar} (${s.timeZone})`,
           !s.exists ? 'not applied' : s.paused ? 'PAUSED' : 'active',
-          s.nextRuns[0] ?? '',
-          s.lastRun ?? '',
+          shown(s.nextRuns[0]),
+          shown(s.lastRun),
           s.note ?? '',
         ]),
       ),
@@ -105,10 +107,29 @@ export const schedulesResumeCommand: Command = {
   },
   async run({ values, positionals }, ctx) {
     const id = scheduleId(positionals);
-    await operate(async () =>
-      (await schedules()).resumeSchedule(await scheduleDeps(ctx), id, optionalString(values, 'note')),
-    );
-    return { json: { scheduleId: id, paused: false }, text: `${id}: resumed` };
+    let resumed: { wasPaused: boolean; lastRunAt: Date | null } | undefined;
+    await operate(async () => {
+      resumed = await (await schedules()).resumeSchedule(
+        await scheduleDeps(ctx),
+        id,
+        optionalString(values, 'note'),
+      );
+    });
+    const tz = ctx.config.businessTimeZone;
+    const since = resumed?.wasPaused ? resumed.lastRunAt : null;
+    // Temporal does not run the times missed during a pause: say so, with the command that runs them (from
+    // the second after the last run to this one).
+    const from = since && new Date(Math.floor(since.getTime() / 1000) * 1000 + 1000);
+    const to = new Date(Math.floor(Date.now() / 1000) * 1000);
+    const missed =
+      since && from && from < to
+        ? `\n  times it missed while paused (after ${formatBusinessTime(since, tz)} (${tz})) do not run by themselves;` +
+          `\n  to run them: ptpass schedules backfill ${id} --from ${from.toISOString()} --to ${to.toISOString()}`
+        : '';
+    return {
+      json: { scheduleId: id, paused: false, lastRunAt: since?.toISOString() ?? null },
+      text: `${id}: resumed${missed}`,
+    };
   },
 };
 

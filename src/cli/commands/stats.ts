@@ -1,6 +1,3 @@
-import { randomBytes } from 'node:crypto';
-import { rename, rm, writeFile } from 'node:fs/promises';
-import { basename, dirname, join, resolve } from 'node:path';
 import {
   attendanceRate,
   computedDays,
@@ -22,6 +19,7 @@ import {
   table,
   UsageError,
 } from '../command.ts';
+import { writeOutFile } from '../out-file.ts';
 
 /**
  * `ptpass stats show` and `ptpass stats export`: the rows the `statistics` job stored, by day, ISO week or
@@ -230,19 +228,7 @@ export const statsExportCommand: Command = {
       if (note) ctx.progress(note);
       return undefined;
     }
-    const file = resolve(out);
-    // Written beside the target and renamed over it: a reader never sees half a file.
-    const temporary = join(dirname(file), `.${basename(file)}.${randomBytes(4).toString('hex')}.tmp`);
-    try {
-      await writeFile(temporary, csv, { flag: 'wx' });
-      await rename(temporary, file);
-    } catch (err) {
-      await rm(temporary, { force: true });
-      const code = (err as NodeJS.ErrnoException).code;
-      throw new UsageError(
-        `cannot write ${out}: ${code ?? (err instanceof Error ? err.message : String(err))}`,
-      );
-    }
+    const file = await writeOutFile(out, csv);
     if (note) ctx.progress(note);
     return {
       json: { file, rows: rows.length, ...query, missingDays: missing },

@@ -1,4 +1,4 @@
-import { asc, desc, eq, inArray, sql } from 'drizzle-orm';
+import { asc, desc, eq, inArray, type SQL, sql } from 'drizzle-orm';
 import type { DbOrTx } from '../client.ts';
 import { bulkPasses, packages, userGroupMembers, userGroups, users } from '../schema.ts';
 import { instant } from './passes.ts';
@@ -87,6 +87,14 @@ export async function countIssues(
 }
 
 /**
+ * The status of a pass issued as of T: PROGRESSED (live at once, not at the next `pass-lifecycle` run)
+ * when its start is at or before T, else READY, for `pass-lifecycle` to activate at its start. The rule
+ * of `ptpass grant` (the issue step below) and of the API's `POST /members/{id}/passes`.
+ */
+export const issuedPassStatus = (startedAt: SQL, asOf: Date) =>
+  sql`(CASE WHEN ${startedAt} <= ${instant(asOf)} THEN 'PROGRESSED' ELSE 'READY' END)::pass_status`;
+
+/**
  * One page of (due bulk pass, member) pairs after the checkpoint; each ACTIVE member without a pass of
  * that bulk pass gets one. Remaining sessions are the bulk pass's count, else the package's (null:
  * unlimited); the end is the bulk pass's, else the start plus the package period in business days: the same
@@ -131,8 +139,7 @@ export async function issueBulkPassesChunk(db: DbOrTx, w: IssueWindow): Promise<
     ), issued AS (
       INSERT INTO passes (user_id, package_id, bulk_pass_id, status, remaining_count, started_at, ended_at)
       SELECT page.user_id, bp.package_id, bp.id,
-             -- A pass whose start has come is live at once, not at the next pass-lifecycle run.
-             CASE WHEN bp.started_at <= ${instant(w.asOf)} THEN 'PROGRESSED' ELSE 'READY' END::pass_status,
+             ${issuedPassStatus(sql`bp.started_at`, w.asOf)},
              coalesce(bp.count, pk.session_count), bp.started_at,
              coalesce(bp.ended_at, ((bp.started_at AT TIME ZONE ${w.timeZone}) + make_interval(days => pk.period_days)) AT TIME ZONE ${w.timeZone})
       FROM page
@@ -318,17 +325,24 @@ export async function packageChoices(db: DbOrTx) {
     .orderBy(asc(packages.name), asc(packages.id));
 }
 
-/** Groups with their ACTIVE and total member counts, newest first, for the form's select. */
+/**
+ * Groups with their ACTIVE and total member counts, newest first, for the form's select. Plain SQL with
+ * aliases: a one-table Drizzle select renders its columns unqualified, so `${userGroups.id}` in a correlated
+ * subquery was a bare `id`, which the subquery joining `users` bound to `u.id` (1 active of N, every group).
+ */
 export async function groupChoices(db: DbOrTx, options: { limit: number }) {
-  return db
-    .select({
-      id: userGroups.id,
-      name: userGroups.name,
-      members: sql<number>`(SELECT count(*)::int FROM ${userGroupMembers} gm WHERE gm.group_id = ${userGroups.id})`,
-      active: sql<number>`(SELECT count(*)::int FROM ${userGroupMembers} gm JOIN ${users} u ON u.id = gm.user_id
-        WHERE gm.group_id = ${userGroups.id} AND u.status = 'ACTIVE')`,
-    })
-    .from(userGroups)
-    .orderBy(desc(userGroups.id))
-    .limit(options.limit);
+  const rows = await db.execute<{ id: number; name: string; members: number; active: number }>(sql`
+    SELECT g.id, g.name,
+           (SELECT count(*)::int FROM user_group_members gm WHERE gm.group_id = g.id) AS members,
+           (SELECT count(*)::int FROM user_group_members gm JOIN users u ON u.id = gm.user_id
+            WHERE gm.group_id = g.id AND u.status = 'ACTIVE') AS active
+    FROM user_groups g
+    ORDER BY g.id DESC
+    LIMIT ${options.limit}`);
+  return rows.map((r) => ({
+    id: Number(r.id),
+    name: r.name,
+    members: Number(r.members),
+    active: Number(r.active),
+  }));
 }

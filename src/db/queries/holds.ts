@@ -141,7 +141,10 @@ export async function endHold(
     if (hold.endedEarlyOn !== null)
       return { ok: false, problem: `hold ${hold.id} was already ended on ${hold.endedEarlyOn}` };
     if (input.on > hold.endsOn)
-      return { ok: false, problem: `hold ${hold.id} is already over (its last day was ${hold.endsOn})` };
+      return {
+        ok: false,
+        problem: `the day to end hold ${hold.id} on, ${input.on}, is after its last day (${hold.endsOn}): nothing is left to end`,
+      };
     // biome-ignore lint/complexity/useMathMinMax: business days are YYYY-MM-DD strings, not numbers.
     const on = input.on < hold.startsOn ? hold.startsOn : input.on;
     const unused = Math.min(hold.extendedDays, await daysToExtend(tx, pass.id, on, hold.endsOn));

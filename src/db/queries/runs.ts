@@ -81,21 +81,39 @@ export interface JobRunOutcome {
   error?: string;
 }
 
-export async function finishJobRun(db: DbOrTx, outcome: JobRunOutcome): Promise<void> {
-  await db
+/**
+ * Closes a run's record. A run that completed counts what its workflow summed; one that failed or was stopped
+ * counts what its step records say (`stepRecordTotals`): the workflow's sum has only the steps that
+ * completed, and a failed step's committed chunks are part of what the run did. Returns the recorded counts.
+ */
+export async function finishJobRun(
+  db: DbOrTx,
+  outcome: JobRunOutcome,
+): Promise<{ read: number; written: number; skipped: number }> {
+  const steps = outcome.status === 'COMPLETED' ? undefined : stepRecordTotals(outcome.jobRunId);
+  const [recorded] = await db
     .update(jobRuns)
     .set({
       status: outcome.status,
-      readCount: outcome.read,
-      writeCount: outcome.written,
-      skipCount: outcome.skipped,
+      readCount: steps?.read ?? outcome.read,
+      writeCount: steps?.written ?? outcome.written,
+      skipCount: steps?.skipped ?? outcome.skipped,
       result: outcome.result,
       error: outcome.error ?? null,
       // When this run ended, not when an earlier run that used the same record (before a Reset) did.
       endedAt: sql`now()`,
       modifiedAt: sql`now()`,
     })
-    .where(eq(jobRuns.id, outcome.jobRunId));
+    .where(eq(jobRuns.id, outcome.jobRunId))
+    .returning({ read: jobRuns.readCount, written: jobRuns.writeCount, skipped: jobRuns.skipCount });
+  return recorded ?? { read: outcome.read, written: outcome.written, skipped: outcome.skipped };
+}
+
+/** A run's counts as its step records (every partition, counts a restart adopted included) add them up. */
+function stepRecordTotals(jobRunId: string) {
+  const total = (column: string) =>
+    sql<number>`(SELECT coalesce(sum(${sql.raw(column)}), 0)::int FROM step_runs WHERE job_run_id = ${jobRunId})`;
+  return { read: total('read_count'), written: total('write_count'), skipped: total('skip_count') };
 }
 
 /** Marks a run FAILED whose workflow Temporal closed without the workflow doing it (terminated, timed out). */
@@ -104,10 +122,14 @@ export async function markRunClosedByTemporal(
   jobRunId: string,
   temporalStatus: string,
 ): Promise<boolean> {
+  const steps = stepRecordTotals(jobRunId);
   const rows = await db
     .update(jobRuns)
     .set({
       status: 'FAILED',
+      readCount: steps.read,
+      writeCount: steps.written,
+      skipCount: steps.skipped,
       error: `the workflow was ${temporalStatus.toLowerCase().replace('_', ' ')} in Temporal before it finished`,
       endedAt: sql`now()`,
       modifiedAt: sql`now()`,
@@ -341,12 +363,22 @@ export async function claimStepRun(db: Db, key: StepClaim, attempt: number): Pro
         AND sr.range_after IS NOT DISTINCT FROM ${key.after}
         AND sr.range_up_to IS NOT DISTINCT FROM ${key.upTo}
       ORDER BY p.started_at DESC LIMIT 1`);
+    // The record adopted is locked (after a chunk its old attempt is committing) and given a new lease: an
+    // attempt of the run it belonged to that still runs — a terminated or cancelled workflow's activity
+    // goes on until its next heartbeat is answered — finds the lease changed at its next chunk and stops,
+    // so nothing of it commits after this claim copies the checkpoint.
     const from = source
       ? (
           await tx
-            .select()
-            .from(stepRuns)
+            .update(stepRuns)
+            .set({
+              lease: sql`nextval('step_run_lease')`,
+              status: sql`CASE WHEN ${stepRuns.status} = 'RUNNING' THEN 'FAILED'::run_status ELSE ${stepRuns.status} END`,
+              error: sql`CASE WHEN ${stepRuns.status} = 'RUNNING' THEN ${`replaced by run ${key.jobRunId}`} ELSE ${stepRuns.error} END`,
+              modifiedAt: sql`now()`,
+            })
             .where(eq(stepRuns.id, Number(source.id)))
+            .returning()
         )[0]
       : undefined;
     const [row] = await tx
