@@ -91,11 +91,12 @@ function serializeError(value: unknown): unknown {
   return value instanceof Error ? withoutQueryValues(pino.stdSerializers.errWithCause(value)) : value;
 }
 
-const QUERY_VALUE_KEYS = new Set(['params', 'parameters', 'detail']);
+const QUERY_VALUE_KEYS = new Set(['params', 'parameters', 'detail', 'where', 'internal_query']);
 
 function withoutQueryValues(value: unknown, depth = 0, quotesValues = false): unknown {
   if (typeof value === 'string') {
-    const text = value.replace(/^params: .*$/gm, 'params: [redacted]');
+    // To the stack's first frame or the end: a parameter may hold a newline.
+    const text = value.replace(/^params: [\s\S]*?(?=\n\s+at |(?![\s\S]))/m, 'params: [redacted]');
     return quotesValues ? text.replace(/"[^"\n]*"/g, '"[redacted]"') : text;
   }
   if (!value || typeof value !== 'object' || depth > 10) return value;

@@ -232,6 +232,20 @@ describe('admin web: forms', () => {
     expect(run.workflowId).toMatch(/^prune-run-records-\d{4}-/);
     const runs = await (await browser.get('/runs?job=prune-run-records')).text();
     expect(runs).toContain(`data-run="${run.id}"`);
+
+    // Paused after that run, then resumed: the times missed while paused do not run by themselves (Temporal
+    // does not catch up a pause), and the notice says so with the backfill that runs them.
+    expect((await browser.post('/schedules/prune-run-records/pause', { csrf })).status).toBe(303);
+    await new Promise((resolve) => setTimeout(resolve, 2000)); // paused over a whole second at least
+    const resumed = await browser.post('/schedules/prune-run-records/resume', { csrf });
+    expect(resumed.status).toBe(303);
+    expect(resumed.headers.get('location')).toMatch(
+      /^\/schedules\?done=resumed&schedule=prune-run-records&after=/,
+    );
+    const notice = await (await browser.get(resumed.headers.get('location')!)).text();
+    expect(notice).toMatch(
+      /prune-run-records: resumed\. The times it missed while paused \(after \d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} \(Asia\/Seoul\)\) do not run by themselves; to run them: ptpass schedules backfill prune-run-records --from \S+Z --to \S+Z/,
+    );
   });
 
   it('validates input on the server: unknown schedules, jobs, ids and over-long searches', async () => {

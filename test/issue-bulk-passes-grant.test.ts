@@ -131,7 +131,7 @@ describe('ptpass grant', () => {
       // The same when the end comes from the package's period (30 days here): passes over before issued.
       [
         ['--package', P, '--group', group, '--start', '2019-01-01T00:00Z'],
-        /the passes would end at 2019-01-31 09:00:00 \(Asia\/Seoul\) \(the start plus package \d+'s 30 days\), which has already passed; give a later --start or an --end/,
+        /the passes would end at 2019-01-31 09:00:00 \(Asia\/Seoul\) \(the start plus package \d+'s 30 days\), which is before they would be issued; give a later --start or an --end/,
       ],
       [['--package', P, '--group', group, '--at', '2030-02-30T10:00'], /--at '2030-02-30T10:00' is not/],
       [['--package', P, '--group', group, '--at', 'tomorrow'], /--at 'tomorrow' is not an ISO-8601/],

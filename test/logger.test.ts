@@ -1,6 +1,7 @@
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { users } from '../src/db/schema.ts';
+import { describeCauses } from '../src/jobs/errors.ts';
 import { createLogger } from '../src/logger.ts';
 import { createTestDatabase, type TestDatabase } from './helpers/db.ts';
 
@@ -64,7 +65,8 @@ it("a failed query's values stay out of the line: its parameters, PostgreSQL's d
   const failures: unknown[] = [];
   // Real PostgreSQL errors: a value its type refuses (quoted in the message), a duplicate key (in `detail`).
   await database.db
-    .execute(sql`SELECT ${'Kim Minji'}::text, ${'010-1234-5678'}::int`)
+    // A parameter with a newline: all up to the stack's first frame is the parameters.
+    .execute(sql`SELECT ${'Kim\nMinji'}::text, ${'010-1234-5678'}::int`)
     .catch((e) => failures.push(e));
   await database.db.insert(users).values({ name: 'Lee Jiwoo', externalId: 'x-1', phone: '010-5555-6666' });
   await database.db
@@ -75,7 +77,7 @@ it("a failed query's values stay out of the line: its parameters, PostgreSQL's d
   for (const error of failures) logger.error('API request failed', { error });
   logger.error('step failed', { err: failures[1] });
   const text = JSON.stringify(records());
-  for (const personal of ['Kim Minji', '010-1234-5678', 'Lee Jiwoo', '010-5555-6666', 'x-1'])
+  for (const personal of ['Minji', '010-1234-5678', 'Lee Jiwoo', '010-5555-6666', 'x-1'])
     expect(text).not.toContain(personal);
   // What an operator needs stays: the statement, the error, its code and constraint.
   const [refused, duplicate] = records();
@@ -83,6 +85,10 @@ it("a failed query's values stay out of the line: its parameters, PostgreSQL's d
     message: expect.stringMatching(/^Failed query: SELECT \$1::text, \$2::int\nparams: \[redacted\]$/),
     cause: { code: '22P02', message: 'invalid input syntax for type integer: "[redacted]"' },
   });
+  // A run's error (record, memo, log line, alert) keeps the message, not the refused value.
+  expect(describeCauses(failures[0])).toBe(
+    'invalid input syntax for type integer: [redacted] ← Failed query: SELECT $1::text, $2::int',
+  );
   expect(duplicate!.error).toMatchObject({
     cause: { code: '23505', detail: '[redacted]', constraint_name: expect.any(String) },
   });

@@ -180,10 +180,11 @@ export async function createGrant(
     if (!request.endedAt && pkg.periodDays !== null) {
       const local = localParts(startedAt, timeZone);
       const end = zonedTimeToInstant({ ...local, day: local.day + pkg.periodDays }, timeZone);
-      if (end.getTime() <= now.getTime())
+      // Over by the time they are issued (now, or a later --at).
+      if (end.getTime() <= Math.max(now.getTime(), issueAt.getTime()))
         return {
           ok: false,
-          problem: `the passes would end at ${businessTime(end, timeZone)} (the start plus package ${pkg.id}'s ${pkg.periodDays} days), which has already passed; give a later --start or an --end`,
+          problem: `the passes would end at ${businessTime(end, timeZone)} (the start plus package ${pkg.id}'s ${pkg.periodDays} days), which is before they would be issued; give a later --start or an --end`,
         };
     }
     if (request.count !== undefined && pkg.sessionCount === null) {

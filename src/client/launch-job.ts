@@ -183,7 +183,9 @@ export async function launchJob(deps: LaunchDeps, request: LaunchRequest): Promi
     const run = (await getJobRun(deps.db, runId))?.run;
     throw new JobRunFailedError(
       `${job.name} as of ${asOfIso} ${run?.status === 'STOPPED' ? 'was stopped' : 'failed'}: ${run?.error ?? err.cause?.message ?? err.message} ` +
-        `(run ${runId}: \`ptpass runs show ${runId}\`, then \`ptpass runs restart ${runId}\`)`,
+        (request.dryRun
+          ? `(run ${runId}: \`ptpass runs show ${runId}\`; launch the dry run again)`
+          : `(run ${runId}: \`ptpass runs show ${runId}\`, then \`ptpass runs restart ${runId}\`)`),
     );
   }
 }

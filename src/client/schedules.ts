@@ -12,6 +12,7 @@ import {
   SCHEDULES,
   type ScheduleDeclaration,
 } from '../jobs/schedules.ts';
+import { formatBusinessTime } from '../time.ts';
 
 /**
  * Makes Temporal's schedules match the declaration in src/jobs/schedules.ts, and the operator verbs on
@@ -203,6 +204,28 @@ export async function pauseSchedule(deps: ScheduleDeps, scheduleId: string, note
  * window covers a server outage, not a pause): what resumed says when the last run before the pause was,
  * so the caller can name the missed times and the backfill that runs them (`schedules backfill`).
  */
+/**
+ * What a resume says of the times the schedule missed while paused (Temporal does not run them): after
+ * which run, and the backfill that runs them, from the second after that run to this one. Undefined when
+ * it was not paused, never ran, or was paused for less than a second.
+ */
+export function missedWhilePaused(
+  scheduleId: string,
+  resumed: { wasPaused: boolean; lastRunAt: Date | null },
+  now: Date,
+  timeZone: string,
+): { after: string; backfill: string } | undefined {
+  const since = resumed.wasPaused ? resumed.lastRunAt : null;
+  if (!since) return undefined;
+  const from = new Date(Math.floor(since.getTime() / 1000) * 1000 + 1000);
+  const to = new Date(Math.floor(now.getTime() / 1000) * 1000);
+  if (from >= to) return undefined;
+  return {
+    after: `${formatBusinessTime(since, timeZone)} (${timeZone})`,
+    backfill: `ptpass schedules backfill ${scheduleId} --from ${from.toISOString()} --to ${to.toISOString()}`,
+  };
+}
+
 export async function resumeSchedule(
   deps: ScheduleDeps,
   scheduleId: string,

@@ -34,12 +34,23 @@ const MAX_MESSAGE = 300;
  * boom") before the wrappers that carried it ("Failed query: ...", "Activity task failed"). Each message
  * keeps its first line only, shortened, and a message repeated by its wrapper is given once.
  */
+/**
+ * PostgreSQL's data exceptions quote the value they refused (`invalid input syntax for type integer:
+ * "010-..."`): a run's error (its record, memo, log line and alert) keeps the message, not the value.
+ */
+const REFUSED_VALUE =
+  /^((?:invalid input syntax for type [\w ]+|invalid input value for enum \w+|date\/time field value out of range|invalid byte sequence for encoding "[\w-]+"): ).+$/;
+
+function withoutRefusedValue(line: string): string {
+  return line.replace(REFUSED_VALUE, '$1[redacted]');
+}
+
 export function describeCauses(err: unknown): string {
   const messages: string[] = [];
   let current: unknown = err;
   for (let depth = 0; current !== undefined && current !== null && depth < 10; depth++) {
     const raw = current instanceof Error ? current.message : String(current);
-    const line = (raw.split('\n')[0] ?? '').trim();
+    const line = withoutRefusedValue((raw.split('\n')[0] ?? '').trim());
     const short = line.length > MAX_MESSAGE ? `${line.slice(0, MAX_MESSAGE - 1)}…` : line;
     if (short && !messages.includes(short)) messages.push(short);
     current = current instanceof Error ? (current as { cause?: unknown }).cause : undefined;

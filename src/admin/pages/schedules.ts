@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import {
   listSchedules,
+  missedWhilePaused,
   pauseSchedule,
   resumeSchedule,
   ScheduleError,
@@ -20,7 +21,12 @@ type Action = (typeof ACTIONS)[number];
 const DONE: Record<Action, string> = { pause: 'paused', resume: 'resumed', trigger: 'triggered' };
 
 const scheduleId = z.enum(SCHEDULE_IDS, { message: 'unknown schedule' });
-const noticeQuery = z.object({ done: z.enum(['paused', 'resumed', 'triggered']), schedule: scheduleId });
+const noticeQuery = z.object({
+  done: z.enum(['paused', 'resumed', 'triggered']),
+  schedule: scheduleId,
+  /** After a resume: the last run before the pause (the times after it were missed). */
+  after: z.iso.datetime().optional(),
+});
 const pauseForm = z.object({
   note: z
     .string()
@@ -55,7 +61,18 @@ export async function schedulesPage(
   const notice = noticeQuery.safeParse({
     done: req.url.searchParams.get('done') ?? undefined,
     schedule: req.url.searchParams.get('schedule') ?? undefined,
+    after: req.url.searchParams.get('after') ?? undefined,
   });
+  // Temporal does not run the times a schedule missed while paused: the notice says so, with the backfill.
+  const missed =
+    notice.success && notice.data.after
+      ? missedWhilePaused(
+          notice.data.schedule,
+          { wasPaused: true, lastRunAt: new Date(notice.data.after) },
+          app.now(),
+          tz,
+        )
+      : undefined;
   const csrf = req.csrfToken ?? '';
   const button = (id: string, action: Action, label: string, extra = html``) =>
     html`<form class="inline" method="post" action="/schedules/${id}/${action}">
@@ -97,7 +114,13 @@ ${states.map((s) => {
     adminPage(app, req, {
       title: 'Schedules',
       active: '/schedules',
-      notice: notice.success ? `${notice.data.schedule}: ${notice.data.done}` : undefined,
+      notice: notice.success
+        ? `${notice.data.schedule}: ${notice.data.done}${
+            missed
+              ? `. The times it missed while paused (after ${missed.after}) do not run by themselves; to run them: ${missed.backfill}`
+              : ''
+          }`
+        : undefined,
       error: problem?.error,
       body,
     }),
@@ -109,6 +132,7 @@ export async function scheduleAction(app: AdminApp, req: AdminRequest): Promise<
   const id = scheduleId.safeParse(req.params[0]);
   const action = ACTIONS.find((a) => a === req.params[1]);
   if (!id.success || !action) throw new HttpError(404, 'no such schedule or action');
+  let after = '';
   try {
     if (action === 'pause') {
       const form = pauseForm.safeParse({ note: req.form.get('note') ?? undefined });
@@ -120,7 +144,9 @@ export async function scheduleAction(app: AdminApp, req: AdminRequest): Promise<
         form.data.note ?? `paused in the admin web by ${req.session?.user}`,
       );
     } else if (action === 'resume') {
-      await resumeSchedule(app.schedules, id.data);
+      const resumed = await resumeSchedule(app.schedules, id.data);
+      if (resumed.wasPaused && resumed.lastRunAt)
+        after = `&after=${encodeURIComponent(resumed.lastRunAt.toISOString())}`;
     } else {
       await triggerSchedule(app.schedules, id.data);
     }
@@ -133,7 +159,7 @@ export async function scheduleAction(app: AdminApp, req: AdminRequest): Promise<
     action,
     user: req.session?.user,
   });
-  return redirect(`/schedules?done=${DONE[action]}&schedule=${encodeURIComponent(id.data)}`);
+  return redirect(`/schedules?done=${DONE[action]}&schedule=${encodeURIComponent(id.data)}${after}`);
 }
 
 function firstLine(err: unknown): string {

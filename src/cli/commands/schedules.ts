@@ -115,20 +115,14 @@ export const schedulesResumeCommand: Command = {
         optionalString(values, 'note'),
       );
     });
-    const tz = ctx.config.businessTimeZone;
-    const since = resumed?.wasPaused ? resumed.lastRunAt : null;
-    // Temporal does not run the times missed during a pause: say so, with the command that runs them (from
-    // the second after the last run to this one).
-    const from = since && new Date(Math.floor(since.getTime() / 1000) * 1000 + 1000);
-    const to = new Date(Math.floor(Date.now() / 1000) * 1000);
     const missed =
-      since && from && from < to
-        ? `\n  times it missed while paused (after ${formatBusinessTime(since, tz)} (${tz})) do not run by themselves;` +
-          `\n  to run them: ptpass schedules backfill ${id} --from ${from.toISOString()} --to ${to.toISOString()}`
-        : '';
+      resumed && (await schedules()).missedWhilePaused(id, resumed, new Date(), ctx.config.businessTimeZone);
     return {
-      json: { scheduleId: id, paused: false, lastRunAt: since?.toISOString() ?? null },
-      text: `${id}: resumed${missed}`,
+      json: { scheduleId: id, paused: false, missed: missed ?? null },
+      // Temporal does not run the times missed during a pause: say so, with the command that runs them.
+      text: missed
+        ? `${id}: resumed\n  times it missed while paused (after ${missed.after}) do not run by themselves;\n  to run them: ${missed.backfill}`
+        : `${id}: resumed`,
     };
   },
 };

@@ -40,6 +40,10 @@ export async function insertJobRun(db: Db, run: NewJobRun): Promise<void> {
       .update(jobRuns)
       .set({
         status: 'FAILED',
+        // What its steps had done (it closed no record of its own): as for a run Temporal terminated.
+        readCount: sql`(SELECT coalesce(sum(s.read_count), 0)::int FROM step_runs s WHERE s.job_run_id = job_runs.id)`,
+        writeCount: sql`(SELECT coalesce(sum(s.write_count), 0)::int FROM step_runs s WHERE s.job_run_id = job_runs.id)`,
+        skipCount: sql`(SELECT coalesce(sum(s.skip_count), 0)::int FROM step_runs s WHERE s.job_run_id = job_runs.id)`,
         error: sql`coalesce(${jobRuns.error}, ${`replaced by run ${run.jobRunId} (a Reset or a restart)`})`,
         endedAt: sql`now()`,
         modifiedAt: sql`now()`,
