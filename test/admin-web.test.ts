@@ -246,6 +246,15 @@ describe('admin web: forms', () => {
     expect(notice).toMatch(
       /prune-run-records: resumed\. The times it missed while paused \(after \d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} \(Asia\/Seoul\)\) do not run by themselves; to run them: ptpass schedules backfill prune-run-records --from \S+Z --to \S+Z/,
     );
+    // A hand-made `after` that is no instant is ignored: the plain notice, no hint, no error.
+    const forged = await browser.get(
+      '/schedules?done=resumed&schedule=prune-run-records&after=%3Cb%3Enot-a-time',
+    );
+    expect(forged.status).toBe(200);
+    const forgedText = await forged.text();
+    expect(forgedText).toContain('prune-run-records: resumed');
+    expect(forgedText).not.toContain('do not run by themselves');
+    expect(forgedText).not.toContain('<b>not-a-time');
   });
 
   it('validates input on the server: unknown schedules, jobs, ids and over-long searches', async () => {

@@ -163,6 +163,15 @@ async function expectResumed(result: JobResult, before: Array<{ id: number; modi
   return record!;
 }
 
+/** Every pass EXPIRED, each as of T: what one clean run leaves. */
+async function expectEveryPassExpiredOnceAtT() {
+  const [rows] = await env.database.db.execute<{ expired: number; at_t: number }>(sql`
+    SELECT count(*) FILTER (WHERE status = 'EXPIRED')::int AS expired,
+           count(*) FILTER (WHERE expired_at = ${T.toISOString()}::timestamptz)::int AS at_t
+    FROM passes`);
+  expect(rows).toEqual({ expired: PASSES, at_t: PASSES });
+}
+
 async function latestResult(): Promise<JobResult> {
   return (await env.temporal.client.workflow.getHandle(workflowId()).result()) as JobResult;
 }
@@ -515,11 +524,7 @@ describe('pausing and stopping a step', () => {
     const expire = result.steps.find((s) => s.step === 'expire');
     expect(expire).toMatchObject({ read: PASSES, written: PASSES, chunks: CLEAN_CHUNKS });
     expect(await expireRecord(runId)).toMatchObject({ status: 'FAILED' });
-    const [rows] = await env.database.db.execute<{ expired: number; at_t: number }>(sql`
-      SELECT count(*) FILTER (WHERE status = 'EXPIRED')::int AS expired,
-             count(*) FILTER (WHERE expired_at = ${T.toISOString()}::timestamptz)::int AS at_t
-      FROM passes`);
-    expect(rows).toEqual({ expired: PASSES, at_t: PASSES });
+    await expectEveryPassExpiredOnceAtT();
   });
 
   it('Web UI Terminate, then a restart at once: the terminated attempt stops at its next chunk, the counts are one pass', async () => {
@@ -536,11 +541,7 @@ describe('pausing and stopping a step', () => {
     const expire = restarted.result?.steps.find((step) => step.step === 'expire');
     expect(expire).toMatchObject({ read: PASSES, written: PASSES });
     expect(await expireRecord(runId)).toMatchObject({ status: 'FAILED' });
-    const [rows] = await env.database.db.execute<{ expired: number; at_t: number }>(sql`
-      SELECT count(*) FILTER (WHERE status = 'EXPIRED')::int AS expired,
-             count(*) FILTER (WHERE expired_at = ${T.toISOString()}::timestamptz)::int AS at_t
-      FROM passes`);
-    expect(rows).toEqual({ expired: PASSES, at_t: PASSES });
+    await expectEveryPassExpiredOnceAtT();
   });
 
   it('Web UI Pause stops the step after its chunk, no chunk commits while paused, Unpause completes it', async () => {

@@ -1,6 +1,7 @@
 import { eq } from 'drizzle-orm';
 import type { Db } from '../db/client.ts';
-import { bulkPasses, imports, studioClosures } from '../db/schema.ts';
+import { findImport } from '../db/queries/imports.ts';
+import { bulkPasses, studioClosures } from '../db/schema.ts';
 import type { JobName } from '../jobs/index.ts';
 
 /**
@@ -16,7 +17,7 @@ const importOfKind =
   (kind: 'members' | 'bookings'): Check =>
   async (db, params) => {
     const id = Number(params.importId);
-    const [found] = await db.select({ kind: imports.kind }).from(imports).where(eq(imports.id, id));
+    const found = await findImport(db, id);
     if (!found) return `no import ${id} (see \`ptpass import\` and GET /imports/${kind}/{id})`;
     if (found.kind !== kind) return `import ${id} is a ${found.kind} import; run import-${found.kind} for it`;
     return undefined;

@@ -21,12 +21,9 @@ type Action = (typeof ACTIONS)[number];
 const DONE: Record<Action, string> = { pause: 'paused', resume: 'resumed', trigger: 'triggered' };
 
 const scheduleId = z.enum(SCHEDULE_IDS, { message: 'unknown schedule' });
-const noticeQuery = z.object({
-  done: z.enum(['paused', 'resumed', 'triggered']),
-  schedule: scheduleId,
-  /** After a resume: the last run before the pause (the times after it were missed). */
-  after: z.iso.datetime().optional(),
-});
+const noticeQuery = z.object({ done: z.enum(['paused', 'resumed', 'triggered']), schedule: scheduleId });
+/** After a resume: the last run before the pause (the times after it were missed); anything else is ignored. */
+const lastRunQuery = z.iso.datetime();
 const pauseForm = z.object({
   note: z
     .string()
@@ -61,14 +58,14 @@ export async function schedulesPage(
   const notice = noticeQuery.safeParse({
     done: req.url.searchParams.get('done') ?? undefined,
     schedule: req.url.searchParams.get('schedule') ?? undefined,
-    after: req.url.searchParams.get('after') ?? undefined,
   });
+  const after = lastRunQuery.safeParse(req.url.searchParams.get('after'));
   // Temporal does not run the times a schedule missed while paused: the notice says so, with the backfill.
   const missed =
-    notice.success && notice.data.after
+    notice.success && notice.data.done === 'resumed' && after.success
       ? missedWhilePaused(
           notice.data.schedule,
-          { wasPaused: true, lastRunAt: new Date(notice.data.after) },
+          { wasPaused: true, lastRunAt: new Date(after.data) },
           app.now(),
           tz,
         )

@@ -1,4 +1,4 @@
-import { and, desc, eq, sql } from 'drizzle-orm';
+import { and, desc, eq, type SQL, sql } from 'drizzle-orm';
 import type { Db, DbOrTx, Tx } from '../client.ts';
 import { jobRuns, stepRuns, stepSkips } from '../schema.ts';
 
@@ -41,9 +41,7 @@ export async function insertJobRun(db: Db, run: NewJobRun): Promise<void> {
       .set({
         status: 'FAILED',
         // What its steps had done (it closed no record of its own): as for a run Temporal terminated.
-        readCount: sql`(SELECT coalesce(sum(s.read_count), 0)::int FROM step_runs s WHERE s.job_run_id = job_runs.id)`,
-        writeCount: sql`(SELECT coalesce(sum(s.write_count), 0)::int FROM step_runs s WHERE s.job_run_id = job_runs.id)`,
-        skipCount: sql`(SELECT coalesce(sum(s.skip_count), 0)::int FROM step_runs s WHERE s.job_run_id = job_runs.id)`,
+        ...stepRecordCounts(sql`job_runs.id`),
         error: sql`coalesce(${jobRuns.error}, ${`replaced by run ${run.jobRunId} (a Reset or a restart)`})`,
         endedAt: sql`now()`,
         modifiedAt: sql`now()`,
@@ -94,14 +92,15 @@ export async function finishJobRun(
   db: DbOrTx,
   outcome: JobRunOutcome,
 ): Promise<{ read: number; written: number; skipped: number }> {
-  const steps = outcome.status === 'COMPLETED' ? undefined : stepRecordTotals(outcome.jobRunId);
+  const counts =
+    outcome.status === 'COMPLETED'
+      ? { readCount: outcome.read, writeCount: outcome.written, skipCount: outcome.skipped }
+      : stepRecordCounts(outcome.jobRunId);
   const [recorded] = await db
     .update(jobRuns)
     .set({
       status: outcome.status,
-      readCount: steps?.read ?? outcome.read,
-      writeCount: steps?.written ?? outcome.written,
-      skipCount: steps?.skipped ?? outcome.skipped,
+      ...counts,
       result: outcome.result,
       error: outcome.error ?? null,
       // When this run ended, not when an earlier run that used the same record (before a Reset) did.
@@ -113,11 +112,14 @@ export async function finishJobRun(
   return recorded ?? { read: outcome.read, written: outcome.written, skipped: outcome.skipped };
 }
 
-/** A run's counts as its step records (every partition, counts a restart adopted included) add them up. */
-function stepRecordTotals(jobRunId: string) {
+/**
+ * A run's counts as its step records (every partition, counts a restart adopted included) add them up, as
+ * `job_runs` column values: the run given by its ID, or by a column of the row being updated.
+ */
+function stepRecordCounts(jobRunId: string | SQL) {
   const total = (column: string) =>
-    sql<number>`(SELECT coalesce(sum(${sql.raw(column)}), 0)::int FROM step_runs WHERE job_run_id = ${jobRunId})`;
-  return { read: total('read_count'), written: total('write_count'), skipped: total('skip_count') };
+    sql<number>`(SELECT coalesce(sum(s.${sql.raw(column)}), 0)::int FROM step_runs s WHERE s.job_run_id = ${jobRunId})`;
+  return { readCount: total('read_count'), writeCount: total('write_count'), skipCount: total('skip_count') };
 }
 
 /** Marks a run FAILED whose workflow Temporal closed without the workflow doing it (terminated, timed out). */
@@ -126,14 +128,11 @@ export async function markRunClosedByTemporal(
   jobRunId: string,
   temporalStatus: string,
 ): Promise<boolean> {
-  const steps = stepRecordTotals(jobRunId);
   const rows = await db
     .update(jobRuns)
     .set({
       status: 'FAILED',
-      readCount: steps.read,
-      writeCount: steps.written,
-      skipCount: steps.skipped,
+      ...stepRecordCounts(jobRunId),
       error: `the workflow was ${temporalStatus.toLowerCase().replace('_', ' ')} in Temporal before it finished`,
       endedAt: sql`now()`,
       modifiedAt: sql`now()`,
